@@ -1,0 +1,44 @@
+# mod_connect — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PORT ?= 8080
+
+.PHONY: all deps build unit test test-sqlite test-pgsql asan valgrind run stop bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@./apxs-build.sh
+
+unit: build
+	@$(MAKE) -s -C t/unit check CORE_LIB=../../build/libcncore.a
+
+test: build
+	@scripts/test.sh
+
+asan: deps
+	@CN_SANITIZE=1 ./apxs-build.sh
+	@$(MAKE) -s -C t/unit clean
+	@$(MAKE) -s -C t/unit check CORE_LIB=../../build-asan/libcncore.a \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	@$(MAKE) -s -C t/unit clean
+	@CN_MODULE=build-asan/mod_connect.so CN_SANITIZE=1 scripts/test.sh
+
+valgrind: build
+	@$(MAKE) -s -C t/unit clean
+	@$(MAKE) -s -C t/unit valgrind CORE_LIB=../../build/libcncore.a
+
+run: build
+	@PORT=$(PORT) scripts/run.sh
+
+stop:
+	@scripts/stop.sh
+
+bench: build
+	@bench/run
+
+clean:
+	rm -rf build build-asan
+	-@$(MAKE) -s -C t/unit clean

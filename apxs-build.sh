@@ -1,0 +1,43 @@
+#!/bin/sh
+# Build mod_connect: the core (src/core) into libcncore.a WITHOUT the httpd
+# include path, then the module with apxs. CN_SANITIZE=1 adds ASan+UBSan.
+set -eu
+cd "$(dirname "$0")"
+APXS=${APXS:-apxs}
+CC=${CC:-gcc}
+OUT=build
+[ "${CN_SANITIZE:-0}" = 1 ] && OUT=build-asan
+mkdir -p "$OUT/core"
+
+WARN="-Wall -Wextra -Werror -Wno-unused-parameter"
+SAN=""
+if [ "${CN_SANITIZE:-0}" = 1 ]; then
+  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+fi
+DEPS_CFLAGS="$(apr-1-config --includes --cppflags) $(apu-1-config --includes) $(pkg-config --cflags jansson libcurl libxml-2.0 openssl)"
+DEPS_LIBS="$(pkg-config --libs jansson libcurl libxml-2.0 openssl)"
+
+# The core: no httpd headers on the include path, so a stray #include <httpd.h> fails.
+objs=""
+for src in src/core/*.c; do
+  obj="$OUT/core/$(basename "$src" .c).o"
+  $CC -std=gnu99 -fPIC -O2 -g $WARN $SAN -Iinclude $DEPS_CFLAGS -c "$src" -o "$obj"
+  objs="$objs $obj"
+done
+rm -f "$OUT/libcncore.a"
+ar rcs "$OUT/libcncore.a" $objs
+
+# The module: glue + module record, linked with the core.
+APXS_WARN="-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter -Wc,-std=gnu99"
+APXS_SAN=""
+if [ -n "$SAN" ]; then
+  for f in $SAN; do APXS_SAN="$APXS_SAN -Wc,$f -Wl,$f"; done
+fi
+rm -rf "$OUT/mod"; mkdir -p "$OUT/mod"
+cp mod_connect.c src/httpd/*.c src/httpd/*.h "$OUT/mod/"
+( cd "$OUT/mod" && $APXS -c $APXS_WARN $APXS_SAN -I../../include -I. \
+    $(for f in $DEPS_CFLAGS; do printf ' -Wc,%s' "$f"; done) \
+    -o mod_connect.la mod_connect.c $(ls *.c | grep -v '^mod_connect.c$') \
+    ../libcncore.a $DEPS_LIBS >/dev/null )
+cp "$OUT/mod/.libs/mod_connect.so" "$OUT/mod_connect.so"
+echo "built $OUT/mod_connect.so"

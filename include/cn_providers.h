@@ -1,0 +1,23 @@
+/* The bundled provider table: well-known mail domains and where their
+ * mailboxes live. */
+#ifndef CN_PROVIDERS_H
+#define CN_PROVIDERS_H
+
+#include <apr_pools.h>
+
+typedef struct cn_known_domain_t {
+    const char *domain;   /* exact, lowercase; "gmx.*" matches any gmx.TLD */
+    const char *provider; /* google, microsoft, imap */
+    const char *type;     /* google, microsoft, yahoo, icloud, ... */
+    const char *imap_host;
+    int imap_port;
+} cn_known_domain_t;
+
+/* The entry for the domain of EMAIL, or NULL. EMAIL must be local@domain. */
+const cn_known_domain_t *cn_providers_lookup(apr_pool_t *pool, const char *email);
+
+/* 1 when EMAIL is a plausible address: one '@', non-empty parts, at most 254
+ * bytes, no white space or control characters. */
+int cn_email_valid(const char *email);
+
+#endif

@@ -1,0 +1,63 @@
+/* Storage over apr_dbd. The core never opens connections itself: the glue hands
+ * it a cn_db_t built from a mod_dbd handle (or, at start-up, from a connection
+ * it opened for migration). Every statement the module runs is listed in one
+ * table with a fixed label, prepared once by mod_dbd at configuration time. */
+#ifndef CN_STORE_H
+#define CN_STORE_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <apr_tables.h>
+#include <apr_dbd.h>
+
+typedef struct cn_db_t {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared; /* label -> apr_dbd_prepared_t * (mod_dbd's) */
+    int pgsql;            /* 1 for the pgsql driver, 0 for sqlite3 */
+    apr_dbd_transaction_t *trans;
+} cn_db_t;
+
+typedef struct cn_stmt_def_t {
+    const char *label;
+    const char *sql; /* apr_dbd format: %s text, %d int, %lld bigint */
+} cn_stmt_def_t;
+
+/* The statements to prepare, NULL-terminated. */
+const cn_stmt_def_t *cn_store_statements(void);
+
+/* The schema version this build migrates to. */
+int cn_store_schema_version(void);
+
+/* Create or migrate the schema (idempotent, safe against concurrent starts).
+ * *FROM and *TO report the versions; *ERR a driver message on failure. */
+apr_status_t cn_store_migrate(apr_pool_t *pool, cn_db_t *db, int *from, int *to,
+                              const char **err);
+
+/* Per-connection settings (SQLite busy timeout); cheap, call on acquire. */
+void cn_store_connection_setup(apr_pool_t *pool, cn_db_t *db);
+
+/* A row: NCOLS column values, NULL for SQL NULL. */
+typedef struct cn_row_t {
+    int ncols;
+    const char **cols;
+} cn_row_t;
+
+/* Run the prepared statement LABEL with NARGS string arguments; rows as
+ * cn_row_t * into *ROWS (may be NULL for statements without results). */
+apr_status_t cn_db_select(apr_pool_t *pool, cn_db_t *db, const char *label, int nargs,
+                          const char **args, apr_array_header_t **rows);
+/* Same for INSERT/UPDATE/DELETE; *AFFECTED gets the row count when given. */
+apr_status_t cn_db_exec(apr_pool_t *pool, cn_db_t *db, const char *label, int nargs,
+                        const char **args, int *affected);
+
+/* Transactions: begin; then end commits, unless cn_db_rollback was called
+ * or a statement failed inside. */
+apr_status_t cn_db_begin(apr_pool_t *pool, cn_db_t *db);
+void cn_db_rollback(cn_db_t *db);
+apr_status_t cn_db_end(apr_pool_t *pool, cn_db_t *db);
+
+/* The driver's last error text (for logs; never holds parameter values). */
+const char *cn_db_error(cn_db_t *db, int rv);
+
+#endif

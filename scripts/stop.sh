@@ -1,0 +1,12 @@
+#!/bin/sh
+# `make stop`: stop what `make run` started.
+set -eu
+cd "$(dirname "$0")/.."
+VAR=$(pwd)/var
+if [ -f "$VAR/run/httpd.pid" ] && kill -0 "$(cat "$VAR/run/httpd.pid")" 2>/dev/null; then
+  DEFINE=""; [ "$(id -u)" = 0 ] && DEFINE="-D CN_AS_ROOT"
+  ${HTTPD:-/usr/sbin/apache2} -f "$VAR/httpd.conf" $DEFINE -k stop
+  echo "stopped"
+else
+  echo "not running"
+fi

@@ -1,0 +1,338 @@
+/* Credentials of an integration: app-permission and override secrets, sealed
+ * at rest, never returned. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "cn_json.h"
+#include "cn_service.h"
+
+#define CN_CRED_NAME_MAX 256
+#define CN_CRED_DATA_MAX 32768
+
+typedef struct cred_type_t {
+    const char *type;
+    const char *provider; /* NULL: any OAuth provider */
+    const char *const *required;
+} cred_type_t;
+
+static const char *const sa_required[] = {"private_key_id", "private_key", "client_email", NULL};
+static const char *const client_required[] = {"client_id", "client_secret", NULL};
+
+static const cred_type_t cred_types[] = {
+    {"serviceaccount", "google", sa_required},
+    {"adminconsent", "microsoft", client_required},
+    {"integration", NULL, client_required},
+    {NULL, NULL, NULL}
+};
+
+static const cred_type_t *cred_type(const char *type)
+{
+    const cred_type_t *t;
+    for (t = cred_types; type && t->type; ++t) {
+        if (!strcmp(t->type, type)) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static apr_status_t db_failed(cn_ctx_t *ctx)
+{
+    return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
+}
+
+static json_t *to_json(apr_pool_t *p, const cn_row_t *row)
+{
+    return cn_json_own(p, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "id", row->cols[0],
+                                    "integration_id", row->cols[1], "name", row->cols[4],
+                                    "credential_type", row->cols[5], "created_at",
+                                    (json_int_t)apr_atoi64(row->cols[7]), "updated_at",
+                                    (json_int_t)apr_atoi64(row->cols[8])));
+}
+
+static apr_status_t integration_of(cn_ctx_t *ctx, const char *provider, cn_integration_t **it)
+{
+    apr_status_t rv;
+    if (!cn_provider_supported(provider)) {
+        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
+                       "no integration for that provider");
+    }
+    rv = cn_integration_load(ctx, provider, it);
+    if (rv == APR_ENOENT) {
+        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
+                       "no integration for that provider");
+    }
+    return rv == APR_SUCCESS ? APR_SUCCESS : db_failed(ctx);
+}
+
+/* DATA must hold the type's required keys as non-empty strings. */
+static apr_status_t check_data(cn_ctx_t *ctx, const cred_type_t *t, json_t *data,
+                               const char **text)
+{
+    const char *const *k;
+    for (k = t->required; *k; ++k) {
+        json_t *v = json_object_get(data, *k);
+        if (!json_is_string(v) || !json_string_length(v)) {
+            return cn_fail(ctx->pool, &ctx->res, "credential_missing_param",
+                           "credential_data.%s is required for %s credentials", *k, t->type);
+        }
+    }
+    *text = cn_json_dump(ctx->pool, data);
+    if (!*text || strlen(*text) > CN_CRED_DATA_MAX) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "credential_data is larger than 32 KiB");
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t seal_data(cn_ctx_t *ctx, const char *id, const char *text,
+                              const char **sealed)
+{
+    if (cn_crypto_seal(ctx->pool, ctx->ring, text, strlen(text),
+                       cn_crypto_aad(ctx->pool, "credentials", "credential_data", id), sealed)
+        != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t check_name(cn_ctx_t *ctx, const char *name)
+{
+    if (!*name || strlen(name) > CN_CRED_NAME_MAX) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "name must be a non-empty string of at most 256 bytes");
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t name_taken(cn_ctx_t *ctx, const char *integration_id, const char *name,
+                               const char *except_id, int *taken)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {integration_id, name};
+    if (cn_db_select(ctx->pool, ctx->db, "cn_credential_by_name", 2, args, &rows)
+        != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *taken = rows->nelts > 0
+             && (!except_id || strcmp(APR_ARRAY_IDX(rows, 0, cn_row_t *)->cols[0], except_id));
+    return APR_SUCCESS;
+}
+
+static apr_status_t load(cn_ctx_t *ctx, const char *integration_id, const char *id,
+                         cn_row_t **row)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {id, integration_id};
+    if (cn_db_select(ctx->pool, ctx->db, "cn_credential_get", 2, args, &rows) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (!rows->nelts) {
+        return cn_fail(ctx->pool, &ctx->res, "credential_not_found", NULL);
+    }
+    *row = APR_ARRAY_IDX(rows, 0, cn_row_t *);
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_credential_create(cn_ctx_t *ctx, const char *provider, json_t *body,
+                                  json_t **out)
+{
+    static const char *const allowed[] = {"name", "credential_type", "credential_data", NULL};
+    const char *name = NULL, *type = NULL, *bad, *text = NULL, *sealed = NULL, *id = NULL;
+    const char *args[9], *now;
+    json_t *data = NULL;
+    const cred_type_t *t;
+    cn_integration_t *it;
+    cn_row_t row;
+    int taken = 0;
+
+    if ((bad = cn_json_unknown_key(body, allowed))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+                       bad);
+    }
+    if (cn_json_get_string(body, "name", &name) != APR_SUCCESS || !name) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "name is required and must be a string");
+    }
+    if (check_name(ctx, name) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (cn_json_get_string(body, "credential_type", &type) != APR_SUCCESS || !(t = cred_type(type))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "credential_type must be adminconsent, serviceaccount or integration");
+    }
+    if (cn_json_get_object(body, "credential_data", &data) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "credential_data must be an object");
+    }
+    if (!data) {
+        return cn_fail(ctx->pool, &ctx->res, "credential_missing_param",
+                       "credential_data is required");
+    }
+    if (integration_of(ctx, provider, &it) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!strcmp(provider, "imap") || (t->provider && strcmp(t->provider, provider))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "%s credentials do not apply to the %s provider", t->type, provider);
+    }
+    if (check_data(ctx, t, data, &text) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (name_taken(ctx, it->id, name, NULL, &taken) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (taken) {
+        return cn_fail(ctx->pool, &ctx->res, "credential_already_exists", NULL);
+    }
+    if (cn_uuid(ctx->pool, &id) != APR_SUCCESS || seal_data(ctx, id, text, &sealed) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    now = apr_ltoa(ctx->pool, (long)ctx->now);
+    args[0] = id;
+    args[1] = it->id;
+    args[2] = ctx->app_id;
+    args[3] = provider;
+    args[4] = name;
+    args[5] = t->type;
+    args[6] = sealed;
+    args[7] = now;
+    args[8] = now;
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_credential_insert", 9, args, NULL) != APR_SUCCESS) {
+        /* A concurrent create of the same name loses on the unique index. */
+        if (name_taken(ctx, it->id, name, NULL, &taken) == APR_SUCCESS && taken) {
+            return cn_fail(ctx->pool, &ctx->res, "credential_already_exists", NULL);
+        }
+        return db_failed(ctx);
+    }
+    row.ncols = 9;
+    row.cols = args;
+    *out = to_json(ctx->pool, &row);
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_credential_list(cn_ctx_t *ctx, const char *provider, int limit, int offset,
+                                const char *sort_by, const char *order_by, json_t **out)
+{
+    apr_array_header_t *rows;
+    cn_integration_t *it;
+    const char *args[3], *label;
+    int i;
+    if (sort_by && strcmp(sort_by, "created_at") && strcmp(sort_by, "updated_at")) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+                       "sort_by must be created_at or updated_at");
+    }
+    if (order_by && strcmp(order_by, "asc") && strcmp(order_by, "desc")) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+                       "order_by must be asc or desc");
+    }
+    if (integration_of(ctx, provider, &it) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    label = apr_pstrcat(ctx->pool, "cn_credential_list_",
+                        sort_by && !strcmp(sort_by, "updated_at") ? "updated_" : "created_",
+                        order_by && !strcmp(order_by, "asc") ? "asc" : "desc", NULL);
+    args[0] = it->id;
+    args[1] = apr_itoa(ctx->pool, limit);
+    args[2] = apr_itoa(ctx->pool, offset);
+    if (cn_db_select(ctx->pool, ctx->db, label, 3, args, &rows) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    *out = cn_json_own(ctx->pool, json_array());
+    for (i = 0; i < rows->nelts; ++i) {
+        json_array_append(*out, to_json(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *)));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_credential_read(cn_ctx_t *ctx, const char *provider, const char *id,
+                                json_t **out)
+{
+    cn_integration_t *it;
+    cn_row_t *row;
+    if (integration_of(ctx, provider, &it) != APR_SUCCESS || load(ctx, it->id, id, &row) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *out = to_json(ctx->pool, row);
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_credential_update(cn_ctx_t *ctx, const char *provider, const char *id,
+                                  json_t *body, json_t **out)
+{
+    static const char *const allowed[] = {"name", "credential_data", NULL};
+    const char *name = NULL, *bad, *text, *sealed, *args[5];
+    json_t *data = NULL;
+    cn_integration_t *it;
+    cn_row_t *row;
+    int taken = 0, n = 0;
+
+    if ((bad = cn_json_unknown_key(body, allowed))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+                       bad);
+    }
+    if (cn_json_get_string(body, "name", &name) != APR_SUCCESS
+        || (name && check_name(ctx, name) != APR_SUCCESS)) {
+        return ctx->res.event ? APR_EGENERAL
+                              : cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                                        "name must be a string");
+    }
+    if (cn_json_get_object(body, "credential_data", &data) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "credential_data must be an object");
+    }
+    if (integration_of(ctx, provider, &it) != APR_SUCCESS || load(ctx, it->id, id, &row) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    sealed = row->cols[6];
+    if (data) {
+        if (check_data(ctx, cred_type(row->cols[5]), data, &text) != APR_SUCCESS
+            || seal_data(ctx, id, text, &sealed) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+    }
+    if (name) {
+        if (name_taken(ctx, it->id, name, id, &taken) != APR_SUCCESS) {
+            return db_failed(ctx);
+        }
+        if (taken) {
+            return cn_fail(ctx->pool, &ctx->res, "credential_already_exists", NULL);
+        }
+        row->cols[4] = name;
+    }
+    row->cols[6] = sealed;
+    row->cols[8] = apr_ltoa(ctx->pool, (long)ctx->now);
+    args[0] = row->cols[4];
+    args[1] = sealed;
+    args[2] = row->cols[8];
+    args[3] = id;
+    args[4] = it->id;
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_credential_update", 5, args, &n) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, "credential_not_found", NULL);
+    }
+    *out = to_json(ctx->pool, row);
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_credential_delete(cn_ctx_t *ctx, const char *provider, const char *id)
+{
+    cn_integration_t *it;
+    const char *args[2];
+    int n = 0;
+    if (integration_of(ctx, provider, &it) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    args[0] = id;
+    args[1] = it->id;
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_credential_delete", 2, args, &n) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, "credential_not_found", NULL);
+    }
+    return APR_SUCCESS;
+}

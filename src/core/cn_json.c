@@ -1,0 +1,147 @@
+#include <string.h>
+#include <apr_strings.h>
+
+#include "cn_json.h"
+
+static apr_status_t json_cleanup(void *data)
+{
+    json_decref((json_t *)data);
+    return APR_SUCCESS;
+}
+
+json_t *cn_json_own(apr_pool_t *pool, json_t *j)
+{
+    if (j) {
+        apr_pool_cleanup_register(pool, j, json_cleanup, apr_pool_cleanup_null);
+    }
+    return j;
+}
+
+json_t *cn_json_parse(apr_pool_t *pool, const char *buf, apr_size_t len, const char **err)
+{
+    json_error_t jerr;
+    /* JSON_REJECT_DUPLICATES: an ambiguous document is a bad document.
+     * JSON_ALLOW_NUL is left off: "\u0000" inside a string is refused. */
+    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        if (err) {
+            *err = apr_psprintf(pool, "%s at line %d column %d", jerr.text, jerr.line,
+                                jerr.column);
+        }
+        return NULL;
+    }
+    return cn_json_own(pool, j);
+}
+
+const char *cn_json_dump(apr_pool_t *pool, const json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    const char *copy;
+    if (!s) {
+        return NULL;
+    }
+    copy = apr_pstrdup(pool, s);
+    free(s);
+    return copy;
+}
+
+apr_status_t cn_json_get_string(const json_t *obj, const char *key, const char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_string(v)) {
+        return APR_EINVAL;
+    }
+    *out = json_string_value(v);
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_json_get_int(const json_t *obj, const char *key, long long *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_integer(v)) {
+        return APR_EINVAL;
+    }
+    *out = json_integer_value(v);
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_json_get_object(const json_t *obj, const char *key, json_t **out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_object(v)) {
+        return APR_EINVAL;
+    }
+    *out = v;
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_json_get_bool(const json_t *obj, const char *key, int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_boolean(v)) {
+        return APR_EINVAL;
+    }
+    *out = json_is_true(v);
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_json_get_string_array(const json_t *obj, const char *key, apr_size_t maxn,
+                                      apr_size_t maxlen, json_t **out)
+{
+    json_t *v = json_object_get(obj, key), *item;
+    size_t i;
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_array(v) || json_array_size(v) > maxn) {
+        return APR_EINVAL;
+    }
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) || json_string_length(item) == 0
+            || json_string_length(item) > maxlen) {
+            return APR_EINVAL;
+        }
+    }
+    *out = v;
+    return APR_SUCCESS;
+}
+
+const char *cn_json_unknown_key(const json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        const char *const *a;
+        int found = 0;
+        for (a = allowed; *a; ++a) {
+            if (!strcmp(*a, key)) {
+                found = 1;
+                break;
+            }
+        }
+        if (!found) {
+            return key;
+        }
+    }
+    return NULL;
+}
+
+json_t *cn_json_load_stored(apr_pool_t *pool, const char *text)
+{
+    if (!text || !*text) {
+        return NULL;
+    }
+    return cn_json_parse(pool, text, strlen(text), NULL);
+}

@@ -1,0 +1,73 @@
+/* Re-seal stored secrets under the newest key, so an old key can be retired. */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "cn_service.h"
+
+typedef struct sealed_column_t {
+    const char *select_label; /* SELECT id, value */
+    const char *update_label; /* UPDATE ... SET value = %s WHERE id = %s */
+    const char *table, *column;
+} sealed_column_t;
+
+static const sealed_column_t columns[] = {
+    {"cn_integration_all_secrets", "cn_integration_set_secret", "integrations", "client_secret"},
+    {"cn_credential_all_secrets", "cn_credential_set_secret", "credentials", "credential_data"},
+    {NULL, NULL, NULL, NULL}
+};
+
+static apr_status_t reseal_column(cn_ctx_t *ctx, const sealed_column_t *c, int *count)
+{
+    apr_array_header_t *rows;
+    int i;
+    if (cn_db_select(ctx->pool, ctx->db, c->select_label, 0, NULL, &rows) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot read %s", c->table);
+    }
+    for (i = 0; i < rows->nelts; ++i) {
+        cn_row_t *row = APR_ARRAY_IDX(rows, i, cn_row_t *);
+        const char *id = row->cols[0], *value = row->cols[1], *plain, *sealed, *aad;
+        const char *args[2];
+        apr_size_t len;
+        if (!value || !cn_crypto_needs_rekey(ctx->ring, value)) {
+            continue;
+        }
+        aad = cn_crypto_aad(ctx->pool, c->table, c->column, id);
+        if (cn_crypto_open(ctx->pool, ctx->ring, value, aad, &plain, &len) != APR_SUCCESS) {
+            return cn_fail(ctx->pool, &ctx->res, "internal_error",
+                           "%s.%s of row %s opens with no configured key", c->table,
+                           c->column, id);
+        }
+        if (cn_crypto_seal(ctx->pool, ctx->ring, plain, len, aad, &sealed) != APR_SUCCESS) {
+            return cn_fail(ctx->pool, &ctx->res, "internal_error", "sealing failed");
+        }
+        args[0] = sealed;
+        args[1] = id;
+        if (cn_db_exec(ctx->pool, ctx->db, c->update_label, 2, args, NULL) != APR_SUCCESS) {
+            return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot update %s", c->table);
+        }
+        ++*count;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_store_reencrypt(cn_ctx_t *ctx, int *count)
+{
+    const sealed_column_t *c;
+    apr_status_t rv = APR_SUCCESS;
+    *count = 0;
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot start a transaction");
+    }
+    for (c = columns; c->table && rv == APR_SUCCESS; ++c) {
+        rv = reseal_column(ctx, c, count);
+    }
+    if (rv != APR_SUCCESS) {
+        cn_db_rollback(ctx->db);
+        *count = 0;
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS && rv == APR_SUCCESS) {
+        *count = 0;
+        return cn_fail(ctx->pool, &ctx->res, "internal_error", "commit failed");
+    }
+    return rv;
+}

@@ -1,0 +1,367 @@
+/* Directives and their start-up validation. Values are recorded as given at
+ * configuration time and checked in post_config, where a failure stops the
+ * server with one log line naming the directive. */
+#include <stdlib.h>
+#include <apr_file_io.h>
+#include <apr_env.h>
+#include <apr_uri.h>
+#include <apr_optional.h>
+#include <mod_session.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include "cn_httpd.h"
+
+void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    cn_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    sc->key_sources = apr_array_make(p, 2, sizeof(const char *));
+    sc->apps = apr_array_make(p, 2, sizeof(cn_app_t *));
+    sc->apps_by_id = apr_hash_make(p);
+    sc->endpoints = apr_table_make(p, 4);
+    sc->max_body = -1;
+    sc->reencrypt = -1;
+    return sc;
+}
+
+void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    cn_server_conf_t *base = basev, *add = addv;
+    cn_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    sc->base_url = add->base_url ? add->base_url : base->base_url;
+    sc->key_sources = add->key_sources->nelts ? add->key_sources : base->key_sources;
+    sc->apps = add->apps->nelts ? add->apps : base->apps;
+    sc->apps_by_id = add->apps->nelts ? add->apps_by_id : base->apps_by_id;
+    sc->endpoints = apr_table_overlay(p, base->endpoints, add->endpoints);
+    sc->ca_file = add->ca_file ? add->ca_file : base->ca_file;
+    sc->max_body = add->max_body != -1 ? add->max_body : base->max_body;
+    sc->reencrypt = add->reencrypt != -1 ? add->reencrypt : base->reencrypt;
+    sc->configured = add->configured || base->configured;
+    return sc;
+}
+
+static cn_server_conf_t *conf_of(cmd_parms *cmd)
+{
+    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    sc->configured = 1;
+    return sc;
+}
+
+static int is_source(const char *v)
+{
+    return !strncmp(v, "file:", 5) || !strncmp(v, "env:", 4);
+}
+
+static const char *set_base_url(cmd_parms *cmd, void *dc, const char *v)
+{
+    conf_of(cmd)->base_url = v;
+    return NULL;
+}
+
+static const char *add_key(cmd_parms *cmd, void *dc, const char *v)
+{
+    if (!is_source(v)) {
+        return apr_pstrcat(cmd->pool, CN_DIR_KEY, ": expected file:PATH or env:VAR, got '", v,
+                           "'", NULL);
+    }
+    APR_ARRAY_PUSH(conf_of(cmd)->key_sources, const char *) = v;
+    return NULL;
+}
+
+static const char *add_application(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    cn_server_conf_t *sc = conf_of(cmd);
+    cn_app_t *app;
+    int i;
+    if (argc < 2) {
+        return CN_DIR_APPLICATION " takes CLIENT_ID file:PATH|env:VAR [name=value ...]";
+    }
+    if (!is_source(argv[1])) {
+        return apr_pstrcat(cmd->pool, CN_DIR_APPLICATION, " ", argv[0],
+                           ": the secret source must be file:PATH or env:VAR", NULL);
+    }
+    if (apr_hash_get(sc->apps_by_id, argv[0], APR_HASH_KEY_STRING)) {
+        return apr_pstrcat(cmd->pool, CN_DIR_APPLICATION, " ", argv[0], ": defined twice",
+                           NULL);
+    }
+    app = apr_pcalloc(cmd->pool, sizeof(*app));
+    app->client_id = argv[0];
+    app->secret_source = argv[1];
+    app->options = apr_table_make(cmd->pool, 2);
+    for (i = 2; i < argc; ++i) {
+        const char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i]) {
+            return apr_pstrcat(cmd->pool, CN_DIR_APPLICATION, " ", argv[0],
+                               ": options are name=value, got '", argv[i], "'", NULL);
+        }
+        apr_table_set(app->options, apr_pstrndup(cmd->pool, argv[i], (apr_size_t)(eq - argv[i])),
+                      eq + 1);
+    }
+    APR_ARRAY_PUSH(sc->apps, cn_app_t *) = app;
+    apr_hash_set(sc->apps_by_id, app->client_id, APR_HASH_KEY_STRING, app);
+    return NULL;
+}
+
+static const char *const endpoint_names[] = {"authorize", "token", "userinfo", "revoke",
+                                             "adminconsent", "graph", NULL};
+
+static const char *set_endpoint(cmd_parms *cmd, void *dc, const char *provider,
+                                const char *name, const char *url)
+{
+    const char *const *n;
+    apr_uri_t uri;
+    if (!cn_provider_supported(provider) || !strcmp(provider, "imap")) {
+        return apr_pstrcat(cmd->pool, CN_DIR_ENDPOINT, ": unknown provider '", provider,
+                           "' (google, microsoft)", NULL);
+    }
+    for (n = endpoint_names; *n; ++n) {
+        if (!strcmp(*n, name)) {
+            break;
+        }
+    }
+    if (!*n) {
+        return apr_pstrcat(cmd->pool, CN_DIR_ENDPOINT, ": unknown endpoint '", name,
+                           "' (authorize, token, userinfo, revoke, adminconsent, graph)", NULL);
+    }
+    if (apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname
+        || (strcmp(uri.scheme, "https") && strcmp(uri.scheme, "http"))) {
+        return apr_pstrcat(cmd->pool, CN_DIR_ENDPOINT, ": '", url,
+                           "' is not an http(s) URL", NULL);
+    }
+    apr_table_set(conf_of(cmd)->endpoints, apr_pstrcat(cmd->pool, provider, ":", name, NULL),
+                  url);
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *v)
+{
+    conf_of(cmd)->ca_file = ap_server_root_relative(cmd->pool, v);
+    return NULL;
+}
+
+static const char *set_max_body(cmd_parms *cmd, void *dc, const char *v)
+{
+    char *end;
+    apr_int64_t n = apr_strtoi64(v, &end, 10);
+    if (*end || n < 1024 || n > 16 * 1024 * 1024) {
+        return CN_DIR_MAX_BODY " must be a number of bytes between 1024 and 16777216";
+    }
+    conf_of(cmd)->max_body = (apr_off_t)n;
+    return NULL;
+}
+
+static const char *set_reencrypt(cmd_parms *cmd, void *dc, int flag)
+{
+    conf_of(cmd)->reencrypt = flag;
+    return NULL;
+}
+
+const command_rec cn_cmds[] = {
+    AP_INIT_TAKE1(CN_DIR_BASE_URL, set_base_url, NULL, RSRC_CONF,
+                  "public URL of the connect mount, e.g. https://auth.example.com/connect"),
+    AP_INIT_ITERATE(CN_DIR_KEY, add_key, NULL, RSRC_CONF,
+                    "file:PATH or env:VAR holding a base64 32-byte key; the first seals, "
+                    "all open"),
+    AP_INIT_TAKE_ARGV(CN_DIR_APPLICATION, add_application, NULL, RSRC_CONF,
+                      "CLIENT_ID file:PATH|env:VAR [name=value ...]"),
+    AP_INIT_TAKE3(CN_DIR_ENDPOINT, set_endpoint, NULL, RSRC_CONF,
+                  "PROVIDER NAME URL: override a provider endpoint"),
+    AP_INIT_TAKE1(CN_DIR_CA_FILE, set_ca_file, NULL, RSRC_CONF,
+                  "CA bundle that outgoing TLS is verified against"),
+    AP_INIT_TAKE1(CN_DIR_MAX_BODY, set_max_body, NULL, RSRC_CONF,
+                  "largest accepted request body in bytes (default 65536)"),
+    AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
+                 "On: at start-up, re-seal stored secrets under the first "
+                 CN_DIR_KEY),
+    {NULL}
+};
+
+/* Read a secret from "file:PATH" or "env:VAR" into *OUT (NUL-terminated).
+ * Returns an error message or NULL. */
+static const char *read_source(apr_pool_t *p, const char *source, const char **out,
+                               apr_size_t *len)
+{
+    if (!strncmp(source, "env:", 4)) {
+        char *v = NULL;
+        if (apr_env_get(&v, source + 4, p) != APR_SUCCESS || !v || !*v) {
+            return apr_psprintf(p, "environment variable %s is not set", source + 4);
+        }
+        *out = v;
+        *len = strlen(v);
+        return NULL;
+    }
+    else {
+        const char *path = ap_server_root_relative(p, source + 5);
+        apr_file_t *f;
+        apr_finfo_t fi;
+        char *buf;
+        apr_size_t n;
+        if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
+            return apr_psprintf(p, "cannot read %s", source + 5);
+        }
+        if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS || fi.size > 64 * 1024) {
+            apr_file_close(f);
+            return apr_psprintf(p, "%s is not a regular file of at most 64 KiB", source + 5);
+        }
+        n = (apr_size_t)fi.size;
+        buf = apr_palloc(p, n + 1);
+        if (n && apr_file_read_full(f, buf, n, &n) != APR_SUCCESS) {
+            apr_file_close(f);
+            return apr_psprintf(p, "cannot read %s", source + 5);
+        }
+        apr_file_close(f);
+        buf[n] = '\0';
+        *out = buf;
+        *len = n;
+        return NULL;
+    }
+}
+
+static apr_status_t wipe(void *data)
+{
+    char *s = data;
+    OPENSSL_cleanse(s, strlen(s));
+    return APR_SUCCESS;
+}
+
+static int refuse(server_rec *s, const char *directive, const char *msg)
+{
+    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, CNLOGNO(00001) "%s: %s", directive, msg);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Build the keyring of SC from its sources. */
+static int load_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
+{
+    int i;
+    if (!sc->key_sources->nelts) {
+        return refuse(s, CN_DIR_KEY, "no encryption key configured; the module refuses to "
+                                     "store secrets in plaintext");
+    }
+    sc->ring = cn_keyring_make(pconf);
+    for (i = 0; i < sc->key_sources->nelts; ++i) {
+        const char *src = APR_ARRAY_IDX(sc->key_sources, i, const char *), *text = NULL, *err;
+        apr_size_t len = 0;
+        if ((err = read_source(ptemp, src, &text, &len))) {
+            return refuse(s, CN_DIR_KEY, err);
+        }
+        apr_pool_cleanup_register(ptemp, text, wipe, apr_pool_cleanup_null);
+        /* A key file holds base64 text, or the 32 raw bytes themselves. */
+        if (len == CN_KEY_LEN && cn_keyring_add_base64(sc->ring, ptemp, text) != APR_SUCCESS) {
+            if (cn_keyring_add(sc->ring, (const unsigned char *)text, len) != APR_SUCCESS) {
+                return refuse(s, CN_DIR_KEY, "key is not 32 bytes");
+            }
+        }
+        else if (len != CN_KEY_LEN && cn_keyring_add_base64(sc->ring, ptemp, text) != APR_SUCCESS) {
+            return refuse(s, CN_DIR_KEY,
+                          apr_psprintf(ptemp, "%s: a key must be 32 bytes (base64 encoded)",
+                                       src));
+        }
+    }
+    return OK;
+}
+
+static int load_apps(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
+{
+    int i;
+    if (!sc->apps->nelts) {
+        return refuse(s, CN_DIR_APPLICATION, "no application configured; nobody could call "
+                                             "the API");
+    }
+    for (i = 0; i < sc->apps->nelts; ++i) {
+        cn_app_t *app = APR_ARRAY_IDX(sc->apps, i, cn_app_t *);
+        const char *secret = NULL, *err;
+        apr_size_t len = 0;
+        if ((err = read_source(ptemp, app->secret_source, &secret, &len))) {
+            return refuse(s, CN_DIR_APPLICATION,
+                          apr_psprintf(ptemp, "%s: %s", app->client_id, err));
+        }
+        apr_pool_cleanup_register(ptemp, secret, wipe, apr_pool_cleanup_null);
+        while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r')) {
+            --len;
+        }
+        if (len < 16) {
+            return refuse(s, CN_DIR_APPLICATION,
+                          apr_psprintf(ptemp, "%s: the secret must be at least 16 characters",
+                                       app->client_id));
+        }
+        /* Only the digest is kept: the secret itself never stays in memory. */
+        cn_sha256(secret, len, app->secret_digest);
+    }
+    return OK;
+}
+
+static int check_base_url(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                          cn_server_conf_t *sc)
+{
+    apr_uri_t uri;
+    apr_size_t n;
+    if (!sc->base_url) {
+        return refuse(s, CN_DIR_BASE_URL, "not set; login URLs and the provider redirect URI "
+                                          "derive from it");
+    }
+    if (apr_uri_parse(ptemp, sc->base_url, &uri) != APR_SUCCESS || !uri.scheme
+        || !uri.hostname || (strcmp(uri.scheme, "https") && strcmp(uri.scheme, "http"))
+        || uri.query || uri.fragment) {
+        return refuse(s, CN_DIR_BASE_URL,
+                      apr_psprintf(ptemp, "'%s' is not an absolute http(s) URL", sc->base_url));
+    }
+    sc->base_path = apr_pstrdup(pconf, uri.path ? uri.path : "");
+    n = strlen(sc->base_path);
+    while (n && sc->base_path[n - 1] == '/') {
+        ((char *)sc->base_path)[--n] = '\0';
+    }
+    return OK;
+}
+
+static int check_ca_file(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
+{
+    apr_finfo_t fi;
+    if (sc->ca_file && apr_stat(&fi, sc->ca_file, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
+        return refuse(s, CN_DIR_CA_FILE,
+                      apr_psprintf(ptemp, "cannot read %s", sc->ca_file));
+    }
+    return OK;
+}
+
+int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+    cn_server_conf_t *main_sc = ap_get_module_config(s->module_config, &connect_module);
+    int rv;
+
+    if (!cn_dbd_functions_present()) {
+        return refuse(s, "LoadModule", "mod_dbd is not loaded; mod_connect stores through it");
+    }
+    if (!APR_RETRIEVE_OPTIONAL_FN(ap_session_load) || !APR_RETRIEVE_OPTIONAL_FN(ap_session_get)
+        || !APR_RETRIEVE_OPTIONAL_FN(ap_session_set)) {
+        return refuse(s, "LoadModule",
+                      "mod_session is not loaded; the hosted flow keeps its state in it");
+    }
+    json_object_seed(0);
+
+    for (vs = s; vs; vs = vs->next) {
+        cn_server_conf_t *sc = ap_get_module_config(vs->module_config, &connect_module);
+        /* A virtual host that inherits everything shares the main keyring. */
+        if (vs != s && sc->key_sources == main_sc->key_sources && main_sc->ring) {
+            sc->ring = main_sc->ring;
+        }
+        else if ((rv = load_keys(pconf, ptemp, vs, sc)) != OK) {
+            return rv;
+        }
+        if ((rv = load_apps(ptemp, vs, sc)) != OK || (rv = check_base_url(pconf, ptemp, vs, sc)) != OK
+            || (rv = check_ca_file(ptemp, vs, sc)) != OK) {
+            return rv;
+        }
+        if (sc->max_body == -1) {
+            sc->max_body = CN_DEFAULT_MAX_BODY;
+        }
+    }
+    if (cn_dbd_prepare_all(s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (cn_dbd_migrate(ptemp, s, main_sc) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}

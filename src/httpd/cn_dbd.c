@@ -1,0 +1,183 @@
+/* mod_dbd glue: statements registered at configuration time, the schema
+ * created or migrated at start-up, a cn_db_t per request. */
+#include <unistd.h>
+#include <apr_optional.h>
+
+#include "cn_httpd.h"
+
+#include <mod_dbd.h>
+#include <unixd.h>
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
+
+int cn_dbd_functions_present(void)
+{
+    dbd_prepare_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
+    dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    return dbd_prepare_fn && dbd_acquire_fn;
+}
+
+apr_status_t cn_dbd_prepare_all(server_rec *s)
+{
+    server_rec *vs;
+    const cn_stmt_def_t *st;
+    for (vs = s; vs; vs = vs->next) {
+        for (st = cn_store_statements(); st->label; ++st) {
+            dbd_prepare_fn(vs, st->sql, st->label);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* mod_dbd keeps DBDriver/DBDParams private; read them from the parsed
+ * configuration tree (main server level, including <IfModule> and the like). */
+static void find_dbd_params(const ap_directive_t *d, const char **driver, const char **params)
+{
+    for (; d; d = d->next) {
+        if (!strcasecmp(d->directive, "DBDriver")) {
+            *driver = d->args;
+        }
+        else if (!strcasecmp(d->directive, "DBDParams")) {
+            *params = d->args;
+        }
+        else if (d->first_child && strcasecmp(d->directive, "<VirtualHost")) {
+            find_dbd_params(d->first_child, driver, params);
+        }
+    }
+}
+
+static const char *unquote(apr_pool_t *p, const char *v)
+{
+    char *w;
+    if (!v) {
+        return NULL;
+    }
+    w = ap_getword_conf(p, &v);
+    return w;
+}
+
+/* Give the SQLite file (and its WAL companions) to the user the children
+ * run as, when the parent, started as root, has just created them. */
+static void chown_sqlite(apr_pool_t *p, server_rec *s, const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", NULL};
+    const char *const *sfx;
+    if (geteuid() != 0) {
+        return;
+    }
+    for (sfx = suffixes; *sfx; ++sfx) {
+        const char *f = apr_pstrcat(p, path, *sfx, NULL);
+        if (access(f, F_OK) == 0
+            && chown(f, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                         CNLOGNO(00011) "cannot give %s to the server's User", f);
+        }
+    }
+}
+
+static apr_status_t prepare_local(apr_pool_t *p, cn_db_t *db, const char **bad)
+{
+    const cn_stmt_def_t *st;
+    db->prepared = apr_hash_make(p);
+    for (st = cn_store_statements(); st->label; ++st) {
+        apr_dbd_prepared_t *stmt = NULL;
+        if (apr_dbd_prepare(db->driver, p, db->handle, st->sql, st->label, &stmt)) {
+            *bad = st->label;
+            return APR_EGENERAL;
+        }
+        apr_hash_set(db->prepared, st->label, APR_HASH_KEY_STRING, stmt);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
+{
+    const char *name = NULL, *params = NULL, *err = NULL, *bad = NULL;
+    cn_db_t db = {0};
+    int from = 0, to = 0;
+    apr_status_t rv;
+
+    find_dbd_params(ap_conftree, &name, &params);
+    name = unquote(ptemp, name);
+    params = unquote(ptemp, params);
+    if (!name || !params) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     CNLOGNO(00012) "DBDriver/DBDParams: not configured at server level; "
+                     "mod_connect needs a database (sqlite3 or pgsql)");
+        return APR_EGENERAL;
+    }
+    if (strcmp(name, "sqlite3") && strcmp(name, "pgsql")) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     CNLOGNO(00013) "DBDriver: '%s' is not supported (sqlite3, pgsql)", name);
+        return APR_EGENERAL;
+    }
+    if ((rv = apr_dbd_get_driver(ptemp, name, &db.driver)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     CNLOGNO(00014) "DBDriver: cannot load the %s driver", name);
+        return APR_EGENERAL;
+    }
+    if (apr_dbd_open_ex(db.driver, ptemp, params, &db.handle, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     CNLOGNO(00015) "DBDParams: cannot open the %s database: %s", name,
+                     err ? err : "no reason given");
+        return APR_EGENERAL;
+    }
+    db.pgsql = !strcmp(name, "pgsql");
+    rv = cn_store_migrate(ptemp, &db, &from, &to, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     CNLOGNO(00016) "schema migration failed: %s", err ? err : "unknown");
+    }
+    else if ((rv = prepare_local(ptemp, &db, &bad)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     CNLOGNO(00017) "statement %s does not prepare: %s", bad,
+                     cn_db_error(&db, 1));
+    }
+    else {
+        if (from != to) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         CNLOGNO(00018) "schema migrated from version %d to %d", from, to);
+        }
+        if (sc->reencrypt == 1) {
+            cn_ctx_t ctx = {0};
+            int count = 0;
+            ctx.pool = ptemp;
+            ctx.db = &db;
+            ctx.ring = sc->ring;
+            rv = cn_store_reencrypt(&ctx, &count);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                             CNLOGNO(00019) "%s: re-encryption failed (%s); nothing was "
+                             "changed", CN_DIR_REKEY,
+                             ctx.res.description ? ctx.res.description : "database error");
+            }
+            else {
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                             CNLOGNO(00020) "%s: %d stored secrets re-sealed under the "
+                             "first key", CN_DIR_REKEY, count);
+            }
+        }
+    }
+    apr_dbd_close(db.driver, db.handle);
+    if (!db.pgsql) {
+        chown_sqlite(ptemp, s, params);
+    }
+    return rv;
+}
+
+cn_db_t *cn_dbd_acquire(request_rec *r)
+{
+    ap_dbd_t *h = dbd_acquire_fn(r);
+    cn_db_t *db;
+    if (!h) {
+        return NULL;
+    }
+    db = apr_pcalloc(r->pool, sizeof(*db));
+    db->driver = h->driver;
+    db->handle = h->handle;
+    db->prepared = h->prepared;
+    db->pgsql = !strcmp(apr_dbd_name(h->driver), "pgsql");
+    cn_store_connection_setup(r->pool, db);
+    return db;
+}

@@ -1,0 +1,371 @@
+/* The `connect` handler: request id, routing on method + path below the
+ * mount, application authentication, and the JSON answers of the API. */
+#include <openssl/crypto.h>
+
+#include <http_core.h>
+
+#include "cn_request.h"
+
+#define CN_BASIC_REALM "Basic realm=\"mod_connect\""
+
+/* ---- answers ---------------------------------------------------------- */
+
+int cn_reply_json(cn_req_t *req, int status, json_t *body)
+{
+    request_rec *r = req->r;
+    const char *text = cn_json_dump(r->pool, body);
+    if (!text) {
+        text = "{\"success\":false}";
+        status = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    ap_set_content_length(r, (apr_off_t)strlen(text));
+    if (!r->header_only) {
+        ap_rputs(text, r);
+    }
+    return OK;
+}
+
+int cn_reply_error(cn_req_t *req, const char *type, const char *description)
+{
+    const cn_event_t *ev = cn_event_by_type(type);
+    json_t *body;
+    int status;
+    if (!ev) {
+        ev = cn_event_by_type("internal_error");
+    }
+    status = ev->http_code ? ev->http_code : HTTP_BAD_REQUEST;
+    body = cn_json_own(req->r->pool,
+                       json_pack("{s:b,s:{s:s,s:i,s:i,s:s,s:s}}", "success", 0, "error", "type",
+                                 ev->type, "http_code", status, "event_code", ev->code,
+                                 "message", description ? description : ev->message,
+                                 "request_id", req->request_id));
+    ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_ERR : APLOG_INFO, 0, req->r,
+                  "[%s] " CNLOGNO(00101) "%s %s -> %d %s (%d)%s%s", req->request_id,
+                  req->r->method, req->path ? req->path : req->r->uri, status, ev->type,
+                  ev->code, description ? ": " : "", description ? description : "");
+    if (status == HTTP_UNAUTHORIZED) {
+        apr_table_setn(req->r->err_headers_out, "WWW-Authenticate", CN_BASIC_REALM);
+    }
+    return cn_reply_json(req, status, body);
+}
+
+int cn_reply_result(cn_req_t *req)
+{
+    const cn_result_t *res = &req->ctx.res;
+    return cn_reply_error(req, res->event ? res->event->type : "internal_error",
+                          res->description);
+}
+
+int cn_reply_data(cn_req_t *req, int status, json_t *data)
+{
+    return cn_reply_json(req, status,
+                         cn_json_own(req->r->pool, json_pack("{s:O}", "data", data)));
+}
+
+int cn_reply_success(cn_req_t *req, int status, json_t *data)
+{
+    json_t *body = data ? json_pack("{s:b,s:O}", "success", 1, "data", data)
+                        : json_pack("{s:b}", "success", 1);
+    return cn_reply_json(req, status, cn_json_own(req->r->pool, body));
+}
+
+int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset)
+{
+    return cn_reply_json(req, HTTP_OK,
+                         cn_json_own(req->r->pool, json_pack("{s:O,s:i,s:i}", "data", data,
+                                                             "limit", limit, "offset", offset)));
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+json_t *cn_read_json(cn_req_t *req, int *answer)
+{
+    request_rec *r = req->r;
+    apr_off_t max = req->sc->max_body;
+    char *buf;
+    apr_size_t len = 0;
+    const char *err = NULL;
+    json_t *j;
+    long n;
+
+    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
+        *answer = cn_reply_error(req, "invalid_request_payload", "unreadable request body");
+        return NULL;
+    }
+    if (r->remaining > max) {
+        *answer = cn_reply_error(req, "payload_too_large",
+                                 apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
+                                                       " bytes", max));
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return NULL;
+    }
+    buf = apr_palloc(r->pool, (apr_size_t)max + 1);
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, buf + len, (apr_size_t)max + 1 - len)) > 0) {
+            len += (apr_size_t)n;
+            if (len > (apr_size_t)max) {
+                *answer = cn_reply_error(req, "payload_too_large",
+                                         apr_psprintf(r->pool, "the body is larger than %"
+                                                      APR_OFF_T_FMT " bytes", max));
+                r->connection->keepalive = AP_CONN_CLOSE;
+                return NULL;
+            }
+        }
+        if (n < 0) {
+            *answer = cn_reply_error(req, "invalid_request_payload", "unreadable request body");
+            return NULL;
+        }
+    }
+    if (!len) {
+        *answer = cn_reply_error(req, "invalid_request_payload", "a JSON object body is required");
+        return NULL;
+    }
+    j = cn_json_parse(r->pool, buf, len, &err);
+    if (!j || !json_is_object(j)) {
+        *answer = cn_reply_error(req, "invalid_request_payload",
+                                 j ? "the body must be a JSON object"
+                                   : apr_pstrcat(r->pool, "malformed JSON: ", err, NULL));
+        return NULL;
+    }
+    return j;
+}
+
+/* Decode a query string strictly: bad percent-encoding or an encoded NUL is
+ * an error (APR_EINVAL), not something to guess around. */
+static apr_status_t parse_query(apr_pool_t *p, const char *args, apr_table_t **out)
+{
+    char *copy, *pair, *state = NULL;
+    *out = apr_table_make(p, 4);
+    if (!args || !*args) {
+        return APR_SUCCESS;
+    }
+    copy = apr_pstrdup(p, args);
+    for (pair = apr_strtok(copy, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
+        char *eq = strchr(pair, '='), *val = "";
+        if (eq) {
+            *eq = '\0';
+            val = eq + 1;
+        }
+        if (ap_unescape_urlencoded(pair) != OK || ap_unescape_urlencoded(val) != OK) {
+            return APR_EINVAL;
+        }
+        if (*pair) {
+            apr_table_add(*out, pair, val);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+int cn_need_db(cn_req_t *req, int *answer)
+{
+    if (!req->ctx.db) {
+        req->ctx.db = cn_dbd_acquire(req->r);
+        if (!req->ctx.db) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
+                          "[%s] " CNLOGNO(00102) "no database connection from mod_dbd",
+                          req->request_id);
+            *answer = cn_reply_error(req, "internal_error", NULL);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- authentication ---------------------------------------------------- */
+
+static const cn_app_t *authenticate_basic(cn_req_t *req)
+{
+    const char *user = NULL, *pw = NULL;
+    const cn_app_t *app;
+    unsigned char digest[32];
+    static const unsigned char nothing[32];
+    int ok;
+    if (ap_get_basic_auth_components(req->r, &user, &pw) != APR_SUCCESS || !user || !pw) {
+        return NULL;
+    }
+    app = apr_hash_get(req->sc->apps_by_id, user, APR_HASH_KEY_STRING);
+    cn_sha256(pw, strlen(pw), digest);
+    /* Compare even for an unknown client id, so both cases take the same time. */
+    ok = CRYPTO_memcmp(digest, app ? app->secret_digest : nothing, sizeof(digest)) == 0;
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return (app && ok) ? app : NULL;
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+/* Match PATH against PATTERN segment by segment; {name} captures a segment. */
+static int route_match(const char *pattern, const char *path, const char **params)
+{
+    int np = 0;
+    while (*pattern == '/' && *path == '/') {
+        const char *pe = strchr(pattern + 1, '/'), *se = strchr(path + 1, '/');
+        apr_size_t pl = pe ? (apr_size_t)(pe - pattern - 1) : strlen(pattern + 1);
+        apr_size_t sl = se ? (apr_size_t)(se - path - 1) : strlen(path + 1);
+        if (pattern[1] == '{') {
+            if (!sl || np >= CN_MAX_PARAMS) {
+                return 0;
+            }
+            params[np++] = path + 1; /* terminated later */
+        }
+        else if (pl != sl || strncmp(pattern + 1, path + 1, pl)) {
+            return 0;
+        }
+        pattern += pl + 1;
+        path += sl + 1;
+    }
+    return !*pattern && !*path;
+}
+
+static void capture_params(apr_pool_t *p, const char **params)
+{
+    int i;
+    for (i = 0; i < CN_MAX_PARAMS && params[i]; ++i) {
+        const char *end = strchr(params[i], '/');
+        params[i] = end ? apr_pstrndup(p, params[i], (apr_size_t)(end - params[i]))
+                        : apr_pstrdup(p, params[i]);
+    }
+}
+
+static const char *method_name(int m)
+{
+    switch (m) {
+    case M_GET: return "GET";
+    case M_POST: return "POST";
+    case M_PATCH: return "PATCH";
+    case M_DELETE: return "DELETE";
+    case M_PUT: return "PUT";
+    default: return "OTHER";
+    }
+}
+
+static int dispatch(cn_req_t *req, const cn_route_t *routes)
+{
+    const cn_route_t *rt;
+    const char *allow = NULL;
+    for (rt = routes; rt->pattern; ++rt) {
+        const char *params[CN_MAX_PARAMS] = {0};
+        if (!route_match(rt->pattern, req->path, params)) {
+            continue;
+        }
+        if (rt->method != req->r->method_number) {
+            allow = allow ? apr_pstrcat(req->r->pool, allow, ", ", method_name(rt->method), NULL)
+                          : method_name(rt->method);
+            continue;
+        }
+        memcpy(req->params, params, sizeof(params));
+        capture_params(req->r->pool, req->params);
+        if (rt->auth == CN_AUTH_BASIC) {
+            req->app = authenticate_basic(req);
+            if (!req->app) {
+                return cn_reply_error(req, "invalid_request_error",
+                                      "missing or wrong application credentials");
+            }
+            req->ctx.app_id = req->app->client_id;
+        }
+        return rt->fn(req);
+    }
+    if (allow) {
+        apr_table_setn(req->r->err_headers_out, "Allow", allow);
+        return cn_reply_error(req, "method_not_allowed",
+                              apr_psprintf(req->r->pool, "%s is not allowed here",
+                                           req->r->method));
+    }
+    return cn_reply_error(req, "not_found_error", "no such endpoint");
+}
+
+static const char *new_request_id(request_rec *r)
+{
+    const char *id = NULL;
+    if (cn_uuid(r->pool, &id) != APR_SUCCESS) {
+        id = apr_psprintf(r->pool, "%" APR_TIME_T_FMT, r->request_time);
+    }
+    return id;
+}
+
+/* The path below the <Location> the handler is configured for: core keeps
+ * the last merged section's path; a regex section falls back to the path of
+ * ConnectBaseURL. */
+static const char *path_below_mount(request_rec *r, const cn_server_conf_t *sc)
+{
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    const char *mount = NULL, *rest;
+    apr_size_t n;
+    if (cd && cd->d && !cd->r && !cd->d_is_fnmatch && *cd->d == '/') {
+        mount = cd->d;
+    }
+    n = mount ? strlen(mount) : 0;
+    if (!mount || strncmp(r->uri, mount, n)) {
+        mount = sc->base_path ? sc->base_path : "";
+        n = strlen(mount);
+    }
+    while (n && mount[n - 1] == '/') {
+        --n;
+    }
+    rest = strncmp(r->uri, mount, n) ? r->uri : r->uri + n;
+    return *rest ? rest : "/";
+}
+
+static void init_req(cn_req_t *req, request_rec *r)
+{
+    memset(req, 0, sizeof(*req));
+    req->r = r;
+    req->sc = ap_get_module_config(r->server->module_config, &connect_module);
+    req->request_id = new_request_id(r);
+    /* %L in ErrorLogFormat shows it too. */
+    r->log_id = req->request_id;
+    /* err_headers_out travels with every answer, errors included. */
+    apr_table_setn(r->err_headers_out, CN_REQUEST_ID_HEADER, req->request_id);
+    req->ctx.pool = r->pool;
+    req->ctx.ring = req->sc->ring;
+    req->ctx.now = (apr_int64_t)apr_time_sec(r->request_time);
+}
+
+int cn_handler(request_rec *r)
+{
+    cn_req_t req;
+    int rv;
+    if (!r->handler || strcmp(r->handler, CN_HANDLER)) {
+        return DECLINED;
+    }
+    init_req(&req, r);
+    req.path = path_below_mount(r, req.sc);
+    if (parse_query(r->pool, r->args, &req.query) != APR_SUCCESS) {
+        ap_discard_request_body(r);
+        return cn_reply_error(&req, "invalid_query_params",
+                              "the query string is not valid percent-encoding");
+    }
+    rv = dispatch(&req, cn_api_routes);
+    /* Whatever a handler did not read is drained, so keep-alive stays sane. */
+    ap_discard_request_body(r);
+    return rv;
+}
+
+/* Raw paths the core would refuse before any handler runs (bad or NUL
+ * percent-escapes) still get the API's envelope under ConnectBaseURL's path. */
+int cn_quick_handler(request_rec *r, int lookup)
+{
+    cn_server_conf_t *sc = ap_get_module_config(r->server->module_config, &connect_module);
+    apr_size_t n;
+    char *copy;
+    cn_req_t req;
+    if (lookup || !sc || !sc->base_path || !r->parsed_uri.path) {
+        return DECLINED;
+    }
+    n = strlen(sc->base_path);
+    if (strncmp(r->parsed_uri.path, sc->base_path, n)
+        || (r->parsed_uri.path[n] != '/' && r->parsed_uri.path[n] != '\0')) {
+        return DECLINED;
+    }
+    copy = apr_pstrdup(r->pool, r->parsed_uri.path);
+    if (ap_unescape_url(copy) == OK) {
+        return DECLINED;
+    }
+    init_req(&req, r);
+    req.path = r->parsed_uri.path + n;
+    ap_discard_request_body(r);
+    return cn_reply_error(&req, "bad_request", "the path is not valid percent-encoding");
+}

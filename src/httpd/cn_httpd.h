@@ -1,0 +1,78 @@
+/* Private header of the httpd glue. */
+#ifndef CN_HTTPD_H
+#define CN_HTTPD_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_tables.h>
+
+#include "cn_crypto.h"
+#include "cn_event.h"
+#include "cn_json.h"
+#include "cn_store.h"
+#include "cn_service.h"
+
+/* So that `LogLevel connect:debug` works. */
+APLOG_USE_MODULE(connect);
+extern module AP_MODULE_DECLARE_DATA connect_module;
+
+/* Directive names, defined once. */
+#define CN_DIR_BASE_URL "ConnectBaseURL"
+#define CN_DIR_KEY "ConnectEncryptionKey"
+#define CN_DIR_SIGNING_KEY "ConnectSigningKey"
+#define CN_DIR_APPLICATION "ConnectApplication"
+#define CN_DIR_ENDPOINT "ConnectProviderEndpoint"
+#define CN_DIR_CA_FILE "ConnectCAFile"
+#define CN_DIR_MAX_BODY "ConnectMaxBody"
+#define CN_DIR_REKEY "ConnectReencrypt"
+
+#define CN_HANDLER "connect"
+#define CN_REQUEST_ID_HEADER "X-Request-Id"
+#define CN_DEFAULT_MAX_BODY (64 * 1024)
+
+/* The module's own log IDs: "CN" + five digits, unique per call site. */
+#define CNLOGNO(n) "CN" #n ": "
+
+typedef struct cn_app_t {
+    const char *client_id;
+    const char *secret_source; /* file:PATH or env:VAR */
+    unsigned char secret_digest[32];
+    apr_table_t *options;      /* name=value options after the source */
+} cn_app_t;
+
+typedef struct cn_server_conf_t {
+    const char *base_url;
+    const char *base_path;         /* path part of base_url, no trailing slash */
+    apr_array_header_t *key_sources; /* const char *, first seals */
+    cn_keyring_t *ring;            /* built in post_config */
+    apr_array_header_t *apps;      /* cn_app_t * */
+    apr_hash_t *apps_by_id;        /* client_id -> cn_app_t * */
+    apr_table_t *endpoints;        /* "provider:name" -> URL */
+    const char *ca_file;
+    apr_off_t max_body;            /* -1: unset */
+    int reencrypt;                 /* -1: unset */
+    int configured;                /* any Connect* directive seen here */
+} cn_server_conf_t;
+
+/* cn_config.c */
+extern const command_rec cn_cmds[];
+void *cn_create_server_conf(apr_pool_t *p, server_rec *s);
+void *cn_merge_server_conf(apr_pool_t *p, void *base, void *add);
+int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+
+/* cn_dbd.c */
+apr_status_t cn_dbd_prepare_all(server_rec *s);
+apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc);
+cn_db_t *cn_dbd_acquire(request_rec *r);
+int cn_dbd_functions_present(void);
+
+/* cn_handler.c */
+int cn_handler(request_rec *r);
+int cn_quick_handler(request_rec *r, int lookup);
+
+#endif

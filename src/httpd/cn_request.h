@@ -1,0 +1,58 @@
+/* One request to the API: what the route handlers get, and the helpers they
+ * answer with. */
+#ifndef CN_REQUEST_H
+#define CN_REQUEST_H
+
+#include "cn_httpd.h"
+
+#define CN_MAX_PARAMS 4
+
+typedef struct cn_req_t {
+    request_rec *r;
+    cn_server_conf_t *sc;
+    const char *request_id;
+    const char *path;                    /* below the mount, starts with '/' */
+    const char *params[CN_MAX_PARAMS];   /* {name} captures of the route */
+    apr_table_t *query;                  /* decoded query arguments */
+    const cn_app_t *app;                 /* the authenticated application */
+    cn_ctx_t ctx;                        /* for the core's operations */
+} cn_req_t;
+
+typedef enum {
+    CN_AUTH_PUBLIC, /* no credentials */
+    CN_AUTH_BASIC   /* an application's client id and secret */
+} cn_auth_kind_t;
+
+typedef int (*cn_route_fn)(cn_req_t *req);
+
+typedef struct cn_route_t {
+    int method;           /* M_GET, M_POST, M_PATCH, M_DELETE */
+    const char *pattern;  /* "/integrations/{provider}/creds/{id}" */
+    cn_auth_kind_t auth;
+    cn_route_fn fn;
+} cn_route_t;
+
+/* The routes of the Unified Auth API (cn_routes.c). */
+extern const cn_route_t cn_api_routes[];
+
+/* Answers. Each returns the value the handler should return (OK / DONE). */
+int cn_reply_error(cn_req_t *req, const char *type, const char *description);
+int cn_reply_result(cn_req_t *req); /* from req->ctx.res */
+int cn_reply_data(cn_req_t *req, int status, json_t *data);      /* {"data":...} */
+int cn_reply_success(cn_req_t *req, int status, json_t *data);   /* {"success":true,...} */
+int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset);
+int cn_reply_json(cn_req_t *req, int status, json_t *body);
+
+/* Read and parse a JSON object body (Content-Type not enforced); on failure
+ * the answer is already sent and *ANSWER holds the handler's return value. */
+json_t *cn_read_json(cn_req_t *req, int *answer);
+
+/* Open a database handle for the request; on failure answers 500 and
+ * returns NULL with *ANSWER set. */
+int cn_need_db(cn_req_t *req, int *answer);
+
+/* Log a line with the request id in front; never pass a secret. */
+#define cn_log(req, level, fmt, ...) \
+    ap_log_rerror(APLOG_MARK, level, 0, (req)->r, "[%s] " fmt, (req)->request_id, __VA_ARGS__)
+
+#endif

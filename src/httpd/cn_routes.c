@@ -1,0 +1,211 @@
+/* The route table of the Unified Auth API and its thin handlers: each reads
+ * the request, calls one core operation, and answers. */
+#include "cn_request.h"
+
+static int paging(cn_req_t *req, int *limit, int *offset, int *answer)
+{
+    if (cn_paging_parse(&req->ctx, apr_table_get(req->query, "limit"),
+                        apr_table_get(req->query, "offset"), limit, offset) != APR_SUCCESS) {
+        *answer = cn_reply_result(req);
+        return 0;
+    }
+    return 1;
+}
+
+/* Run OP's result through the usual answer: failure → envelope. */
+#define ANSWER(req, rv, expr) ((rv) == APR_SUCCESS ? (expr) : cn_reply_result(req))
+
+/* ---- integrations ----------------------------------------------------- */
+
+static int integration_create(cn_req_t *req)
+{
+    int answer;
+    json_t *body = cn_read_json(req, &answer), *out = NULL;
+    apr_status_t rv;
+    if (!body || !cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_integration_create(&req->ctx, body, &out);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_CREATED, out));
+}
+
+static int integration_list(cn_req_t *req)
+{
+    int answer, limit, offset;
+    json_t *out = NULL;
+    apr_status_t rv;
+    if (!paging(req, &limit, &offset, &answer) || !cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_integration_list(&req->ctx, limit, offset, &out);
+    return ANSWER(req, rv, cn_reply_list(req, out, limit, offset));
+}
+
+static int integration_read(cn_req_t *req)
+{
+    int answer;
+    json_t *out = NULL;
+    apr_status_t rv;
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_integration_read(&req->ctx, req->params[0], &out);
+    return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
+}
+
+static int integration_update(cn_req_t *req)
+{
+    int answer;
+    json_t *body = cn_read_json(req, &answer), *out = NULL;
+    apr_status_t rv;
+    if (!body || !cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_integration_update(&req->ctx, req->params[0], body, &out);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, out));
+}
+
+static json_t *removed(apr_pool_t *p)
+{
+    return cn_json_own(p, json_pack("{s:s}", "message", "Resource successfully removed"));
+}
+
+static int integration_delete(cn_req_t *req)
+{
+    int answer;
+    apr_status_t rv;
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_integration_delete(&req->ctx, req->params[0]);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, removed(req->r->pool)));
+}
+
+/* ---- credentials ------------------------------------------------------- */
+
+static int credential_create(cn_req_t *req)
+{
+    int answer;
+    json_t *body = cn_read_json(req, &answer), *out = NULL;
+    apr_status_t rv;
+    if (!body || !cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_credential_create(&req->ctx, req->params[0], body, &out);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_CREATED, out));
+}
+
+static int credential_list(cn_req_t *req)
+{
+    int answer, limit, offset;
+    json_t *out = NULL;
+    apr_status_t rv;
+    if (!paging(req, &limit, &offset, &answer) || !cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_credential_list(&req->ctx, req->params[0], limit, offset,
+                            apr_table_get(req->query, "sort_by"),
+                            apr_table_get(req->query, "order_by"), &out);
+    return ANSWER(req, rv, cn_reply_list(req, out, limit, offset));
+}
+
+static int credential_read(cn_req_t *req)
+{
+    int answer;
+    json_t *out = NULL;
+    apr_status_t rv;
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_credential_read(&req->ctx, req->params[0], req->params[1], &out);
+    return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
+}
+
+static int credential_update(cn_req_t *req)
+{
+    int answer;
+    json_t *body = cn_read_json(req, &answer), *out = NULL;
+    apr_status_t rv;
+    if (!body || !cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_credential_update(&req->ctx, req->params[0], req->params[1], body, &out);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, out));
+}
+
+static int credential_delete(cn_req_t *req)
+{
+    int answer;
+    apr_status_t rv;
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_credential_delete(&req->ctx, req->params[0], req->params[1]);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, NULL));
+}
+
+/* ---- providers -------------------------------------------------------- */
+
+static int providers_find(cn_req_t *req)
+{
+    int answer;
+    const char *client_id = apr_table_get(req->query, "client_id");
+    json_t *out = NULL;
+    apr_status_t rv;
+    if (!client_id || !*client_id) {
+        return cn_reply_error(req, "invalid_query_params", "client_id is required");
+    }
+    if (!apr_hash_get(req->sc->apps_by_id, client_id, APR_HASH_KEY_STRING)) {
+        return cn_reply_error(req, "not_found_error", "no such application");
+    }
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    req->ctx.app_id = client_id;
+    rv = cn_providers_find(&req->ctx, &out);
+    return ANSWER(req, rv, cn_reply_json(req, HTTP_OK,
+                                         cn_json_own(req->r->pool,
+                                                     json_pack("{s:O}", "data", out))));
+}
+
+static int providers_detect(cn_req_t *req)
+{
+    int answer, all = 0;
+    const char *email = apr_table_get(req->query, "email");
+    const char *all_s = apr_table_get(req->query, "all_provider_types");
+    json_t *out = NULL;
+    apr_status_t rv;
+    if (all_s) {
+        if (!strcmp(all_s, "true") || !strcmp(all_s, "1")) {
+            all = 1;
+        }
+        else if (strcmp(all_s, "false") && strcmp(all_s, "0")) {
+            return cn_reply_error(req, "invalid_query_params",
+                                  "all_provider_types must be true or false");
+        }
+    }
+    if (!email || !*email) {
+        return cn_reply_error(req, "invalid_query_params", "email is required");
+    }
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_providers_detect(&req->ctx, email, all, &out);
+    return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
+}
+
+const cn_route_t cn_api_routes[] = {
+    {M_POST, "/integrations", CN_AUTH_BASIC, integration_create},
+    {M_GET, "/integrations", CN_AUTH_BASIC, integration_list},
+    {M_GET, "/integrations/{provider}", CN_AUTH_BASIC, integration_read},
+    {M_PATCH, "/integrations/{provider}", CN_AUTH_BASIC, integration_update},
+    {M_DELETE, "/integrations/{provider}", CN_AUTH_BASIC, integration_delete},
+    {M_POST, "/integrations/{provider}/creds", CN_AUTH_BASIC, credential_create},
+    {M_GET, "/integrations/{provider}/creds", CN_AUTH_BASIC, credential_list},
+    {M_GET, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, credential_read},
+    {M_PATCH, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, credential_update},
+    {M_DELETE, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, credential_delete},
+    {M_GET, "/providers/find", CN_AUTH_PUBLIC, providers_find},
+    {M_GET, "/providers/detect", CN_AUTH_BASIC, providers_detect},
+    {0, NULL, CN_AUTH_PUBLIC, NULL}
+};
