@@ -38,6 +38,6 @@ cp mod_connect.c src/httpd/*.c src/httpd/*.h "$OUT/mod/"
 ( cd "$OUT/mod" && $APXS -c $APXS_WARN $APXS_SAN -I../../include -I. \
     $(for f in $DEPS_CFLAGS; do printf ' -Wc,%s' "$f"; done) \
     -o mod_connect.la mod_connect.c $(ls *.c | grep -v '^mod_connect.c$') \
-    ../libcncore.a $DEPS_LIBS >/dev/null )
+    ../libcncore.a $DEPS_LIBS >apxs.log 2>&1 ) || { cat "$OUT/mod/apxs.log" >&2; exit 1; }
 cp "$OUT/mod/.libs/mod_connect.so" "$OUT/mod_connect.so"
 echo "built $OUT/mod_connect.so"
