@@ -258,12 +258,18 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
         }
         memcpy(req->params, params, sizeof(params));
         capture_params(req->r->pool, req->params);
-        if (rt->auth == CN_AUTH_BASIC) {
+        if (rt->auth == CN_AUTH_CLIENT_ID_OR_BASIC) {
+            const char *cid = apr_table_get(req->query, "client_id");
+            req->app = cid ? apr_hash_get(req->sc->apps_by_id, cid, APR_HASH_KEY_STRING) : NULL;
+        }
+        if (rt->auth != CN_AUTH_PUBLIC && !req->app) {
             req->app = authenticate_basic(req);
             if (!req->app) {
                 return cn_reply_error(req, "invalid_request_error",
                                       "missing or wrong application credentials");
             }
+        }
+        if (req->app) {
             req->ctx.app_id = req->app->client_id;
         }
         return rt->fn(req);

@@ -20,7 +20,8 @@ typedef struct cn_req_t {
 
 typedef enum {
     CN_AUTH_PUBLIC, /* no credentials */
-    CN_AUTH_BASIC   /* an application's client id and secret */
+    CN_AUTH_BASIC,  /* an application's client id and secret */
+    CN_AUTH_CLIENT_ID_OR_BASIC /* ?client_id= of a configured application, else Basic */
 } cn_auth_kind_t;
 
 typedef int (*cn_route_fn)(cn_req_t *req);

@@ -206,6 +206,6 @@ const cn_route_t cn_api_routes[] = {
     {M_PATCH, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, credential_update},
     {M_DELETE, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, credential_delete},
     {M_GET, "/providers/find", CN_AUTH_PUBLIC, providers_find},
-    {M_GET, "/providers/detect", CN_AUTH_BASIC, providers_detect},
+    {M_GET, "/providers/detect", CN_AUTH_CLIENT_ID_OR_BASIC, providers_detect},
     {0, NULL, CN_AUTH_PUBLIC, NULL}
 };

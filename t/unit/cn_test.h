@@ -14,12 +14,12 @@
 
 static apr_pool_t *pool;
 
-static void cn_test_pool_setup(void)
+static inline void cn_test_pool_setup(void)
 {
     ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
 }
 
-static void cn_test_pool_teardown(void)
+static inline void cn_test_pool_teardown(void)
 {
     apr_pool_destroy(pool);
     pool = NULL;
@@ -27,7 +27,7 @@ static void cn_test_pool_teardown(void)
 
 /* A test case with the per-test pool and a timeout generous enough for
  * valgrind and the sanitizers. */
-static TCase *cn_tcase(const char *name)
+static inline TCase *cn_tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
     tcase_add_checked_fixture(tc, cn_test_pool_setup, cn_test_pool_teardown);
@@ -38,7 +38,7 @@ static TCase *cn_tcase(const char *name)
 /* Run SUITE; TAP goes to stdout ("-"), unless CK_TAP_LOG_FILE_NAME says
  * otherwise. Nothing else is printed on stdout, so the plan ("1..N") is the
  * last line. Exit status: 0 when every test passed. */
-static int cn_test_main(Suite *suite)
+static inline int cn_test_main(Suite *suite)
 {
     SRunner *sr;
     int failed;

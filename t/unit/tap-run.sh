@@ -50,7 +50,7 @@ for t in "$@"; do
                 tests++
                 print "not ok " (base + tests) " - " name ": tests failed but exit status 0"
             }
-            print tests > cnt
+            print base + tests > cnt
             exit failed ? 1 : 0
         }' "$out" || fail=1
     n=$(cat "$out.n")

@@ -1,0 +1,473 @@
+/* Unit tests of include/cn_store.h against a real SQLite database opened
+ * through apr_dbd (the sqlite3 driver of apr-util), each test on a fresh file
+ * in a temporary directory. */
+#include <dirent.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_dbd.h>
+
+#include "cn_store.h"
+#include "cn_test.h"
+
+static char tmpdir[4096]; /* made by main(), emptied and removed at exit */
+
+/* Per-test state (set up in the checked fixture, i.e. in the forked child). */
+static const apr_dbd_driver_t *driver;
+static apr_dbd_t *handle;
+static const char *dbpath;
+static cn_db_t db;
+
+static void store_setup(void)
+{
+    static unsigned counter;
+    const char *err = NULL;
+    cn_test_pool_setup();
+    ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &driver), APR_SUCCESS);
+    ck_assert_ptr_nonnull(driver);
+    dbpath = apr_psprintf(pool, "%s/t%ld-%u.db", tmpdir, (long)getpid(), ++counter);
+    handle = NULL;
+    ck_assert_msg(apr_dbd_open_ex(driver, pool, dbpath, &handle, &err) == APR_SUCCESS,
+                  "apr_dbd_open %s: %s", dbpath, err ? err : "?");
+    ck_assert_ptr_nonnull(handle);
+    memset(&db, 0, sizeof(db));
+    db.driver = driver;
+    db.handle = handle;
+    db.prepared = NULL;
+    db.pgsql = 0;
+}
+
+static void store_teardown(void)
+{
+    if (handle) {
+        apr_dbd_close(driver, handle); /* finalizes the prepared statements */
+        handle = NULL;
+    }
+    cn_test_pool_teardown();
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* Run a query returning rows; the first column of the first row, or NULL. */
+static const char *query_value(const char *sql)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *value = NULL;
+    int rv = apr_dbd_select(driver, pool, handle, &res, sql, 0);
+    ck_assert_msg(rv == 0, "%s: %s", sql, apr_dbd_error(driver, handle, rv));
+    while (apr_dbd_get_row(driver, pool, res, &row, -1) == 0) {
+        if (!value) {
+            const char *v = apr_dbd_get_entry(driver, row, 0);
+            value = v ? apr_pstrdup(pool, v) : "(null)";
+        }
+    }
+    return value;
+}
+
+static void migrate_ok(int *from, int *to)
+{
+    const char *err = NULL;
+    apr_status_t rv = cn_store_migrate(pool, &db, from, to, &err);
+    ck_assert_msg(rv == APR_SUCCESS, "cn_store_migrate failed: %s", err ? err : "(no message)");
+}
+
+/* Migrate and prepare every statement under its label, as mod_dbd would. */
+static void migrate_and_prepare(void)
+{
+    const cn_stmt_def_t *s;
+    int from = -1, to = -1;
+    migrate_ok(&from, &to);
+    db.prepared = apr_hash_make(pool);
+    for (s = cn_store_statements(); s->label; ++s) {
+        apr_dbd_prepared_t *st = NULL;
+        int rv = apr_dbd_prepare(driver, pool, handle, s->sql, s->label, &st);
+        ck_assert_msg(rv == 0, "prepare %s: %s", s->label, apr_dbd_error(driver, handle, rv));
+        apr_hash_set(db.prepared, s->label, APR_HASH_KEY_STRING, st);
+    }
+}
+
+static apr_status_t insert_integration(const char *id, const char *app, const char *provider,
+                                       const char *secret, const char *created)
+{
+    const char *args[11];
+    int affected = -1;
+    apr_status_t rv;
+    args[0] = id;
+    args[1] = app;
+    args[2] = provider;
+    args[3] = apr_pstrcat(pool, "Name of ", provider, NULL);
+    args[4] = "{\"tenant\":\"common\"}";
+    args[5] = secret;
+    args[6] = "[\"https://app.example/cb\"]";
+    args[7] = "[\"email\",\"profile\"]";
+    args[8] = "1209600";
+    args[9] = created;
+    args[10] = apr_psprintf(pool, "%" APR_INT64_T_FMT, apr_atoi64(created) + 1);
+    rv = cn_db_exec(pool, &db, "cn_integration_insert", 11, args, &affected);
+    if (rv == APR_SUCCESS) {
+        ck_assert_int_eq(affected, 1);
+    }
+    return rv;
+}
+
+static apr_array_header_t *get_integration(const char *app, const char *provider)
+{
+    const char *args[2];
+    apr_array_header_t *rows = NULL;
+    args[0] = app;
+    args[1] = provider;
+    ck_assert_int_eq(cn_db_select(pool, &db, "cn_integration_get", 2, args, &rows),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(rows);
+    return rows;
+}
+
+#define ROW(rows, i) APR_ARRAY_IDX((rows), (i), cn_row_t *)
+
+/* ---- schema ------------------------------------------------------------ */
+
+START_TEST(test_schema_version)
+{
+    ck_assert_int_ge(cn_store_schema_version(), 1);
+}
+END_TEST
+
+START_TEST(test_migrate_fresh)
+{
+    int from = -1, to = -1;
+    migrate_ok(&from, &to);
+    ck_assert_int_eq(from, 0);
+    ck_assert_int_eq(to, cn_store_schema_version());
+    ck_assert_str_eq(query_value("SELECT count(*) FROM schema_version"), "1");
+    ck_assert_str_eq(query_value("SELECT version FROM schema_version"),
+                     apr_itoa(pool, cn_store_schema_version()));
+    ck_assert_str_eq(query_value("SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                                 " AND name IN ('integrations', 'credentials')"),
+                     "2");
+}
+END_TEST
+
+START_TEST(test_migrate_again_is_noop)
+{
+    int from = -1, to = -1;
+    migrate_ok(&from, &to);
+    from = to = -1;
+    migrate_ok(&from, &to);
+    ck_assert_int_eq(from, cn_store_schema_version());
+    ck_assert_int_eq(to, cn_store_schema_version());
+    ck_assert_int_eq(from, to);
+    ck_assert_str_eq(query_value("SELECT count(*) FROM schema_version"), "1");
+}
+END_TEST
+
+START_TEST(test_migrate_keeps_data)
+{
+    int from = -1, to = -1;
+    migrate_and_prepare();
+    ck_assert_int_eq(insert_integration("i1", "app", "google", "s", "100"), APR_SUCCESS);
+    migrate_ok(&from, &to);
+    ck_assert_int_eq(from, to);
+    ck_assert_str_eq(query_value("SELECT count(*) FROM integrations"), "1");
+}
+END_TEST
+
+START_TEST(test_journal_mode_wal)
+{
+    int from = -1, to = -1;
+    migrate_ok(&from, &to);
+    ck_assert_str_eq(query_value("PRAGMA journal_mode"), "wal");
+}
+END_TEST
+
+START_TEST(test_connection_setup_busy_timeout)
+{
+    cn_store_connection_setup(pool, &db);
+    ck_assert_str_eq(query_value("PRAGMA busy_timeout"), "10000");
+}
+END_TEST
+
+START_TEST(test_statements_prepare)
+{
+    const cn_stmt_def_t *s, *t;
+    int n = 0, from = -1, to = -1;
+    migrate_ok(&from, &to);
+    for (s = cn_store_statements(); s->label; ++s, ++n) {
+        apr_dbd_prepared_t *st = NULL;
+        int rv;
+        ck_assert_ptr_nonnull(s->sql);
+        ck_assert_msg(*s->label && *s->sql, "empty label or statement at %d", n);
+        for (t = s + 1; t->label; ++t) {
+            ck_assert_msg(strcmp(s->label, t->label) != 0, "label %s listed twice", s->label);
+        }
+        rv = apr_dbd_prepare(driver, pool, handle, s->sql, s->label, &st);
+        ck_assert_msg(rv == 0, "prepare %s (%s): %s", s->label, s->sql,
+                      apr_dbd_error(driver, handle, rv));
+        ck_assert_ptr_nonnull(st);
+    }
+    ck_assert_int_gt(n, 0);
+}
+END_TEST
+
+/* The statements must fail to prepare without the schema: proves that the
+ * test above prepares against the migrated tables. */
+START_TEST(test_statements_need_schema)
+{
+    apr_dbd_prepared_t *st = NULL;
+    const cn_stmt_def_t *s = cn_store_statements();
+    ck_assert_ptr_nonnull(s->label);
+    ck_assert_int_ne(apr_dbd_prepare(driver, pool, handle, s->sql, s->label, &st), 0);
+}
+END_TEST
+
+/* ---- statements -------------------------------------------------------- */
+
+START_TEST(test_insert_select_roundtrip)
+{
+    apr_array_header_t *rows;
+    cn_row_t *r;
+    const char *args[11] = {"int-1",
+                            "app-1",
+                            "google",
+                            "My Google",
+                            "{\"client_id\":\"abc\"}",
+                            "cn1.0123abcd.c2VjcmV0",
+                            "[\"https://app.example/cb\"]",
+                            "[\"openid\",\"email\"]",
+                            "1209600",
+                            "1700000000",
+                            "1700000001"};
+    int affected = -1, i;
+
+    migrate_and_prepare();
+    ck_assert_int_eq(cn_db_exec(pool, &db, "cn_integration_insert", 11, args, &affected),
+                     APR_SUCCESS);
+    ck_assert_int_eq(affected, 1);
+
+    rows = get_integration("app-1", "google");
+    ck_assert_int_eq(rows->nelts, 1);
+    r = ROW(rows, 0);
+    ck_assert_int_eq(r->ncols, 11);
+    for (i = 0; i < 11; ++i) {
+        ck_assert_msg(r->cols[i] != NULL, "column %d is NULL", i);
+        ck_assert_str_eq(r->cols[i], args[i]);
+    }
+
+    /* other application, other provider: nothing */
+    ck_assert_int_eq(get_integration("app-2", "google")->nelts, 0);
+    ck_assert_int_eq(get_integration("app-1", "microsoft")->nelts, 0);
+
+    /* UNIQUE (app_id, provider) */
+    args[0] = "int-2";
+    ck_assert_int_ne(cn_db_exec(pool, &db, "cn_integration_insert", 11, args, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(get_integration("app-1", "google")->nelts, 1);
+}
+END_TEST
+
+START_TEST(test_null_column_roundtrip)
+{
+    apr_array_header_t *rows;
+    migrate_and_prepare();
+    ck_assert_int_eq(insert_integration("int-n", "app-1", "imap", NULL, "5"), APR_SUCCESS);
+    rows = get_integration("app-1", "imap");
+    ck_assert_int_eq(rows->nelts, 1);
+    ck_assert_str_eq(ROW(rows, 0)->cols[0], "int-n");
+    ck_assert_ptr_null(ROW(rows, 0)->cols[5]); /* client_secret */
+    ck_assert_str_eq(ROW(rows, 0)->cols[9], "5");
+}
+END_TEST
+
+START_TEST(test_list_limit_offset)
+{
+    apr_array_header_t *rows = NULL;
+    const char *args[3];
+    migrate_and_prepare();
+    /* inserted out of order: the list is ordered by created_at */
+    ck_assert_int_eq(insert_integration("i-b", "app-1", "microsoft", "s", "200"), APR_SUCCESS);
+    ck_assert_int_eq(insert_integration("i-c", "app-1", "imap", "s", "300"), APR_SUCCESS);
+    ck_assert_int_eq(insert_integration("i-a", "app-1", "google", "s", "100"), APR_SUCCESS);
+    ck_assert_int_eq(insert_integration("i-x", "app-2", "google", "s", "50"), APR_SUCCESS);
+
+    args[0] = "app-1";
+    args[1] = "2";
+    args[2] = "0";
+    ck_assert_int_eq(cn_db_select(pool, &db, "cn_integration_list", 3, args, &rows),
+                     APR_SUCCESS);
+    ck_assert_int_le(rows->nelts, 2);
+    ck_assert_int_eq(rows->nelts, 2); /* three rows exist */
+    ck_assert_str_eq(ROW(rows, 0)->cols[0], "i-a");
+    ck_assert_str_eq(ROW(rows, 1)->cols[0], "i-b");
+
+    args[2] = "2";
+    ck_assert_int_eq(cn_db_select(pool, &db, "cn_integration_list", 3, args, &rows),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rows->nelts, 1);
+    ck_assert_str_eq(ROW(rows, 0)->cols[0], "i-c");
+
+    args[1] = "10";
+    args[2] = "0";
+    ck_assert_int_eq(cn_db_select(pool, &db, "cn_integration_list", 3, args, &rows),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rows->nelts, 3);
+
+    args[0] = "app-2";
+    ck_assert_int_eq(cn_db_select(pool, &db, "cn_integration_list", 3, args, &rows),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rows->nelts, 1);
+    ck_assert_str_eq(ROW(rows, 0)->cols[0], "i-x");
+}
+END_TEST
+
+START_TEST(test_update_delete_affected)
+{
+    const char *del[2];
+    int affected = -1;
+    migrate_and_prepare();
+    ck_assert_int_eq(insert_integration("i-1", "app-1", "google", "s", "1"), APR_SUCCESS);
+    del[0] = "i-1";
+    del[1] = "app-other";
+    ck_assert_int_eq(cn_db_exec(pool, &db, "cn_integration_delete", 2, del, &affected),
+                     APR_SUCCESS);
+    ck_assert_int_eq(affected, 0);
+    del[1] = "app-1";
+    ck_assert_int_eq(cn_db_exec(pool, &db, "cn_integration_delete", 2, del, &affected),
+                     APR_SUCCESS);
+    ck_assert_int_eq(affected, 1);
+    ck_assert_int_eq(get_integration("app-1", "google")->nelts, 0);
+}
+END_TEST
+
+START_TEST(test_unknown_label)
+{
+    const char *args[1] = {"x"};
+    apr_array_header_t *rows = NULL;
+    migrate_and_prepare();
+    ck_assert_int_eq(cn_db_select(pool, &db, "cn_no_such_statement", 1, args, &rows),
+                     APR_ENOENT);
+    ck_assert_int_eq(cn_db_exec(pool, &db, "cn_no_such_statement", 1, args, NULL), APR_ENOENT);
+    db.prepared = NULL;
+    ck_assert_int_eq(cn_db_exec(pool, &db, "cn_integration_delete", 1, args, NULL), APR_ENOENT);
+}
+END_TEST
+
+/* ---- transactions ------------------------------------------------------- */
+
+START_TEST(test_transaction_rollback)
+{
+    migrate_and_prepare();
+    ck_assert_int_eq(cn_db_begin(pool, &db), APR_SUCCESS);
+    ck_assert_ptr_nonnull(db.trans);
+    ck_assert_int_eq(insert_integration("i-r", "app-1", "google", "s", "1"), APR_SUCCESS);
+    /* visible inside the transaction */
+    ck_assert_int_eq(get_integration("app-1", "google")->nelts, 1);
+    cn_db_rollback(&db);
+    ck_assert_int_eq(cn_db_end(pool, &db), APR_SUCCESS);
+    ck_assert_ptr_null(db.trans);
+    ck_assert_int_eq(get_integration("app-1", "google")->nelts, 0);
+}
+END_TEST
+
+START_TEST(test_transaction_commit)
+{
+    migrate_and_prepare();
+    ck_assert_int_eq(cn_db_begin(pool, &db), APR_SUCCESS);
+    ck_assert_int_eq(insert_integration("i-c", "app-1", "google", "s", "1"), APR_SUCCESS);
+    ck_assert_int_eq(insert_integration("i-d", "app-1", "imap", "s", "2"), APR_SUCCESS);
+    ck_assert_int_eq(cn_db_end(pool, &db), APR_SUCCESS);
+    ck_assert_ptr_null(db.trans);
+    ck_assert_int_eq(get_integration("app-1", "google")->nelts, 1);
+    ck_assert_int_eq(get_integration("app-1", "imap")->nelts, 1);
+}
+END_TEST
+
+START_TEST(test_transaction_failed_statement_rolls_back)
+{
+    migrate_and_prepare();
+    ck_assert_int_eq(cn_db_begin(pool, &db), APR_SUCCESS);
+    ck_assert_int_eq(insert_integration("i-1", "app-1", "google", "s", "1"), APR_SUCCESS);
+    /* same (app_id, provider): violates UNIQUE */
+    ck_assert_int_ne(insert_integration("i-2", "app-1", "google", "s", "2"), APR_SUCCESS);
+    cn_db_end(pool, &db);
+    ck_assert_ptr_null(db.trans);
+    ck_assert_int_eq(get_integration("app-1", "google")->nelts, 0);
+}
+END_TEST
+
+START_TEST(test_end_without_begin)
+{
+    ck_assert_ptr_null(db.trans);
+    cn_db_rollback(&db); /* no transaction: nothing to do, no crash */
+    ck_assert_int_eq(cn_db_end(pool, &db), APR_SUCCESS);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc;
+
+    tc = tcase_create("schema");
+    tcase_add_checked_fixture(tc, store_setup, store_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_schema_version);
+    tcase_add_test(tc, test_migrate_fresh);
+    tcase_add_test(tc, test_migrate_again_is_noop);
+    tcase_add_test(tc, test_migrate_keeps_data);
+    tcase_add_test(tc, test_journal_mode_wal);
+    tcase_add_test(tc, test_connection_setup_busy_timeout);
+    tcase_add_test(tc, test_statements_prepare);
+    tcase_add_test(tc, test_statements_need_schema);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("statements");
+    tcase_add_checked_fixture(tc, store_setup, store_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_insert_select_roundtrip);
+    tcase_add_test(tc, test_null_column_roundtrip);
+    tcase_add_test(tc, test_list_limit_offset);
+    tcase_add_test(tc, test_update_delete_affected);
+    tcase_add_test(tc, test_unknown_label);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("transactions");
+    tcase_add_checked_fixture(tc, store_setup, store_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_transaction_rollback);
+    tcase_add_test(tc, test_transaction_commit);
+    tcase_add_test(tc, test_transaction_failed_statement_rolls_back);
+    tcase_add_test(tc, test_end_without_begin);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+static void remove_tmpdir(void)
+{
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    if (d) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                unlinkat(dirfd(d), e->d_name, 0);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(tmpdir);
+}
+
+int main(void)
+{
+    const char *base = getenv("TMPDIR");
+    int rc;
+    snprintf(tmpdir, sizeof(tmpdir), "%s/cn-store-test.XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    rc = cn_test_main(store_suite());
+    remove_tmpdir();
+    return rc;
+}
