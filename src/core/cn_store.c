@@ -159,8 +159,10 @@ static apr_status_t pragma(apr_pool_t *pool, cn_db_t *db, const char *sql, const
 void cn_store_connection_setup(apr_pool_t *pool, cn_db_t *db)
 {
     if (!db->pgsql) {
-        /* Writers from several processes queue instead of failing at once. */
-        pragma(pool, db, "PRAGMA busy_timeout = 10000", NULL);
+        /* Writers from several processes queue instead of failing at once;
+         * in WAL mode, NORMAL syncs at checkpoints only and stays consistent. */
+        pragma(pool, db, "PRAGMA busy_timeout = 5000", NULL);
+        pragma(pool, db, "PRAGMA synchronous = NORMAL", NULL);
     }
 }
 
@@ -291,11 +293,17 @@ apr_status_t cn_db_exec(apr_pool_t *pool, cn_db_t *db, const char *label, int na
                         const char **args, int *affected)
 {
     apr_dbd_prepared_t *st = stmt_get(db, label);
-    int n = 0, rv;
+    int n = 0, rv, lock = db->write_lock && !db->trans;
     if (!st) {
         return APR_ENOENT;
     }
+    if (lock) {
+        apr_thread_mutex_lock(db->write_lock);
+    }
     rv = apr_dbd_pquery(db->driver, pool, db->handle, &n, st, nargs, args);
+    if (lock) {
+        apr_thread_mutex_unlock(db->write_lock);
+    }
     if (affected) {
         *affected = n;
     }
@@ -305,8 +313,17 @@ apr_status_t cn_db_exec(apr_pool_t *pool, cn_db_t *db, const char *label, int na
 apr_status_t cn_db_begin(apr_pool_t *pool, cn_db_t *db)
 {
     db->trans = NULL;
-    return apr_dbd_transaction_start(db->driver, pool, db->handle, &db->trans) ? APR_EGENERAL
-                                                                                 : APR_SUCCESS;
+    if (db->write_lock) {
+        apr_thread_mutex_lock(db->write_lock);
+    }
+    if (apr_dbd_transaction_start(db->driver, pool, db->handle, &db->trans)) {
+        db->trans = NULL;
+        if (db->write_lock) {
+            apr_thread_mutex_unlock(db->write_lock);
+        }
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
 }
 
 void cn_db_rollback(cn_db_t *db)
@@ -324,5 +341,8 @@ apr_status_t cn_db_end(apr_pool_t *pool, cn_db_t *db)
     }
     rv = apr_dbd_transaction_end(db->driver, pool, db->trans);
     db->trans = NULL;
+    if (db->write_lock) {
+        apr_thread_mutex_unlock(db->write_lock);
+    }
     return rv ? APR_EGENERAL : APR_SUCCESS;
 }

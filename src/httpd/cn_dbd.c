@@ -9,6 +9,17 @@
 #include <unixd.h>
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
+/* One SQLite writer per process (see cn_db_t.write_lock). */
+static apr_thread_mutex_t *sqlite_write_lock;
+
+void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (apr_thread_mutex_create(&sqlite_write_lock, APR_THREAD_MUTEX_DEFAULT, pchild)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CNLOGNO(00021) "cannot create the writer lock");
+        sqlite_write_lock = NULL;
+    }
+}
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
 
 int cn_dbd_functions_present(void)
@@ -178,6 +189,7 @@ cn_db_t *cn_dbd_acquire(request_rec *r)
     db->handle = h->handle;
     db->prepared = h->prepared;
     db->pgsql = !strcmp(apr_dbd_name(h->driver), "pgsql");
+    db->write_lock = db->pgsql ? NULL : sqlite_write_lock;
     cn_store_connection_setup(r->pool, db);
     return db;
 }

@@ -69,6 +69,7 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
 apr_status_t cn_dbd_prepare_all(server_rec *s);
 apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc);
 cn_db_t *cn_dbd_acquire(request_rec *r);
+void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s);
 int cn_dbd_functions_present(void);
 
 /* cn_handler.c */
