@@ -269,7 +269,10 @@ const unsigned char *cn_b64url_decode(apr_pool_t *pool, const char *text, apr_si
 {
     apr_size_t n = 0;
     const unsigned char *out;
-    if (!text) {
+    /* APR's decoder also takes '+' and '/': only the url alphabet is valid,
+     * so that one value has one encoding. */
+    if (!text || text[strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789-_")] != '\0') {
         return NULL;
     }
     out = apr_pdecode_base64_binary(pool, text, APR_ENCODE_STRING, APR_ENCODE_BASE64URL, &n);
