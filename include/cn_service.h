@@ -10,6 +10,7 @@
 
 #include "cn_crypto.h"
 #include "cn_event.h"
+#include "cn_http.h"
 #include "cn_store.h"
 
 typedef struct cn_ctx_t {
@@ -19,6 +20,11 @@ typedef struct cn_ctx_t {
     const char *app_id; /* the authenticated application's client id */
     apr_int64_t now;    /* seconds since the epoch */
     cn_result_t res;    /* the failure, when a call fails */
+    const char *request_id;        /* for events and logs */
+    cn_http_t *http;               /* outgoing calls to providers */
+    const apr_table_t *endpoints;  /* "provider:name" -> URL overrides */
+    const char *base_url;          /* ConnectBaseURL */
+    const char *client_ip, *user_agent; /* of the browser or caller */
 } cn_ctx_t;
 
 /* Providers this build supports as integrations. */

@@ -459,6 +459,9 @@ apr_status_t cn_integration_delete(cn_ctx_t *ctx, const char *provider)
     two[1] = ctx->app_id;
     rv = cn_db_exec(ctx->pool, ctx->db, "cn_credential_delete_all", 1, one, NULL);
     if (rv == APR_SUCCESS) {
+        rv = cn_db_exec(ctx->pool, ctx->db, "cn_grant_delete_integration", 1, one, NULL);
+    }
+    if (rv == APR_SUCCESS) {
         rv = cn_db_exec(ctx->pool, ctx->db, "cn_integration_delete", 2, two, &n);
     }
     if (rv != APR_SUCCESS || n != 1) {

@@ -13,6 +13,8 @@ typedef struct sealed_column_t {
 static const sealed_column_t columns[] = {
     {"cn_integration_all_secrets", "cn_integration_set_secret", "integrations", "client_secret"},
     {"cn_credential_all_secrets", "cn_credential_set_secret", "credentials", "credential_data"},
+    {"cn_grant_all_refresh", "cn_grant_set_refresh", "grants", "refresh_token"},
+    {"cn_grant_all_access", "cn_grant_set_access", "grants", "access_token"},
     {NULL, NULL, NULL, NULL}
 };
 

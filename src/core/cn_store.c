@@ -8,6 +8,20 @@
 #define INTEGRATION_COLS \
     "id, app_id, provider, name, settings, client_secret, redirect_uris, scope, " \
     "expires_in, created_at, updated_at"
+#define GRANT_COLS \
+    "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
+    "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, " \
+    "updated_at"
+#define GRANT_FILTERS \
+    " AND (%s = '' OR grant_status = %s) AND (%s = '' OR ip = %s)" \
+    " AND created_at >= %lld AND created_at < %lld"
+#define GRANT_LIST(suffix, where, sort, order) \
+    {"cn_grant_list_" suffix "_" sort "_" order, \
+     "SELECT " GRANT_COLS " FROM grants WHERE app_id = %s" where GRANT_FILTERS \
+     " ORDER BY " sort "_at " order ", id " order " LIMIT %d OFFSET %d"}
+#define GRANT_LISTS(suffix, where) \
+    GRANT_LIST(suffix, where, "created", "desc"), GRANT_LIST(suffix, where, "created", "asc"), \
+    GRANT_LIST(suffix, where, "updated", "desc"), GRANT_LIST(suffix, where, "updated", "asc")
 #define CREDENTIAL_COLS \
     "id, integration_id, app_id, provider, name, credential_type, credential_data, " \
     "created_at, updated_at"
@@ -59,6 +73,45 @@ static const cn_stmt_def_t statements[] = {
     {"cn_credential_delete_all", "DELETE FROM credentials WHERE integration_id = %s"},
     {"cn_credential_all_secrets", "SELECT id, credential_data FROM credentials"},
     {"cn_credential_set_secret", "UPDATE credentials SET credential_data = %s WHERE id = %s"},
+    /* login requests of the hosted flow (the id is kept only as a digest) */
+    {"cn_login_insert",
+     "INSERT INTO login_requests (id_digest, app_id, integration_id, provider, request, "
+     "expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %lld, %lld)"},
+    {"cn_login_get",
+     "SELECT id_digest, app_id, integration_id, provider, request, expires_at, used_at "
+     "FROM login_requests WHERE id_digest = %s"},
+    {"cn_login_use",
+     "UPDATE login_requests SET used_at = %lld "
+     "WHERE id_digest = %s AND used_at IS NULL AND expires_at > %lld"},
+    {"cn_login_purge", "DELETE FROM login_requests WHERE expires_at < %lld"},
+    /* grants */
+    {"cn_grant_insert",
+     "INSERT INTO grants (" GRANT_COLS ") VALUES "
+     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld)"},
+    {"cn_grant_get", "SELECT " GRANT_COLS " FROM grants WHERE id = %s AND app_id = %s"},
+    {"cn_grant_by_email",
+     "SELECT " GRANT_COLS " FROM grants WHERE app_id = %s AND provider = %s AND email = %s"},
+    {"cn_grant_reauth",
+     "UPDATE grants SET grant_status = 'valid', scope = %s, user_agent = %s, ip = %s, state = %s, "
+     "provider_user_id = %s, refresh_token = %s, access_token = %s, access_expires_at = %lld, "
+     "integration_id = %s, updated_at = %lld WHERE id = %s AND app_id = %s"},
+    {"cn_grant_update",
+     "UPDATE grants SET scope = %s, settings = %s, refresh_token = %s, updated_at = %lld "
+     "WHERE id = %s AND app_id = %s"},
+    {"cn_grant_delete", "DELETE FROM grants WHERE id = %s AND app_id = %s"},
+    {"cn_grant_delete_integration", "DELETE FROM grants WHERE integration_id = %s"},
+    {"cn_grant_all_refresh", "SELECT id, refresh_token FROM grants WHERE refresh_token IS NOT NULL"},
+    {"cn_grant_set_refresh", "UPDATE grants SET refresh_token = %s WHERE id = %s"},
+    {"cn_grant_all_access", "SELECT id, access_token FROM grants WHERE access_token IS NOT NULL"},
+    {"cn_grant_set_access", "UPDATE grants SET access_token = %s WHERE id = %s"},
+    GRANT_LISTS("all", ""),
+    GRANT_LISTS("provider", " AND provider = %s"),
+    GRANT_LISTS("email", " AND email = %s"),
+    GRANT_LISTS("provider_email", " AND provider = %s AND email = %s"),
+    /* events, in the seed's pub/sub message shape */
+    {"cn_event_insert",
+     "INSERT INTO events (log_id, app_id, code, type, level, message, data, request_id, time) "
+     "VALUES (%s, %s, %d, %s, %s, %s, %s, %s, %lld)"},
     {NULL, NULL}
 };
 
@@ -105,8 +158,61 @@ static const char *const migration_1[] = {
     NULL
 };
 
+static const char *const migration_2[] = {
+    "CREATE TABLE login_requests ("
+    " id_digest TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " integration_id TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " request TEXT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " used_at BIGINT,"
+    " created_at BIGINT NOT NULL)",
+    "CREATE INDEX login_requests_expires ON login_requests (expires_at)",
+    "CREATE TABLE grants ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " integration_id TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " email TEXT NOT NULL,"
+    " grant_status TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " user_agent TEXT,"
+    " ip TEXT,"
+    " state TEXT,"
+    " provider_user_id TEXT,"
+    " settings TEXT NOT NULL,"
+    " refresh_token TEXT,"
+    " access_token TEXT,"
+    " access_expires_at BIGINT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (app_id, provider, email))",
+    "CREATE INDEX grants_app_created ON grants (app_id, created_at, id)",
+    "CREATE INDEX grants_app_updated ON grants (app_id, updated_at, id)",
+    "CREATE INDEX grants_app_provider_created ON grants (app_id, provider, created_at, id)",
+    "CREATE INDEX grants_app_provider_updated ON grants (app_id, provider, updated_at, id)",
+    "CREATE INDEX grants_app_email ON grants (app_id, email)",
+    "CREATE INDEX grants_app_status ON grants (app_id, grant_status, created_at)",
+    "CREATE INDEX grants_app_ip ON grants (app_id, ip)",
+    "CREATE INDEX grants_integration ON grants (integration_id)",
+    "CREATE TABLE events ("
+    " log_id TEXT PRIMARY KEY,"
+    " app_id TEXT,"
+    " code INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " level TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " request_id TEXT,"
+    " time BIGINT NOT NULL)",
+    "CREATE INDEX events_app_time ON events (app_id, time)",
+    NULL
+};
+
 static const migration_t migrations[] = {
     {1, migration_1},
+    {2, migration_2},
     {0, NULL}
 };
 

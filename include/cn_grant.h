@@ -1,0 +1,82 @@
+/* Grants, hosted login requests and recorded events. */
+#ifndef CN_GRANT_H
+#define CN_GRANT_H
+
+#include "cn_oauth.h"
+#include "cn_service.h"
+
+typedef struct cn_grant_t {
+    const char *id, *app_id, *integration_id, *provider, *email, *grant_status;
+    json_t *scope;
+    const char *user_agent, *ip, *state, *provider_user_id;
+    json_t *settings;
+    const char *refresh_token, *access_token; /* sealed */
+    apr_int64_t access_expires_at, created_at, updated_at;
+} cn_grant_t;
+
+typedef struct cn_grant_query_t {
+    int limit, offset;
+    const char *sort_by, *order_by; /* created_at|updated_at, asc|desc */
+    apr_int64_t since, before;      /* created_at window */
+    const char *email, *grant_status, *ip, *provider; /* "" or NULL: any */
+} cn_grant_query_t;
+
+/* Parse the list's query values (strings or NULL) into Q. */
+apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char *order_by,
+                                  const char *since, const char *before, const char *email,
+                                  const char *grant_status, const char *ip, const char *provider,
+                                  cn_grant_query_t *q);
+
+json_t *cn_grant_json(apr_pool_t *pool, const cn_grant_t *g);
+apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, json_t **out);
+apr_status_t cn_grant_load(cn_ctx_t *ctx, const char *id, cn_grant_t **out); /* grant_not_found */
+apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t **out);
+/* Deletes the grant and its secrets; *REFRESH gets the opened refresh token
+ * (or NULL) so the caller can revoke it upstream once the database is free. */
+apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
+                             const char **refresh);
+
+/* Create the grant of (app, provider, EMAIL) or re-authenticate the existing
+ * one, with the provider tokens sealed, and record the event; in one
+ * transaction. REAUTH_ID: the grant a re-auth was asked for (its email must
+ * match). *REAUTHENTICATED tells which happened. */
+apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
+                            const char *state, const char *reauth_id,
+                            const cn_oauth_tokens_t *tokens, const char *email,
+                            const char *user_id, cn_grant_t **out, int *reauthenticated);
+
+/* Native authentication, phase 1 (database): validate BODY, load the
+ * integration and open its client secret. */
+apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration_t **it,
+                                     const char **client_secret, const char **refresh,
+                                     json_t **scope, const char **state);
+
+/* Open the sealed client secret of an integration. */
+apr_status_t cn_integration_secret(cn_ctx_t *ctx, const cn_integration_t *it,
+                                   const char **secret);
+
+/* ---- hosted login requests ---- */
+
+typedef struct cn_login_t {
+    const char *digest, *app_id, *integration_id, *provider;
+    json_t *request; /* redirect_uri, scope[], state, login_hint, grant_id, cookie_nonce */
+    apr_int64_t expires_at, used_at;
+} cn_login_t;
+
+/* POST /auth: validate, store a new single-use login request, answer with
+ * its url, id, expires_at and request. */
+apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out);
+
+/* GET /login: spend login ID (unknown, used or expired → login_id_invalid)
+ * and load it with its integration (gone → integration_no_longer_exists). */
+apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, cn_login_t **login,
+                            cn_integration_t **it);
+
+/* GET /callback: the login request (by digest) and its integration, spent. */
+apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **login,
+                                cn_integration_t **it);
+
+/* Record an event of TYPE (seed event table) with DATA (may be NULL). */
+apr_status_t cn_event_record(cn_ctx_t *ctx, const char *type, const char *level, json_t *data);
+
+#endif

@@ -1,0 +1,520 @@
+/* Grants: the connected mailboxes of an application. One per (application,
+ * provider, email); provider tokens sealed at rest, never returned. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include "cn_grant.h"
+#include "cn_json.h"
+
+#define CN_FAR_FUTURE "9000000000000"
+
+static apr_status_t db_failed(cn_ctx_t *ctx)
+{
+    return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+static const char *or_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+static cn_grant_t *from_row(apr_pool_t *p, const cn_row_t *r)
+{
+    cn_grant_t *g = apr_pcalloc(p, sizeof(*g));
+    g->id = r->cols[0];
+    g->app_id = r->cols[1];
+    g->integration_id = r->cols[2];
+    g->provider = r->cols[3];
+    g->email = r->cols[4];
+    g->grant_status = r->cols[5];
+    g->scope = cn_json_load_stored(p, r->cols[6]);
+    g->user_agent = or_null(r->cols[7]);
+    g->ip = or_null(r->cols[8]);
+    g->state = or_null(r->cols[9]);
+    g->provider_user_id = or_null(r->cols[10]);
+    g->settings = cn_json_load_stored(p, r->cols[11]);
+    g->refresh_token = or_null(r->cols[12]);
+    g->access_token = or_null(r->cols[13]);
+    g->access_expires_at = r->cols[14] ? apr_atoi64(r->cols[14]) : 0;
+    g->created_at = apr_atoi64(r->cols[15]);
+    g->updated_at = apr_atoi64(r->cols[16]);
+    if (!g->scope) {
+        g->scope = cn_json_own(p, json_array());
+    }
+    if (!g->settings) {
+        g->settings = cn_json_own(p, json_object());
+    }
+    return g;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *cn_grant_json(apr_pool_t *pool, const cn_grant_t *g)
+{
+    return cn_json_own(pool, json_pack("{s:s,s:s,s:s,s:s,s:O,s:o,s:o,s:o,s:I,s:I,s:o}", "id",
+                                       g->id, "provider", g->provider, "grant_status",
+                                       g->grant_status, "email", g->email, "scope", g->scope,
+                                       "user_agent", str_or_null(g->user_agent), "ip",
+                                       str_or_null(g->ip), "state", str_or_null(g->state),
+                                       "created_at", (json_int_t)g->created_at, "updated_at",
+                                       (json_int_t)g->updated_at, "provider_user_id",
+                                       str_or_null(g->provider_user_id)));
+}
+
+static int parse_time(const char *s, apr_int64_t *out)
+{
+    char *end;
+    apr_int64_t v;
+    if (!s || !*s || strlen(s) > 12) {
+        return 0;
+    }
+    v = apr_strtoi64(s, &end, 10);
+    if (*end || v < 0) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static char *lower(apr_pool_t *p, const char *s)
+{
+    char *c = apr_pstrdup(p, s), *d;
+    for (d = c; *d; ++d) {
+        *d = (char)apr_tolower(*d);
+    }
+    return c;
+}
+
+apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char *order_by,
+                                  const char *since, const char *before, const char *email,
+                                  const char *grant_status, const char *ip, const char *provider,
+                                  cn_grant_query_t *q)
+{
+    q->sort_by = sort_by ? sort_by : "created_at";
+    q->order_by = order_by ? order_by : "desc";
+    if (strcmp(q->sort_by, "created_at") && strcmp(q->sort_by, "updated_at")) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+                       "sort_by must be created_at or updated_at");
+    }
+    if (strcmp(q->order_by, "asc") && strcmp(q->order_by, "desc")) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+                       "order_by must be asc or desc");
+    }
+    q->since = 0;
+    q->before = 0;
+    if ((since && !parse_time(since, &q->since)) || (before && !parse_time(before, &q->before))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+                       "since and before are Unix times in seconds");
+    }
+    if (grant_status && *grant_status && strcmp(grant_status, "valid")
+        && strcmp(grant_status, "invalid")) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+                       "grant_status must be valid or invalid");
+    }
+    if (provider && *provider && !cn_provider_supported(provider)) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params", "unknown provider");
+    }
+    if ((email && strlen(email) > 254) || (ip && strlen(ip) > 64)) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params", "filter value too long");
+    }
+    q->email = email && *email ? lower(ctx->pool, email) : NULL;
+    q->grant_status = grant_status && *grant_status ? grant_status : NULL;
+    q->ip = ip && *ip ? ip : NULL;
+    q->provider = provider && *provider ? provider : NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, json_t **out)
+{
+    const char *args[12], *variant, *label;
+    apr_array_header_t *rows;
+    int n = 0, i;
+    variant = q->provider ? (q->email ? "provider_email" : "provider")
+                          : (q->email ? "email" : "all");
+    label = apr_pstrcat(ctx->pool, "cn_grant_list_", variant, "_",
+                        !strcmp(q->sort_by, "updated_at") ? "updated" : "created", "_",
+                        q->order_by, NULL);
+    args[n++] = ctx->app_id;
+    if (q->provider) {
+        args[n++] = q->provider;
+    }
+    if (q->email) {
+        args[n++] = q->email;
+    }
+    args[n++] = nz(q->grant_status);
+    args[n++] = nz(q->grant_status);
+    args[n++] = nz(q->ip);
+    args[n++] = nz(q->ip);
+    args[n++] = apr_ltoa(ctx->pool, (long)q->since);
+    args[n++] = q->before ? apr_ltoa(ctx->pool, (long)q->before) : CN_FAR_FUTURE;
+    args[n++] = apr_itoa(ctx->pool, q->limit);
+    args[n++] = apr_itoa(ctx->pool, q->offset);
+    if (cn_db_select(ctx->pool, ctx->db, label, n, args, &rows) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    *out = cn_json_own(ctx->pool, json_array());
+    for (i = 0; i < rows->nelts; ++i) {
+        json_array_append(*out, cn_grant_json(ctx->pool,
+                                              from_row(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *))));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_load(cn_ctx_t *ctx, const char *id, cn_grant_t **out)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {id, ctx->app_id};
+    if (strlen(id) > 64) {
+        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+    }
+    if (cn_db_select(ctx->pool, ctx->db, "cn_grant_get", 2, args, &rows) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (!rows->nelts) {
+        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+    }
+    *out = from_row(ctx->pool, APR_ARRAY_IDX(rows, 0, cn_row_t *));
+    return APR_SUCCESS;
+}
+
+static const char *aad(cn_ctx_t *ctx, const char *column, const char *id)
+{
+    return cn_crypto_aad(ctx->pool, "grants", column, id);
+}
+
+static apr_status_t seal(cn_ctx_t *ctx, const char *column, const char *id, const char *plain,
+                         const char **out)
+{
+    if (!plain) {
+        *out = NULL;
+        return APR_SUCCESS;
+    }
+    if (cn_crypto_seal(ctx->pool, ctx->ring, plain, strlen(plain), aad(ctx, column, id), out)
+        != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    return APR_SUCCESS;
+}
+
+static json_t *grant_event_data(cn_ctx_t *ctx, const cn_grant_t *g)
+{
+    return cn_json_own(ctx->pool, json_pack("{s:s,s:s,s:s,s:s}", "integration_id",
+                                            g->integration_id, "grant_id", g->id, "provider",
+                                            g->provider, "email", g->email));
+}
+
+apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t **out)
+{
+    static const char *const allowed[] = {"settings", "scope", NULL};
+    const char *bad, *refresh = NULL, *args[6];
+    json_t *settings = NULL, *scope = NULL;
+    cn_grant_t *g;
+    int n = 0;
+    apr_status_t rv;
+
+    if ((bad = cn_json_unknown_key(body, allowed))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+                       bad);
+    }
+    if (cn_json_get_object(body, "settings", &settings) != APR_SUCCESS
+        || cn_json_get_string_array(body, "scope", 100, 512, &scope) != APR_SUCCESS
+        || (settings && cn_json_get_string(settings, "refresh_token", &refresh) != APR_SUCCESS)) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "settings must be an object, scope an array of strings");
+    }
+    if (settings && json_dumpb(settings, NULL, 0, JSON_COMPACT) > 8192) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "settings too large");
+    }
+    if (cn_grant_load(ctx, id, &g) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (settings) {
+        json_t *copy = cn_json_own(ctx->pool, json_deep_copy(settings));
+        json_object_del(copy, "refresh_token"); /* sealed in its own column */
+        json_object_update(g->settings, copy);
+        if (refresh && seal(ctx, "refresh_token", g->id, refresh, &g->refresh_token) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+    }
+    if (scope) {
+        g->scope = scope;
+    }
+    g->updated_at = ctx->now;
+    args[0] = cn_json_dump(ctx->pool, g->scope);
+    args[1] = cn_json_dump(ctx->pool, g->settings);
+    args[2] = g->refresh_token;
+    args[3] = apr_ltoa(ctx->pool, (long)g->updated_at);
+    args[4] = g->id;
+    args[5] = ctx->app_id;
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    rv = cn_db_exec(ctx->pool, ctx->db, "cn_grant_update", 6, args, &n);
+    if (rv == APR_SUCCESS && n == 1) {
+        rv = cn_event_record(ctx, "grant_updated", "info", grant_event_data(ctx, g));
+    }
+    if (rv != APR_SUCCESS || n != 1) {
+        cn_db_rollback(ctx->db);
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+    }
+    *out = cn_grant_json(ctx->pool, g);
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
+                             const char **refresh)
+{
+    cn_grant_t *g;
+    const char *args[2];
+    int n = 0;
+    apr_status_t rv;
+    *refresh = NULL;
+    if (cn_grant_load(ctx, id, &g) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (g->refresh_token) {
+        apr_size_t len;
+        if (cn_crypto_open(ctx->pool, ctx->ring, g->refresh_token, aad(ctx, "refresh_token", g->id),
+                           refresh, &len) != APR_SUCCESS) {
+            *refresh = NULL; /* cannot revoke upstream; the local secret goes anyway */
+        }
+    }
+    args[0] = g->id;
+    args[1] = ctx->app_id;
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    rv = cn_db_exec(ctx->pool, ctx->db, "cn_grant_delete", 2, args, &n);
+    if (rv == APR_SUCCESS && n == 1) {
+        rv = cn_event_record(ctx, "grant_deleted", "info", grant_event_data(ctx, g));
+    }
+    if (rv != APR_SUCCESS || n != 1) {
+        cn_db_rollback(ctx->db);
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+    }
+    *gone = g;
+    return APR_SUCCESS;
+}
+
+static apr_status_t by_email(cn_ctx_t *ctx, const char *provider, const char *email,
+                             cn_grant_t **out)
+{
+    apr_array_header_t *rows;
+    const char *args[3] = {ctx->app_id, provider, email};
+    if (cn_db_select(ctx->pool, ctx->db, "cn_grant_by_email", 3, args, &rows) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!rows->nelts) {
+        return APR_ENOENT;
+    }
+    *out = from_row(ctx->pool, APR_ARRAY_IDX(rows, 0, cn_row_t *));
+    return APR_SUCCESS;
+}
+
+/* Write the grant (insert or re-auth) and its event; inside a transaction. */
+static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
+{
+    const char *args[17], *exp = apr_ltoa(ctx->pool, (long)g->access_expires_at);
+    const char *scope = cn_json_dump(ctx->pool, g->scope);
+    int n = 0;
+    if (reauth) {
+        args[0] = scope;
+        args[1] = g->user_agent;
+        args[2] = g->ip;
+        args[3] = g->state;
+        args[4] = g->provider_user_id;
+        args[5] = g->refresh_token;
+        args[6] = g->access_token;
+        args[7] = exp;
+        args[8] = g->integration_id;
+        args[9] = apr_ltoa(ctx->pool, (long)g->updated_at);
+        args[10] = g->id;
+        args[11] = ctx->app_id;
+        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_reauth", 12, args, &n) != APR_SUCCESS
+            || n != 1) {
+            return APR_EGENERAL;
+        }
+    }
+    else {
+        args[0] = g->id;
+        args[1] = g->app_id;
+        args[2] = g->integration_id;
+        args[3] = g->provider;
+        args[4] = g->email;
+        args[5] = g->grant_status;
+        args[6] = scope;
+        args[7] = g->user_agent;
+        args[8] = g->ip;
+        args[9] = g->state;
+        args[10] = g->provider_user_id;
+        args[11] = cn_json_dump(ctx->pool, g->settings);
+        args[12] = g->refresh_token;
+        args[13] = g->access_token;
+        args[14] = exp;
+        args[15] = apr_ltoa(ctx->pool, (long)g->created_at);
+        args[16] = args[15];
+        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_insert", 17, args, NULL) != APR_SUCCESS) {
+            return APR_EEXIST;
+        }
+    }
+    return cn_event_record(ctx, reauth ? "grant_reauthenticated" : "grant_created", "info",
+                           grant_event_data(ctx, g));
+}
+
+apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
+                            const char *state, const char *reauth_id,
+                            const cn_oauth_tokens_t *tokens, const char *email,
+                            const char *user_id, cn_grant_t **out, int *reauthenticated)
+{
+    cn_grant_t *g = NULL, *asked = NULL;
+    apr_status_t rv;
+    int attempt;
+
+    if (reauth_id) {
+        if (cn_grant_load(ctx, reauth_id, &asked) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (strcmp(asked->email, email) || strcmp(asked->provider, it->provider)) {
+            return cn_fail(ctx->pool, &ctx->res, "reauth_email_invalid",
+                           "the mailbox that signed in is not the grant's");
+        }
+    }
+    /* Two attempts: a concurrent first authentication of the same mailbox
+     * makes our insert lose on the unique index; then we re-authenticate. */
+    for (attempt = 0; attempt < 2; ++attempt) {
+        rv = by_email(ctx, it->provider, email, &g);
+        if (rv != APR_SUCCESS && rv != APR_ENOENT) {
+            return db_failed(ctx);
+        }
+        *reauthenticated = rv == APR_SUCCESS;
+        if (!*reauthenticated) {
+            g = apr_pcalloc(ctx->pool, sizeof(*g));
+            if (cn_uuid(ctx->pool, &g->id) != APR_SUCCESS) {
+                return db_failed(ctx);
+            }
+            g->app_id = ctx->app_id;
+            g->provider = it->provider;
+            g->email = email;
+            g->settings = cn_json_own(ctx->pool, json_object());
+            g->created_at = ctx->now;
+        }
+        g->integration_id = it->id;
+        g->grant_status = "valid";
+        g->scope = scope;
+        g->user_agent = ctx->user_agent;
+        g->ip = ctx->client_ip;
+        g->state = state;
+        g->provider_user_id = user_id;
+        g->updated_at = ctx->now;
+        g->access_expires_at = ctx->now + tokens->expires_in;
+        if (seal(ctx, "refresh_token", g->id, tokens->refresh_token, &g->refresh_token)
+            != APR_SUCCESS
+            || seal(ctx, "access_token", g->id, tokens->access_token, &g->access_token)
+                   != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+            return db_failed(ctx);
+        }
+        rv = write_grant(ctx, g, *reauthenticated);
+        if (rv != APR_SUCCESS) {
+            cn_db_rollback(ctx->db);
+        }
+        if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS && rv == APR_SUCCESS) {
+            rv = APR_EGENERAL;
+        }
+        if (rv == APR_SUCCESS) {
+            *out = g;
+            return APR_SUCCESS;
+        }
+        if (rv != APR_EEXIST) {
+            break;
+        }
+    }
+    return db_failed(ctx);
+}
+
+apr_status_t cn_integration_secret(cn_ctx_t *ctx, const cn_integration_t *it,
+                                   const char **secret)
+{
+    apr_size_t len;
+    if (!it->client_secret
+        || cn_crypto_open(ctx->pool, ctx->ring, it->client_secret,
+                          cn_crypto_aad(ctx->pool, "integrations", "client_secret", it->id),
+                          secret, &len) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "integration_problem",
+                       "the integration's client secret cannot be opened");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration_t **it,
+                                     const char **client_secret, const char **refresh,
+                                     json_t **scope, const char **state)
+{
+    static const char *const allowed[] = {"provider", "settings", "scope", "state", NULL};
+    const char *provider = NULL, *bad;
+    json_t *settings = NULL;
+    apr_status_t rv;
+    *refresh = NULL;
+    *state = NULL;
+    *scope = NULL;
+    if ((bad = cn_json_unknown_key(body, allowed))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+                       bad);
+    }
+    if (cn_json_get_string(body, "provider", &provider) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "provider must be a string");
+    }
+    if (!provider) {
+        return cn_fail(ctx->pool, &ctx->res, "provider_required", NULL);
+    }
+    if (!cn_provider_supported(provider) || !strcmp(provider, "imap")) {
+        return cn_fail(ctx->pool, &ctx->res, "provider_not_supported",
+                       "native authentication takes google or microsoft here");
+    }
+    if (cn_json_get_object(body, "settings", &settings) != APR_SUCCESS
+        || (settings && cn_json_get_string(settings, "refresh_token", refresh) != APR_SUCCESS)
+        || cn_json_get_string_array(body, "scope", 100, 512, scope) != APR_SUCCESS
+        || cn_json_get_string(body, "state", state) != APR_SUCCESS
+        || (*state && strlen(*state) > 512)) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "settings must be an object, scope an array of strings, state a string");
+    }
+    if (!*refresh || !**refresh || strlen(*refresh) > 4096) {
+        return cn_fail(ctx->pool, &ctx->res, "refresh_token_required", NULL);
+    }
+    rv = cn_integration_load(ctx, provider, it);
+    if (rv == APR_ENOENT) {
+        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
+                       "no integration for that provider");
+    }
+    if (rv != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (!*scope) {
+        *scope = (*it)->scope;
+    }
+    return cn_integration_secret(ctx, *it, client_secret);
+}

@@ -1,0 +1,203 @@
+/* The libcurl implementation of cn_http_t. Easy handles are pooled per
+ * process (apr_reslist) so connections and TLS sessions are reused. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_escape.h>
+#include <apr_reslist.h>
+#include <curl/curl.h>
+
+#include "cn_http.h"
+
+typedef struct curl_client_t {
+    cn_http_options_t opts;
+    apr_reslist_t *handles;
+} curl_client_t;
+
+typedef struct sink_t {
+    apr_pool_t *pool;
+    char *buf;
+    apr_size_t len, cap, max;
+    int overflow;
+} sink_t;
+
+static size_t sink_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+    sink_t *s = userp;
+    size_t n = size * nmemb;
+    if (s->len + n > s->max) {
+        s->overflow = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (s->len + n + 1 > s->cap) {
+        apr_size_t cap = s->cap ? s->cap : 4096;
+        char *nb;
+        while (cap < s->len + n + 1) {
+            cap *= 2;
+        }
+        nb = apr_palloc(s->pool, cap);
+        if (s->len) {
+            memcpy(nb, s->buf, s->len);
+        }
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, n);
+    s->len += n;
+    s->buf[s->len] = '\0';
+    return n;
+}
+
+static apr_status_t handle_make(void **res, void *params, apr_pool_t *pool)
+{
+    CURL *c = curl_easy_init();
+    *res = c;
+    return c ? APR_SUCCESS : APR_ENOMEM;
+}
+
+static apr_status_t handle_free(void *res, void *params, apr_pool_t *pool)
+{
+    curl_easy_cleanup(res);
+    return APR_SUCCESS;
+}
+
+static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_http_request_t *req,
+                                 cn_http_response_t *resp)
+{
+    curl_client_t *cc = http->baton;
+    CURL *c = NULL;
+    struct curl_slist *headers = NULL;
+    sink_t sink = {0};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURLcode rc;
+    long status = 0;
+    char *ctype = NULL;
+    apr_status_t rv;
+
+    memset(resp, 0, sizeof(*resp));
+    if (apr_reslist_acquire(cc->handles, (void **)&c) != APR_SUCCESS) {
+        resp->error = "no HTTP client handle";
+        return APR_EGENERAL;
+    }
+    curl_easy_reset(c);
+    sink.pool = pool;
+    sink.max = cc->opts.max_response;
+    if (curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cc->opts.connect_timeout_ms) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cc->opts.timeout_ms) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
+        || (cc->opts.ca_file && curl_easy_setopt(c, CURLOPT_CAINFO, cc->opts.ca_file) != CURLE_OK)
+        || curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_connect") != CURLE_OK) {
+        apr_reslist_invalidate(cc->handles, c);
+        resp->error = "cannot configure the HTTP client";
+        return APR_EGENERAL;
+    }
+    headers = curl_slist_append(headers, "Accept: application/json");
+    if (req->bearer) {
+        headers = curl_slist_append(headers,
+                                    apr_pstrcat(pool, "Authorization: Bearer ", req->bearer, NULL));
+    }
+    if (!strcmp(req->method, "POST")) {
+        headers = curl_slist_append(headers, apr_pstrcat(pool, "Content-Type: ",
+                                                         req->content_type ? req->content_type
+                                                                           : "application/x-www-form-urlencoded",
+                                                         NULL));
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+    resp->content_type = ctype ? apr_pstrdup(pool, ctype) : NULL;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_slist_free_all(headers);
+
+    if (rc == CURLE_OK) {
+        resp->status = (int)status;
+        resp->body = sink.buf ? sink.buf : "";
+        resp->body_len = sink.len;
+        rv = APR_SUCCESS;
+    }
+    else if (sink.overflow) {
+        resp->error = "the answer exceeds the size limit";
+        rv = APR_ENOSPC;
+    }
+    else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        resp->error = "timed out";
+        rv = APR_TIMEUP;
+    }
+    else {
+        resp->error = apr_pstrdup(pool, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        rv = APR_EGENERAL;
+    }
+    apr_reslist_release(cc->handles, c);
+    return rv;
+}
+
+apr_status_t cn_http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? APR_SUCCESS : APR_EGENERAL;
+}
+
+apr_status_t cn_http_curl_make(apr_pool_t *pool, const cn_http_options_t *opts,
+                               cn_http_t **out)
+{
+    curl_client_t *cc = apr_pcalloc(pool, sizeof(*cc));
+    cn_http_t *http = apr_pcalloc(pool, sizeof(*http));
+    apr_status_t rv;
+    cc->opts = *opts;
+    if (opts->ca_file) {
+        cc->opts.ca_file = apr_pstrdup(pool, opts->ca_file);
+    }
+    /* min 0, soft max 8 kept, hard max 64 handles; idle ones expire after 60 s */
+    rv = apr_reslist_create(&cc->handles, 0, 8, 64, apr_time_from_sec(60), handle_make,
+                            handle_free, cc, pool);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_cleanup_register(pool, cc->handles, (apr_status_t(*)(void *))apr_reslist_destroy,
+                              apr_pool_cleanup_null);
+    http->perform = curl_perform;
+    http->baton = cc;
+    *out = http;
+    return APR_SUCCESS;
+}
+
+static const char *encode_pairs(apr_pool_t *pool, const char *const *pairs)
+{
+    const char *out = "";
+    int first = 1;
+    for (; pairs[0]; pairs += 2) {
+        if (!pairs[1]) {
+            continue;
+        }
+        out = apr_pstrcat(pool, out, first ? "" : "&", apr_pescape_urlencoded(pool, pairs[0]),
+                          "=", apr_pescape_urlencoded(pool, pairs[1]), NULL);
+        first = 0;
+    }
+    return out;
+}
+
+const char *cn_http_form(apr_pool_t *pool, const char *const *pairs)
+{
+    return encode_pairs(pool, pairs);
+}
+
+const char *cn_http_url_with_query(apr_pool_t *pool, const char *url, const char *const *pairs)
+{
+    const char *q = encode_pairs(pool, pairs);
+    if (!*q) {
+        return url;
+    }
+    return apr_pstrcat(pool, url, strchr(url, '?') ? "&" : "?", q, NULL);
+}

@@ -1,0 +1,359 @@
+/* Upstream OAuth 2.0 with Google and Microsoft. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include "cn_json.h"
+#include "cn_oauth.h"
+
+typedef struct endpoint_default_t {
+    const char *key, *url;
+} endpoint_default_t;
+
+static const endpoint_default_t defaults[] = {
+    {"google:authorize", "https://accounts.google.com/o/oauth2/v2/auth"},
+    {"google:token", "https://oauth2.googleapis.com/token"},
+    {"google:userinfo", "https://openidconnect.googleapis.com/v1/userinfo"},
+    {"google:revoke", "https://oauth2.googleapis.com/revoke"},
+    {"microsoft:authorize", "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"},
+    {"microsoft:token", "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"},
+    {"microsoft:userinfo", "https://graph.microsoft.com/v1.0/me"},
+    {"microsoft:adminconsent", "https://login.microsoftonline.com/{tenant}/v2.0/adminconsent"},
+    {"microsoft:graph", "https://graph.microsoft.com/v1.0"},
+    {NULL, NULL}
+};
+
+const char *cn_oauth_endpoint(cn_ctx_t *ctx, const char *provider, const char *name,
+                              const char *tenant)
+{
+    const char *key = apr_pstrcat(ctx->pool, provider, ":", name, NULL), *url = NULL, *at;
+    const endpoint_default_t *d;
+    if (ctx->endpoints) {
+        url = apr_table_get(ctx->endpoints, key);
+    }
+    for (d = defaults; !url && d->key; ++d) {
+        if (!strcmp(d->key, key)) {
+            url = d->url;
+        }
+    }
+    if (url && (at = strstr(url, "{tenant}"))) {
+        url = apr_pstrcat(ctx->pool, apr_pstrndup(ctx->pool, url, (apr_size_t)(at - url)),
+                          tenant ? tenant : "common", at + 8, NULL);
+    }
+    return url;
+}
+
+const char *cn_oauth_tenant(const cn_integration_t *it)
+{
+    json_t *t = json_object_get(it->settings, "tenant");
+    return json_is_string(t) ? json_string_value(t) : "common";
+}
+
+const char *cn_oauth_redirect_uri(cn_ctx_t *ctx)
+{
+    return apr_pstrcat(ctx->pool, ctx->base_url, "/callback", NULL);
+}
+
+static int has_scope(json_t *scope, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(scope, i, v) {
+        if (!strcmp(json_string_value(v), s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The scopes sent upstream: the requested ones plus what the dance itself
+ * needs (an email, and a refresh token). */
+static const char *upstream_scope(apr_pool_t *p, const char *provider, json_t *scope)
+{
+    const char *out = "";
+    size_t i;
+    json_t *v;
+    json_array_foreach(scope, i, v) {
+        out = apr_pstrcat(p, out, *out ? " " : "", json_string_value(v), NULL);
+    }
+    if (!strcmp(provider, "google")) {
+        if (!has_scope(scope, "openid")) {
+            out = apr_pstrcat(p, out, *out ? " " : "", "openid", NULL);
+        }
+        if (!has_scope(scope, "email")
+            && !has_scope(scope, "https://www.googleapis.com/auth/userinfo.email")) {
+            out = apr_pstrcat(p, out, " https://www.googleapis.com/auth/userinfo.email", NULL);
+        }
+    }
+    else {
+        static const char *const needed[] = {"openid", "email", "offline_access", NULL};
+        const char *const *n;
+        for (n = needed; *n; ++n) {
+            if (!has_scope(scope, *n)) {
+                out = apr_pstrcat(p, out, *out ? " " : "", *n, NULL);
+            }
+        }
+    }
+    return out;
+}
+
+const char *cn_oauth_authorize_url(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
+                                   const char *state, const char *code_challenge,
+                                   const char *login_hint)
+{
+    const char *client_id = json_string_value(json_object_get(it->settings, "client_id"));
+    const char *url = cn_oauth_endpoint(ctx, it->provider, "authorize", cn_oauth_tenant(it));
+    int google = !strcmp(it->provider, "google");
+    const char *pairs[] = {
+        "client_id", client_id,
+        "redirect_uri", cn_oauth_redirect_uri(ctx),
+        "response_type", "code",
+        "scope", upstream_scope(ctx->pool, it->provider, scope),
+        "state", state,
+        "code_challenge", code_challenge,
+        "code_challenge_method", "S256",
+        "login_hint", login_hint && *login_hint ? login_hint : NULL,
+        "access_type", google ? "offline" : NULL,
+        "prompt", google ? "consent" : NULL,
+        "include_granted_scopes", google ? "true" : NULL,
+        "response_mode", google ? NULL : "query",
+        NULL, NULL
+    };
+    return cn_http_url_with_query(ctx->pool, url, pairs);
+}
+
+json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
+{
+    const char *dot1, *dot2;
+    const unsigned char *raw;
+    apr_size_t len = 0;
+    if (!jwt || !(dot1 = strchr(jwt, '.')) || !(dot2 = strchr(dot1 + 1, '.'))) {
+        return NULL;
+    }
+    raw = cn_b64url_decode(pool, apr_pstrndup(pool, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1)),
+                           &len);
+    if (!raw) {
+        return NULL;
+    }
+    return cn_json_parse(pool, (const char *)raw, len, NULL);
+}
+
+/* Turn a failed provider exchange into a result. */
+static apr_status_t provider_failure(cn_ctx_t *ctx, const char *what, apr_status_t rv,
+                                     const cn_http_response_t *resp, json_t *body,
+                                     const char *invalid_grant_type)
+{
+    const char *err = NULL, *desc = NULL;
+    if (rv == APR_TIMEUP || rv == APR_EGENERAL) {
+        return cn_fail(ctx->pool, &ctx->res, "provider_not_responding", "%s: %s", what,
+                       resp->error ? resp->error : "no answer");
+    }
+    if (rv == APR_ENOSPC) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "%s: the answer is larger than allowed", what);
+    }
+    if (body) {
+        cn_json_get_string(body, "error", &err);
+        cn_json_get_string(body, "error_description", &desc);
+    }
+    if (err && !strcmp(err, "invalid_grant")) {
+        return cn_fail(ctx->pool, &ctx->res, invalid_grant_type, "%s: invalid_grant%s%s", what,
+                       desc ? ": " : "", desc ? desc : "");
+    }
+    if (err && (!strcmp(err, "invalid_client") || !strcmp(err, "unauthorized_client"))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_client", "%s: %s%s%s", what, err,
+                       desc ? ": " : "", desc ? desc : "");
+    }
+    if (err) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error", "%s: %s%s%s", what, err,
+                       desc ? ": " : "", desc ? desc : "");
+    }
+    if (!body) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "%s: HTTP %d with a body that is not JSON", what, resp->status);
+    }
+    return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error", "%s: HTTP %d", what,
+                   resp->status);
+}
+
+static json_t *json_answer(cn_ctx_t *ctx, const cn_http_response_t *resp)
+{
+    json_t *j;
+    if (!resp->body || !resp->body_len) {
+        return NULL;
+    }
+    j = cn_json_parse(ctx->pool, resp->body, resp->body_len, NULL);
+    return json_is_object(j) ? j : NULL;
+}
+
+apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const char *client_secret,
+                            const char *code, const char *verifier, const char *refresh,
+                            cn_oauth_tokens_t **out)
+{
+    const char *client_id = json_string_value(json_object_get(it->settings, "client_id"));
+    const char *pairs[] = {
+        "grant_type", code ? "authorization_code" : "refresh_token",
+        "code", code,
+        "code_verifier", code ? verifier : NULL,
+        "redirect_uri", code ? cn_oauth_redirect_uri(ctx) : NULL,
+        "refresh_token", code ? NULL : refresh,
+        "client_id", client_id,
+        "client_secret", client_secret,
+        NULL, NULL
+    };
+    cn_http_request_t req = {0};
+    cn_http_response_t resp;
+    cn_oauth_tokens_t *t;
+    json_t *body;
+    json_int_t exp = 0;
+    apr_status_t rv;
+    const char *what = code ? "code exchange" : "token refresh";
+    const char *grant_err = code ? "provider_code_request_failed" : "refresh_token_invalid";
+
+    req.method = "POST";
+    req.url = cn_oauth_endpoint(ctx, it->provider, "token", cn_oauth_tenant(it));
+    req.body = cn_http_form(ctx->pool, pairs);
+    req.body_len = strlen(req.body);
+    rv = ctx->http->perform(ctx->http, ctx->pool, &req, &resp);
+    body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
+    if (rv != APR_SUCCESS || resp.status != 200 || !body) {
+        return provider_failure(ctx, what, rv, &resp, body, grant_err);
+    }
+    t = apr_pcalloc(ctx->pool, sizeof(*t));
+    if (cn_json_get_string(body, "access_token", &t->access_token) != APR_SUCCESS
+        || !t->access_token || cn_json_get_string(body, "refresh_token", &t->refresh_token)
+        || cn_json_get_string(body, "id_token", &t->id_token)
+        || cn_json_get_string(body, "scope", &t->scope)) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "%s: the answer has no usable access_token", what);
+    }
+    if (json_is_integer(json_object_get(body, "expires_in"))) {
+        exp = json_integer_value(json_object_get(body, "expires_in"));
+    }
+    t->expires_in = exp > 0 ? (long)exp : 3600;
+    t->claims = cn_jwt_claims(ctx->pool, t->id_token);
+    *out = t;
+    return APR_SUCCESS;
+}
+
+static const char *claim(json_t *claims, const char *name)
+{
+    json_t *v = json_object_get(claims, name);
+    return json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
+}
+
+static char *lower(apr_pool_t *p, const char *s)
+{
+    char *c = apr_pstrdup(p, s), *d;
+    for (d = c; *d; ++d) {
+        *d = (char)apr_tolower(*d);
+    }
+    return c;
+}
+
+apr_status_t cn_oauth_identity(cn_ctx_t *ctx, const cn_integration_t *it,
+                               const cn_oauth_tokens_t *tokens, const char **email,
+                               const char **user_id)
+{
+    int google = !strcmp(it->provider, "google");
+    const char *e = NULL, *id = NULL;
+    if (tokens->claims) {
+        e = claim(tokens->claims, "email");
+        if (!e && !google) {
+            e = claim(tokens->claims, "preferred_username");
+        }
+        id = google ? claim(tokens->claims, "sub")
+                    : (claim(tokens->claims, "oid") ? claim(tokens->claims, "oid")
+                                                    : claim(tokens->claims, "sub"));
+    }
+    if (!e || !strchr(e, '@')) {
+        cn_http_request_t req = {0};
+        cn_http_response_t resp;
+        json_t *body;
+        apr_status_t rv;
+        req.method = "GET";
+        req.url = google ? cn_oauth_endpoint(ctx, "google", "userinfo", NULL)
+                         : apr_pstrcat(ctx->pool,
+                                       cn_oauth_endpoint(ctx, "microsoft", "graph", NULL), "/me",
+                                       NULL);
+        req.bearer = tokens->access_token;
+        rv = ctx->http->perform(ctx->http, ctx->pool, &req, &resp);
+        body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
+        if (rv != APR_SUCCESS || resp.status != 200 || !body) {
+            return provider_failure(ctx, google ? "userinfo" : "Graph /me", rv, &resp, body,
+                                    "oauth_provider_error");
+        }
+        e = google ? claim(body, "email")
+                   : (claim(body, "mail") ? claim(body, "mail") : claim(body, "userPrincipalName"));
+        id = claim(body, google ? "sub" : "id");
+    }
+    if (!e || !strchr(e, '@') || strlen(e) > 254) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "the provider did not tell the user's email address");
+    }
+    *email = lower(ctx->pool, e);
+    *user_id = id;
+    return APR_SUCCESS;
+}
+
+/* A scope as the provider echoes it back. */
+static const char *normal_scope(apr_pool_t *p, const char *provider, const char *s)
+{
+    if (!strcmp(provider, "google")) {
+        if (!strcmp(s, "email")) {
+            return "https://www.googleapis.com/auth/userinfo.email";
+        }
+        if (!strcmp(s, "profile")) {
+            return "https://www.googleapis.com/auth/userinfo.profile";
+        }
+        return s;
+    }
+    if (!strncasecmp(s, "https://graph.microsoft.com/", 28)) {
+        s += 28;
+    }
+    return lower(p, s);
+}
+
+const char *cn_oauth_missing_scope(apr_pool_t *pool, const char *provider, json_t *requested,
+                                   const char *granted)
+{
+    apr_hash_t *have = apr_hash_make(pool);
+    char *copy = apr_pstrdup(pool, granted ? granted : ""), *tok, *state = NULL;
+    size_t i;
+    json_t *v;
+    for (tok = apr_strtok(copy, " ", &state); tok; tok = apr_strtok(NULL, " ", &state)) {
+        apr_hash_set(have, normal_scope(pool, provider, tok), APR_HASH_KEY_STRING, "");
+    }
+    json_array_foreach(requested, i, v) {
+        const char *s = json_string_value(v);
+        /* never echoed back: openid and offline_access everywhere, and Microsoft's
+         * OpenID scopes */
+        if (!strcmp(s, "openid") || !strcmp(s, "offline_access")
+            || (strcmp(provider, "google") && (!strcmp(s, "email") || !strcmp(s, "profile")))) {
+            continue;
+        }
+        if (!granted) {
+            continue; /* the provider did not say: trust the consent screen */
+        }
+        if (!apr_hash_get(have, normal_scope(pool, provider, s), APR_HASH_KEY_STRING)) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+void cn_oauth_revoke(cn_ctx_t *ctx, const cn_integration_t *it, const char *token)
+{
+    cn_http_request_t req = {0};
+    cn_http_response_t resp;
+    const char *url = cn_oauth_endpoint(ctx, it->provider, "revoke", NULL);
+    const char *pairs[] = {"token", token, NULL, NULL};
+    if (!url || !token) {
+        return;
+    }
+    req.method = "POST";
+    req.url = url;
+    req.body = cn_http_form(ctx->pool, pairs);
+    req.body_len = strlen(req.body);
+    ctx->http->perform(ctx->http, ctx->pool, &req, &resp);
+}

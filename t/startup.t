@@ -1,0 +1,184 @@
+# Start-up checks: a separate httpd (t/lib/CnTest/Httpd.pm), not the
+# Apache::Test one, is started with each bad configuration; it must refuse to
+# start, leave no process behind, and say why in one line naming the
+# directive. Then the key sources and ConnectReencrypt, across restarts.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use MIME::Base64 ();
+use CnTest qw(:all);
+use CnTest::Httpd;
+
+if (db_driver() ne 'sqlite3') {
+    plan skip_all => 'start-up tests run their own httpd on SQLite; they run in the sqlite pass';
+}
+
+# ---- refused configurations --------------------------------------------------
+
+# refuses($name, \%conf_options, qr/the line/, %start_options)
+sub refuses {
+    my ($name, $conf, $re, %start) = @_;
+    my $h = CnTest::Httpd->new;
+    $h->write_conf(%$conf);
+    my $started = $h->start(%start);
+    ok !$started, "$name: refused";
+    isnt $h->rc, 0, "$name: non-zero exit";
+    ok $h->gone, "$name: no process left";
+    my @lines = $h->lines_matching($re);
+    is scalar @lines, 1, "$name: one line says why" or diag $h->output;
+    $h->stop if $started;
+    return $h;
+}
+
+{
+    my $h = CnTest::Httpd->new;
+    my $missing = $h->path('no-such-key');
+    my $short = $h->write_key('short.b64', substr(CnTest::Httpd::random_key(), 0, 16));
+    my $garbage = $h->write_file('garbage.b64', "this is not base64 at all!!\n");
+    my $missing_secret = $h->path('no-such-secret');
+    my $short_secret = $h->write_file('short.secret', "tooshort\n");
+    my $mods = [grep { $_ ne 'dbd' } @CnTest::Httpd::ALL_MODULES];
+    my $no_session = [grep { !/^session/ } @CnTest::Httpd::ALL_MODULES];
+    delete $ENV{CN_TEST_NO_SUCH_VAR};
+
+    my @cases = (
+        ['no key', { key => [] },
+         qr/ConnectEncryptionKey: no encryption key configured/],
+        ['unreadable key file', { key => ["file:$missing"] },
+         qr/ConnectEncryptionKey: cannot read \Q$missing\E/],
+        ['key of 16 bytes', { key => ["file:$short"] },
+         qr/ConnectEncryptionKey: file:\Q$short\E: a key must be 32 bytes \(base64 encoded\)/],
+        ['key that is not base64', { key => ["file:$garbage"] },
+         qr/ConnectEncryptionKey: file:\Q$garbage\E: a key must be 32 bytes/],
+        ['key from an unset variable', { key => ['env:CN_TEST_NO_SUCH_VAR'] },
+         qr/ConnectEncryptionKey: environment variable CN_TEST_NO_SUCH_VAR is not set/],
+        ['key source neither file: nor env:', { key => ['/etc/passwd'] },
+         qr/ConnectEncryptionKey: expected file:PATH or env:VAR/],
+        ['no application', { apps => [] },
+         qr/ConnectApplication: no application configured/],
+        ['application secret variable missing', { apps => [['app', 'env:CN_TEST_NO_SUCH_VAR']] },
+         qr/ConnectApplication: app: environment variable CN_TEST_NO_SUCH_VAR is not set/],
+        ['application secret file missing', { apps => [['app', "file:$missing_secret"]] },
+         qr/ConnectApplication: app: cannot read \Q$missing_secret\E/],
+        ['application secret too short', { apps => [['app', "file:$short_secret"]] },
+         qr/ConnectApplication: app: the secret must be at least 16 characters/],
+        ['no ConnectBaseURL', { base_url => undef },
+         qr/ConnectBaseURL: not set/],
+        ['mod_dbd not loaded', { modules => $mods, dbd => 0 },
+         qr/LoadModule: mod_dbd is not loaded/],
+        ['mod_session not loaded', { modules => $no_session, session => 0 },
+         qr/LoadModule: mod_session is not loaded/],
+    );
+    refuses(@$_) for @cases;
+}
+
+# ---- the good configuration starts (positive control) ------------------------
+{
+    my $h = CnTest::Httpd->new;
+    $h->write_conf;
+    ok $h->start, 'good configuration: starts' or diag $h->output;
+    my $res = $h->api(GET => '/integrations');
+    is $res->code, 200, 'good configuration: answers' or diag $res->as_string;
+    unlike $h->output, qr/\[connect:emerg\]/, 'good configuration: no refusal logged';
+    ok $h->stop, 'good configuration: stops';
+    ok $h->gone, 'good configuration: nothing left after stop';
+}
+
+# ---- env:VAR as the key and application secret source ----------------------------
+# httpd reads its configuration twice at start-up (and again on each restart):
+# the variables must still be there the second time.
+{
+    my $h = CnTest::Httpd->new;
+    my $key = CnTest::Httpd::random_key();
+    (my $b64 = MIME::Base64::encode_base64($key)) =~ s/\s+//g;
+    $h->write_conf(key => ['env:CN_TEST_KEY'], apps => [['app', 'env:CN_TEST_APP_SECRET']]);
+    my %env = (CN_TEST_KEY => $b64, CN_TEST_APP_SECRET => ($h->app_creds)[1]);
+    ok $h->start(env => \%env), 'env:VAR key and secret: starts' or diag $h->output;
+    my $res = $h->api(POST => '/integrations', google_integration(client_secret => secret_token()));
+    is $res->code, 201, 'env:VAR key and secret: integration created' or diag $res->as_string;
+    $h->stop;
+    my ($sealed) = eval { $h->dbh->selectrow_array('SELECT client_secret FROM integrations') };
+    like $sealed, qr/^cn1\.\Q@{[CnTest::Httpd::kid($key)]}\E\./, 'sealed under the key of the variable';
+}
+
+# ---- ConnectReencrypt: old key -> new key ----------------------------------------
+{
+    my $h = CnTest::Httpd->new;
+    my $old = CnTest::Httpd::random_key();
+    my $new = CnTest::Httpd::random_key();
+    my ($kid_old, $kid_new) = map { CnTest::Httpd::kid($_) } $old, $new;
+    my $old_f = $h->write_key('old.b64', $old);
+    my $new_f = $h->write_key('new.b64', $new);
+    my $plain = secret_token();
+
+    # Under the old key: an integration with its secret and a credential.
+    $h->write_conf(key => ["file:$old_f"]);
+    ok $h->start, 'reencrypt: starts under the old key' or diag $h->output;
+    my $res = $h->api(POST => '/integrations', google_integration(name => 'rekey', client_secret => $plain));
+    is $res->code, 201, 'reencrypt: integration created' or diag $res->as_string;
+    $res = $h->api(POST => '/integrations/google/creds',
+                   { name => 'ovr', credential_type => 'integration',
+                     credential_data => { client_id => 'c', client_secret => secret_token() } });
+    is $res->code, 201, 'reencrypt: credential created' or diag $res->as_string;
+    # A second integration, for the moved-value check below.
+    $res = $h->api(POST => '/integrations', {
+        name => 'ms', provider => 'microsoft',
+        settings => { client_id => 'm', client_secret => secret_token(), tenant => 'common' } });
+    is $res->code, 201, 'reencrypt: second integration created' or diag $res->as_string;
+    ok $h->stop, 'reencrypt: stopped';
+    my $dbh = $h->dbh;
+    my $secrets = sub {
+        return ($dbh->selectcol_arrayref('SELECT client_secret FROM integrations ORDER BY id'),
+                $dbh->selectcol_arrayref('SELECT credential_data FROM credentials ORDER BY id'));
+    };
+    my ($is, $cs) = $secrets->();
+    is scalar(grep { /^cn1\.$kid_old\./ } @$is, @$cs), 3, 'three values sealed under the old key';
+
+    # [new, old] with ConnectReencrypt On: everything re-sealed under the new key.
+    $h->write_conf(key => ["file:$new_f", "file:$old_f"], reencrypt => 1);
+    ok $h->start, 'reencrypt: starts with [new, old] and ConnectReencrypt On' or diag $h->output;
+    like $h->error_log, qr/ConnectReencrypt: 3 stored secrets re-sealed under the first key/,
+        'the log says they were re-sealed';
+    ok $h->stop, 'reencrypt: stopped';
+    ($is, $cs) = $secrets->();
+    is scalar(grep { /^cn1\.$kid_new\./ } @$is, @$cs), 3, 'all three now sealed under the new key'
+        or diag explain [$is, $cs];
+    unlike join(' ', @$is, @$cs), qr/\Q$plain\E/, 'no plaintext after re-sealing';
+
+    # Only the new key: the integration reads back.
+    $h->write_conf(key => ["file:$new_f"]);
+    ok $h->start, 'reencrypt: starts with only the new key' or diag $h->output;
+    $res = $h->api(GET => '/integrations/google');
+    is $res->code, 200, 'the integration reads back' or diag $res->as_string;
+    is $res->{json}{data}{name}, 'rekey', '... with its data';
+    $res = $h->api(GET => '/integrations/google/creds');
+    is scalar @{ $res->{json}{data} || [] }, 1, '... and its credential';
+    ok $h->stop, 'stopped';
+
+    # Opening proves the values: re-seal back under [old, new] (opens with new).
+    $h->write_conf(key => ["file:$old_f", "file:$new_f"], reencrypt => 1);
+    ok $h->start, 're-sealing back under the old key opens every value' or diag $h->output;
+    ok $h->stop, 'stopped';
+    ($is, $cs) = $secrets->();
+    is scalar(grep { /^cn1\.$kid_old\./ } @$is, @$cs), 3, 'all three under the old key again';
+
+    # A sealed value moved to another row does not open (AAD binds it to its
+    # row): ConnectReencrypt must then refuse to start, changing nothing.
+    my $rows = $dbh->selectall_arrayref('SELECT id, client_secret FROM integrations ORDER BY id');
+    $dbh->do('UPDATE integrations SET client_secret = ? WHERE id = ?', undef,
+             $rows->[0][1], $rows->[1][0]);
+    $h->write_conf(key => ["file:$new_f", "file:$old_f"], reencrypt => 1);
+    ok !$h->start, 'a value copied to another row: ConnectReencrypt refuses to start';
+    ok $h->gone, '... no process left';
+    like $h->error_log, qr/ConnectReencrypt: re-encryption failed \(integrations\.client_secret of row \Q$rows->[1][0]\E opens with no configured key\); nothing was changed/,
+        '... and says which value does not open';
+    my $after = $dbh->selectall_arrayref('SELECT id, client_secret FROM integrations ORDER BY id');
+    is $after->[0][1], $rows->[0][1], '... the first row is unchanged';
+    is $after->[1][1], $rows->[0][1], '... and so is the moved value (rolled back)';
+    my ($c) = $dbh->selectrow_array('SELECT credential_data FROM credentials');
+    like $c, qr/^cn1\.$kid_old\./, '... and so are the other values';
+    $dbh->disconnect;
+}
+
+done_testing;
