@@ -15,7 +15,7 @@ build: deps
 unit: build
 	@$(MAKE) -s -C t/unit check CORE_LIB=../../build/libcncore.a
 
-test: build
+test: unit
 	@scripts/test.sh
 
 asan: deps

@@ -22,6 +22,7 @@ typedef struct cn_db_t {
      * lock, so a second writer in the same process would block the first
      * one's next statement until the busy timeout. NULL: no serialisation. */
     apr_thread_mutex_t *write_lock;
+    void *baton; /* the glue's, for giving the handle back */
 } cn_db_t;
 
 typedef struct cn_stmt_def_t {

@@ -5,7 +5,7 @@ use Apache::Test qw(-withtestmore);
 use lib 't/lib';
 use CnTest;
 
-plan tests => 30;
+plan tests => 28;
 reset_db();
 
 api(POST => '/integrations', { name => 'g', provider => 'google',

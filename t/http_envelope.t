@@ -5,7 +5,7 @@ use Apache::Test qw(-withtestmore);
 use lib 't/lib';
 use CnTest;
 
-plan tests => 34;
+plan tests => 32;
 reset_db();
 
 my $r = api(GET => '/nope');

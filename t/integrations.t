@@ -5,7 +5,7 @@ use Apache::Test qw(-withtestmore);
 use lib 't/lib';
 use CnTest;
 
-plan tests => 47;
+plan tests => 48;
 reset_db();
 
 my %google = (name => 'Google app', provider => 'google',

@@ -376,7 +376,8 @@ apr_status_t cn_db_select(apr_pool_t *pool, cn_db_t *db, const char *label, int 
     if (!st) {
         return APR_ENOENT;
     }
-    rv = apr_dbd_pselect(db->driver, pool, db->handle, &res, st, 0, nargs, args);
+    /* Random access: the pgsql driver knows its columns only then. */
+    rv = apr_dbd_pselect(db->driver, pool, db->handle, &res, st, 1, nargs, args);
     if (rv) {
         return APR_EGENERAL;
     }

@@ -6,11 +6,11 @@
 #include <apr_env.h>
 #include <apr_uri.h>
 #include <apr_optional.h>
-#include <mod_session.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
 
 #include "cn_httpd.h"
+#include "cn_session.h"
 
 void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -21,6 +21,7 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->endpoints = apr_table_make(p, 4);
     sc->max_body = -1;
     sc->reencrypt = -1;
+    sc->provider_timeout = -1;
     return sc;
 }
 
@@ -36,6 +37,8 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->ca_file = add->ca_file ? add->ca_file : base->ca_file;
     sc->max_body = add->max_body != -1 ? add->max_body : base->max_body;
     sc->reencrypt = add->reencrypt != -1 ? add->reencrypt : base->reencrypt;
+    sc->provider_timeout = add->provider_timeout != -1 ? add->provider_timeout
+                                                       : base->provider_timeout;
     sc->configured = add->configured || base->configured;
     return sc;
 }
@@ -150,6 +153,17 @@ static const char *set_max_body(cmd_parms *cmd, void *dc, const char *v)
     return NULL;
 }
 
+static const char *set_provider_timeout(cmd_parms *cmd, void *dc, const char *v)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 1 || n > 300) {
+        return CN_DIR_PROVIDER_TIMEOUT " must be a number of seconds from 1 to 300";
+    }
+    conf_of(cmd)->provider_timeout = (int)n;
+    return NULL;
+}
+
 static const char *set_reencrypt(cmd_parms *cmd, void *dc, int flag)
 {
     conf_of(cmd)->reencrypt = flag;
@@ -170,6 +184,8 @@ const command_rec cn_cmds[] = {
                   "CA bundle that outgoing TLS is verified against"),
     AP_INIT_TAKE1(CN_DIR_MAX_BODY, set_max_body, NULL, RSRC_CONF,
                   "largest accepted request body in bytes (default 65536)"),
+    AP_INIT_TAKE1(CN_DIR_PROVIDER_TIMEOUT, set_provider_timeout, NULL, RSRC_CONF,
+                  "seconds an outgoing provider call may take (default 15)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -186,7 +202,8 @@ static const char *read_source(apr_pool_t *p, const char *source, const char **o
         if (apr_env_get(&v, source + 4, p) != APR_SUCCESS || !v || !*v) {
             return apr_psprintf(p, "environment variable %s is not set", source + 4);
         }
-        *out = v;
+        /* A copy: the caller wipes it, and httpd reads its configuration twice. */
+        *out = apr_pstrdup(p, v);
         *len = strlen(v);
         return NULL;
     }
@@ -333,12 +350,14 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
     if (!cn_dbd_functions_present()) {
         return refuse(s, "LoadModule", "mod_dbd is not loaded; mod_connect stores through it");
     }
-    if (!APR_RETRIEVE_OPTIONAL_FN(ap_session_load) || !APR_RETRIEVE_OPTIONAL_FN(ap_session_get)
-        || !APR_RETRIEVE_OPTIONAL_FN(ap_session_set)) {
+    if (!cn_session_functions_present()) {
         return refuse(s, "LoadModule",
                       "mod_session is not loaded; the hosted flow keeps its state in it");
     }
     json_object_seed(0);
+    if (cn_http_global_init() != APR_SUCCESS) {
+        return refuse(s, "LoadModule", "libcurl cannot be initialised");
+    }
 
     for (vs = s; vs; vs = vs->next) {
         cn_server_conf_t *sc = ap_get_module_config(vs->module_config, &connect_module);
@@ -355,6 +374,9 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
         }
         if (sc->max_body == -1) {
             sc->max_body = CN_DEFAULT_MAX_BODY;
+        }
+        if (sc->provider_timeout == -1) {
+            sc->provider_timeout = CN_DEFAULT_PROVIDER_TIMEOUT;
         }
     }
     if (cn_dbd_prepare_all(s) != APR_SUCCESS) {

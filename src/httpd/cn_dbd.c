@@ -14,6 +14,19 @@ static apr_thread_mutex_t *sqlite_write_lock;
 
 void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    server_rec *vs;
+    for (vs = s; vs; vs = vs->next) {
+        cn_server_conf_t *sc = ap_get_module_config(vs->module_config, &connect_module);
+        cn_http_options_t opts = {0};
+        opts.ca_file = sc->ca_file;
+        opts.connect_timeout_ms = 5000L < sc->provider_timeout * 1000L ? 5000L
+                                                                       : sc->provider_timeout * 1000L;
+        opts.timeout_ms = sc->provider_timeout * 1000L;
+        opts.max_response = 1024 * 1024;
+        if (cn_http_curl_make(pchild, &opts, &sc->http) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00022) "cannot set up libcurl");
+        }
+    }
     if (apr_thread_mutex_create(&sqlite_write_lock, APR_THREAD_MUTEX_DEFAULT, pchild)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CNLOGNO(00021) "cannot create the writer lock");
@@ -21,12 +34,16 @@ void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
 
 int cn_dbd_functions_present(void)
 {
     dbd_prepare_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
     dbd_acquire_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    return dbd_prepare_fn && dbd_acquire_fn;
+    dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    return dbd_prepare_fn && dbd_acquire_fn && dbd_open_fn && dbd_close_fn;
 }
 
 apr_status_t cn_dbd_prepare_all(server_rec *s)
@@ -177,9 +194,8 @@ apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *
     return rv;
 }
 
-cn_db_t *cn_dbd_acquire(request_rec *r)
+static cn_db_t *wrap(request_rec *r, ap_dbd_t *h)
 {
-    ap_dbd_t *h = dbd_acquire_fn(r);
     cn_db_t *db;
     if (!h) {
         return NULL;
@@ -192,4 +208,48 @@ cn_db_t *cn_dbd_acquire(request_rec *r)
     db->write_lock = db->pgsql ? NULL : sqlite_write_lock;
     cn_store_connection_setup(r->pool, db);
     return db;
+}
+
+cn_db_t *cn_dbd_acquire(request_rec *r)
+{
+    return wrap(r, dbd_acquire_fn(r));
+}
+
+typedef struct open_handle_t {
+    server_rec *s;
+    ap_dbd_t *h;
+} open_handle_t;
+
+static apr_status_t give_back(void *data)
+{
+    open_handle_t *oh = data;
+    if (oh->h) {
+        dbd_close_fn(oh->s, oh->h);
+        oh->h = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+cn_db_t *cn_dbd_open(request_rec *r)
+{
+    open_handle_t *oh = apr_pcalloc(r->pool, sizeof(*oh));
+    cn_db_t *db;
+    oh->s = r->server;
+    oh->h = dbd_open_fn(r->pool, r->server);
+    if (!oh->h) {
+        return NULL;
+    }
+    /* Given back at the latest when the request ends. */
+    apr_pool_cleanup_register(r->pool, oh, give_back, apr_pool_cleanup_null);
+    db = wrap(r, oh->h);
+    db->baton = oh;
+    return db;
+}
+
+void cn_dbd_close(request_rec *r, cn_db_t *db)
+{
+    if (db && db->baton) {
+        apr_pool_cleanup_run(r->pool, db->baton, give_back);
+        db->baton = NULL;
+    }
 }

@@ -317,6 +317,7 @@ static const char *path_below_mount(request_rec *r, const cn_server_conf_t *sc)
 
 static void init_req(cn_req_t *req, request_rec *r)
 {
+    const char *ua;
     memset(req, 0, sizeof(*req));
     req->r = r;
     req->sc = ap_get_module_config(r->server->module_config, &connect_module);
@@ -328,6 +329,13 @@ static void init_req(cn_req_t *req, request_rec *r)
     req->ctx.pool = r->pool;
     req->ctx.ring = req->sc->ring;
     req->ctx.now = (apr_int64_t)apr_time_sec(r->request_time);
+    req->ctx.request_id = req->request_id;
+    req->ctx.http = req->sc->http;
+    req->ctx.endpoints = req->sc->endpoints;
+    req->ctx.base_url = req->sc->base_url;
+    req->ctx.client_ip = r->useragent_ip;
+    ua = apr_table_get(r->headers_in, "User-Agent");
+    req->ctx.user_agent = ua ? apr_pstrndup(r->pool, ua, 512) : NULL;
 }
 
 int cn_handler(request_rec *r)

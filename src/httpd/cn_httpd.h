@@ -16,6 +16,7 @@
 #include "cn_json.h"
 #include "cn_store.h"
 #include "cn_service.h"
+#include "cn_http.h"
 
 /* So that `LogLevel connect:debug` works. */
 APLOG_USE_MODULE(connect);
@@ -30,10 +31,12 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_CA_FILE "ConnectCAFile"
 #define CN_DIR_MAX_BODY "ConnectMaxBody"
 #define CN_DIR_REKEY "ConnectReencrypt"
+#define CN_DIR_PROVIDER_TIMEOUT "ConnectProviderTimeout"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
 #define CN_DEFAULT_MAX_BODY (64 * 1024)
+#define CN_DEFAULT_PROVIDER_TIMEOUT 15
 
 /* The module's own log IDs: "CN" + five digits, unique per call site. */
 #define CNLOGNO(n) "CN" #n ": "
@@ -56,6 +59,8 @@ typedef struct cn_server_conf_t {
     const char *ca_file;
     apr_off_t max_body;            /* -1: unset */
     int reencrypt;                 /* -1: unset */
+    int provider_timeout;          /* seconds, -1: unset */
+    cn_http_t *http;               /* per process, made in child_init */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -71,6 +76,10 @@ apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *
 cn_db_t *cn_dbd_acquire(request_rec *r);
 void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s);
 int cn_dbd_functions_present(void);
+
+/* cn_dbd.c: short-lived handles for requests that call providers in between */
+cn_db_t *cn_dbd_open(request_rec *r);
+void cn_dbd_close(request_rec *r, cn_db_t *db);
 
 /* cn_handler.c */
 int cn_handler(request_rec *r);

@@ -44,6 +44,21 @@ int cn_reply_success(cn_req_t *req, int status, json_t *data);   /* {"success":t
 int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset);
 int cn_reply_json(cn_req_t *req, int status, json_t *body);
 
+/* An HTML error page (400) for the browser; and a 302 that goes through
+ * the normal output path (so mod_session saves its cookie). */
+int cn_page_error(cn_req_t *req, const char *type, const char *description);
+int cn_redirect(cn_req_t *req, const char *location);
+
+/* Route handlers of the hosted flow and the grants API (cn_hosted.c). */
+int cn_route_auth_create(cn_req_t *req);
+int cn_route_login(cn_req_t *req);
+int cn_route_callback(cn_req_t *req);
+int cn_route_grants_list(cn_req_t *req);
+int cn_route_grants_create(cn_req_t *req);
+int cn_route_grant_read(cn_req_t *req);
+int cn_route_grant_update(cn_req_t *req);
+int cn_route_grant_delete(cn_req_t *req);
+
 /* Read and parse a JSON object body (Content-Type not enforced); on failure
  * the answer is already sent and *ANSWER holds the handler's return value. */
 json_t *cn_read_json(cn_req_t *req, int *answer);

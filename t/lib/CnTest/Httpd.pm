@@ -216,11 +216,22 @@ sub _pid {
     return $t =~ /(\d+)/ ? $1 : undef;
 }
 
+# PID exists and is not a zombie (a container's init may not reap it).
+sub _running {
+    my $pid = shift;
+    return 0 unless kill 0, $pid;
+    if (open my $fh, '<', "/proc/$pid/stat") {
+        my $stat = <$fh>;
+        return 0 if defined $stat && $stat =~ /^\d+ \(.*\) Z/s;
+    }
+    return 1;
+}
+
 # True when the server's parent process runs.
 sub alive {
     my $self = shift;
     my $pid = $self->_pid or return 0;
-    return kill(0, $pid) ? 1 : 0;
+    return _running($pid);
 }
 
 sub listening {
@@ -238,6 +249,7 @@ sub start {
     my ($rc, $out) = $self->_run($o{env}, '-f', $self->conf_file, '-k', 'start');
     $self->{rc} = $rc;
     $self->{stderr} = $out;
+    $self->_report_problems;
     return 0 if $rc != 0;
     for (1 .. 200) {
         return 1 if $self->alive && $self->listening;
@@ -257,17 +269,37 @@ sub gone {
     return 0;
 }
 
+# Sanitizer reports and crashed children in what this server wrote are
+# copied to t/logs/sanitizer.standalone.*, where scripts/test.sh fails the run.
+our $PROBLEM_RE = qr/runtime error:|ERROR: (?:Address|Leak|Thread|Memory)Sanitizer|SUMMARY: \w+Sanitizer|exit signal (?:Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception)/;
+
+sub _report_problems {
+    my $self = shift;
+    my $text = $self->output;
+    return if $text !~ $PROBLEM_RE || $self->{reported}{ length $text }++;
+    my $logs = CnTest::conf_value('t_logs') or return;
+    my $file = File::Spec->catfile($logs, "sanitizer.standalone.$$." . ++$self->{nreports});
+    if (open my $fh, '>', $file) {
+        print $fh "# from the standalone httpd in $self->{dir} (t/lib/CnTest/Httpd.pm)\n$text";
+        close $fh;
+    }
+}
+
 sub stop {
     my $self = shift;
-    return 1 unless $self->alive;
-    my $pid = $self->_pid;
-    $self->_run(undef, '-f', $self->conf_file, '-k', 'stop');
-    for (1 .. 200) {
-        return 1 unless kill 0, $pid;
-        Time::HiRes::sleep(0.05);
+    my $ok = 1;
+    if ($self->alive) {
+        my $pid = $self->_pid;
+        $self->_run(undef, '-f', $self->conf_file, '-k', 'stop');
+        $ok = 0;
+        for (1 .. 200) {
+            unless (_running($pid)) { $ok = 1; last }
+            Time::HiRes::sleep(0.05);
+        }
+        kill 'KILL', $pid unless $ok;
     }
-    kill 'KILL', $pid;
-    return 0;
+    $self->_report_problems;
+    return $ok;
 }
 
 sub rc { $_[0]{rc} }
@@ -317,7 +349,7 @@ sub dbh {
 sub DESTROY {
     my $self = shift;
     local ($?, $@, $!);
-    eval { $self->stop if $self->alive };
+    eval { $self->stop };
 }
 
 1;

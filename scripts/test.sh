@@ -1,0 +1,221 @@
+#!/bin/bash
+# The Apache::Test suite (t/*.t) against the built module in a real httpd
+# (event MPM), twice: on SQLite, then on a PostgreSQL server started here on
+# 127.0.0.1 and removed afterwards. `make test` runs it after the build.
+#
+#   scripts/test.sh [t/foo.t ...]       only these test files
+#   CN_PASSES="sqlite"                  only some passes (default "sqlite pgsql")
+#   CN_MODULE=build-asan/mod_connect.so CN_SANITIZE=1 scripts/test.sh    (make asan)
+#   CN_KEEP=1                           keep the temporary work tree (root) and files
+#   CN_VERBOSE=1                        every test line (Apache::Test's -verbose)
+#
+# Apache::Test and PostgreSQL refuse to run as root. As root this script
+# creates the user cntest (CN_TEST_USER), copies the repository (with the
+# built module) into a temporary directory that user owns, and runs itself
+# there as that user; the logs of each pass are copied back to t/var/results/.
+# As any other user it runs in place. Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+TEST_USER=${CN_TEST_USER:-cntest}
+MODULE=${CN_MODULE:-build/mod_connect.so}
+PASSES=${CN_PASSES:-sqlite pgsql}
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+APXS=${APXS:-$(command -v apxs || echo /usr/bin/apxs)}
+
+say() { printf '%s\n' "test.sh: $*"; }
+die() { printf '%s\n' "test.sh: $*" >&2; exit 1; }
+
+case "$MODULE" in /*) ;; *) MODULE=$TOP/$MODULE ;; esac
+[ -f "$MODULE" ] || die "$MODULE is missing: build it first (make build)"
+
+# ---- as root: an unprivileged user, a copy it owns, and this script again ----
+if [ "$(id -u)" = 0 ]; then
+  if ! id -u "$TEST_USER" >/dev/null 2>&1; then
+    useradd --system --user-group --create-home --home-dir "/var/lib/$TEST_USER" \
+            --shell /usr/sbin/nologin "$TEST_USER" 2>/dev/null \
+      || id -u "$TEST_USER" >/dev/null 2>&1 || die "cannot create the user $TEST_USER"
+    say "created the unprivileged user $TEST_USER"
+  fi
+  WORK=$(mktemp -d /tmp/mod_connect-test.XXXXXX) || die "mktemp failed"
+  cleanup_root() {
+    if [ -d "$WORK/t/var/results" ]; then
+      rm -rf "$TOP/t/var/results"; mkdir -p "$TOP/t/var"
+      cp -a "$WORK/t/var/results" "$TOP/t/var/results" 2>/dev/null || true
+      chown -R --reference="$TOP" "$TOP/t/var" 2>/dev/null || true
+    fi
+    if [ "${CN_KEEP:-0}" = 1 ]; then say "kept the work tree $WORK"; else rm -rf "$WORK"; fi
+  }
+  trap cleanup_root EXIT
+  trap 'exit 130' INT TERM
+  # The repository and the built module(s), without git metadata and old runs.
+  tar -C "$TOP" --exclude=./.git --exclude=./var --exclude=./t/logs --exclude=./t/var \
+      --exclude=./t/conf/httpd.conf --exclude=./t/conf/extra.conf \
+      --exclude=./t/conf/apache_test_config.pm --exclude=./bench/out -cf - . \
+    | tar -C "$WORK" -xf - || die "cannot copy the repository to $WORK"
+  case "$MODULE" in
+    "$TOP"/*) INNER_MODULE=$WORK/${MODULE#"$TOP"/} ;;
+    *) mkdir -p "$WORK/.module"; cp "$MODULE" "$WORK/.module/mod_connect.so"
+       INNER_MODULE=$WORK/.module/mod_connect.so ;;
+  esac
+  chown -R "$TEST_USER:" "$WORK"
+  chmod 0755 "$WORK"
+  say "running as $TEST_USER in $WORK"
+  cd "$WORK"
+  runuser -u "$TEST_USER" -- env CN_MODULE="$INNER_MODULE" HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" \
+    "$WORK/scripts/test.sh" "$@"
+  exit $?
+fi
+
+# ---- as an unprivileged user ------------------------------------------------
+for m in Apache::Test LWP::UserAgent JSON DBD::SQLite DBD::Pg; do
+  perl -M"$m" -e1 2>/dev/null || die "perl module $m is missing (make deps, as root)"
+done
+
+VAR=$TOP/t/var
+RESULTS=$VAR/results
+chmod 0600 t/conf/keys/* 2>/dev/null || true    # key material: owner only
+mkdir -p "$VAR"
+rm -rf "$RESULTS" "$VAR/standalone" "$VAR/db"
+mkdir -p "$RESULTS"
+PGDIR=""
+SUMMARY=()
+FAILED=0
+
+stop_httpd() {
+  local pid
+  if [ -f "$TOP/t/logs/httpd.pid" ] && pid=$(cat "$TOP/t/logs/httpd.pid" 2>/dev/null) \
+     && kill -0 "$pid" 2>/dev/null; then
+    perl t/TEST.PL -stop-httpd >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+  fi
+}
+stop_pg() {
+  if [ -n "$PGDIR" ]; then
+    scripts/pg.sh stop "$PGDIR" >/dev/null 2>&1 || true
+    if [ "${CN_KEEP:-0}" = 1 ]; then say "kept $PGDIR"; else rm -rf "$PGDIR"; fi
+    PGDIR=""
+  fi
+}
+cleanup() { stop_httpd; stop_pg; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Sanitizers: httpd itself is not instrumented, so the ASan runtime is
+# preloaded by a wrapper; reports go to files under t/logs that fail the run.
+HTTPD_RUN=$HTTPD
+if [ "${CN_SANITIZE:-0}" = 1 ]; then
+  ASAN_LIB=$(gcc -print-file-name=libasan.so)
+  [ -f "$ASAN_LIB" ] || die "no ASan runtime found (gcc -print-file-name=libasan.so: $ASAN_LIB)"
+  ASAN_LIB=$(readlink -f "$ASAN_LIB")
+  HTTPD_RUN=$VAR/httpd-sanitized
+  cat >"$HTTPD_RUN" <<EOF
+#!/bin/sh
+# written by scripts/test.sh: $HTTPD with the ASan runtime preloaded
+LD_PRELOAD="$ASAN_LIB\${LD_PRELOAD:+:\$LD_PRELOAD}" exec "$HTTPD" "\$@"
+EOF
+  chmod 0755 "$HTTPD_RUN"
+  SAN_LOG=$TOP/t/logs/sanitizer
+  # Leak checking is left to the unit tests: httpd's own exit paths leak by design.
+  export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=0:log_path=$SAN_LOG:log_exe_name=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$SAN_LOG:log_exe_name=1"
+  say "sanitizers on: $MODULE, httpd via $HTTPD_RUN (LD_PRELOAD $ASAN_LIB)"
+fi
+
+# run_pass NAME [TEST.PL options]: one run of the whole suite.
+run_pass() {
+  local name=$1; shift
+  local out=$RESULTS/$name
+  mkdir -p "$out"
+  say "=== pass $name: $* ==="
+  perl t/TEST.PL -clean >/dev/null 2>&1
+  rm -rf "$VAR/db" "$VAR/standalone"
+  mkdir -p "$TOP/t/logs"
+  rm -f "$TOP"/t/logs/sanitizer* "$TOP"/t/core "$TOP"/t/core.*
+  local t0=$SECONDS rc problems=""
+  perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD_RUN" -port select -cn_module "$MODULE" "$@" \
+       ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
+  rc=${PIPESTATUS[0]}
+  stop_httpd
+  grep -q '^Result: PASS' "$out/prove.log" || { [ "$rc" = 0 ] && rc=1; }
+  # A child that crashed fails the run even if every test passed.
+  if grep -E 'exit signal (Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception)' \
+        "$TOP/t/logs/error_log" >"$out/crashes" 2>/dev/null; then
+    problems="$problems httpd children crashed ($(wc -l <"$out/crashes"))"
+    cat "$out/crashes"
+  else
+    rm -f "$out/crashes"
+  fi
+  # A sanitizer report that went to stderr, i.e. into the error log (UBSan's does).
+  if grep -E -A3 'runtime error:|ERROR: (Address|Leak|Thread|Memory)Sanitizer|SUMMARY: [A-Za-z]+Sanitizer' \
+        "$TOP/t/logs/error_log" >"$out/sanitizer-in-error_log" 2>/dev/null; then
+    problems="$problems sanitizer report in error_log"
+    head -40 "$out/sanitizer-in-error_log"
+  else
+    rm -f "$out/sanitizer-in-error_log"
+  fi
+  # Core files (Apache::Test allows them, in t/): a backtrace, then away.
+  local core
+  for core in "$TOP"/t/core "$TOP"/t/core.*; do
+    [ -f "$core" ] || continue
+    problems="$problems core dumped"
+    if command -v gdb >/dev/null 2>&1; then
+      gdb -q -batch -ex 'bt 30' "$HTTPD" "$core" >"$out/$(basename "$core").bt" 2>&1 || true
+      say "backtrace of $(basename "$core"): t/var/results/$name/$(basename "$core").bt"
+      grep '^#' "$out/$(basename "$core").bt" | head -12 | sed 's/^/    /'
+    fi
+    rm -f "$core"
+  done
+  local san
+  san=$(ls "$TOP"/t/logs/sanitizer* 2>/dev/null || true)
+  if [ -n "$san" ]; then
+    problems="$problems sanitizer reports: $(for f in $san; do printf '%s ' "${f##*/}"; done)"
+    for f in $san; do echo "--- $f"; head -60 "$f"; done
+  fi
+  cp -a "$TOP/t/logs/." "$out/" 2>/dev/null || true
+  local secs=$((SECONDS - t0)) result
+  result=$(grep -E '^Files=' "$out/prove.log" | tail -1)
+  if [ "$rc" = 0 ] && [ -z "$problems" ]; then
+    SUMMARY+=("PASS  $name ($secs s) $result")
+  else
+    FAILED=1
+    SUMMARY+=("FAIL  $name ($secs s) exit $rc${problems:+;$problems} $result  logs: t/var/results/$name")
+    say "pass $name failed; last lines of its error_log:"
+    tail -25 "$TOP/t/logs/error_log" 2>/dev/null | sed 's/^/    /'
+  fi
+}
+
+TEST_FILES="$*"
+for pass in $PASSES; do
+  case "$pass" in
+  sqlite)
+    run_pass sqlite -cn_dbdriver sqlite3
+    ;;
+  pgsql)
+    PGDIR=$(mktemp -d /tmp/cnpg.XXXXXX) || die "mktemp failed"
+    if PGPORT=$(scripts/pg.sh start "$PGDIR" connect); then
+      say "PostgreSQL on 127.0.0.1:$PGPORT (data in $PGDIR)"
+      run_pass pgsql -cn_dbdriver pgsql \
+        -cn_dbdparams "host=127.0.0.1 port=$PGPORT dbname=connect user=$(id -un)"
+      cp "$PGDIR/postgres.log" "$RESULTS/pgsql/postgres.log" 2>/dev/null || true
+    else
+      FAILED=1
+      SUMMARY+=("FAIL  pgsql: PostgreSQL did not start")
+    fi
+    stop_pg
+    ;;
+  *) die "unknown pass $pass (sqlite, pgsql)" ;;
+  esac
+done
+perl t/TEST.PL -clean >/dev/null 2>&1 || true
+
+echo
+label=${MODULE#"$TOP"/}
+[ "${CN_SANITIZE:-0}" = 1 ] && label="$label, ASan+UBSan"
+echo "==== mod_connect Apache::Test suite ($label) ===="
+for line in "${SUMMARY[@]}"; do echo "$line"; done
+if [ "$FAILED" = 0 ]; then
+  echo "==== ALL PASSES PASSED ===="
+else
+  echo "==== FAILED (logs: t/var/results/) ===="
+fi
+exit $FAILED

@@ -1,0 +1,230 @@
+/* Hosted login requests (POST /auth → GET /login → GET /callback). The login
+ * id is 256 random bits, handed out once and stored only as its SHA-256. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "cn_grant.h"
+#include "cn_json.h"
+
+#define CN_LOGIN_MIN 60
+#define CN_LOGIN_MAX 86400
+
+static apr_status_t db_failed(cn_ctx_t *ctx)
+{
+    return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
+}
+
+static apr_status_t check_string(cn_ctx_t *ctx, json_t *body, const char *key, apr_size_t max,
+                                 const char **out)
+{
+    if (cn_json_get_string(body, key, out) != APR_SUCCESS || (*out && strlen(*out) > max)) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "%s must be a string of at most %" APR_SIZE_T_FMT " bytes", key, max);
+    }
+    return APR_SUCCESS;
+}
+
+static int uri_allowed(json_t *uris, const char *uri)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(uris, i, v) {
+        if (!strcmp(json_string_value(v), uri)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
+{
+    static const char *const allowed[] = {"provider", "redirect_uri", "scope", "state",
+                                          "login_hint", "grant_id", "expires_in",
+                                          "cookie_nonce", "settings", NULL};
+    const char *provider = NULL, *redirect_uri = NULL, *state = NULL, *hint = NULL;
+    const char *grant_id = NULL, *nonce = NULL, *bad, *id, *args[7];
+    json_t *scope = NULL, *settings = NULL, *request;
+    long long expires = -1;
+    cn_integration_t *it;
+    apr_int64_t expires_at;
+    apr_status_t rv;
+
+    if ((bad = cn_json_unknown_key(body, allowed))) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+                       bad);
+    }
+    if (check_string(ctx, body, "provider", 32, &provider) != APR_SUCCESS
+        || check_string(ctx, body, "redirect_uri", 2048, &redirect_uri) != APR_SUCCESS
+        || check_string(ctx, body, "state", 1024, &state) != APR_SUCCESS
+        || check_string(ctx, body, "login_hint", 254, &hint) != APR_SUCCESS
+        || check_string(ctx, body, "grant_id", 64, &grant_id) != APR_SUCCESS
+        || check_string(ctx, body, "cookie_nonce", 256, &nonce) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (cn_json_get_string_array(body, "scope", 100, 512, &scope) != APR_SUCCESS
+        || cn_json_get_object(body, "settings", &settings) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                       "scope must be an array of strings, settings an object");
+    }
+    if (cn_json_get_int(body, "expires_in", &expires) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "login_expires_in_invalid",
+                       "expires_in must be an integer number of seconds");
+    }
+    if (!provider) {
+        return cn_fail(ctx->pool, &ctx->res, "provider_required", NULL);
+    }
+    if (!cn_provider_supported(provider) || !strcmp(provider, "imap")) {
+        return cn_fail(ctx->pool, &ctx->res, "provider_not_supported",
+                       "hosted authentication takes google or microsoft");
+    }
+    if (!redirect_uri) {
+        return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed",
+                       "redirect_uri is required");
+    }
+    rv = cn_integration_load(ctx, provider, &it);
+    if (rv == APR_ENOENT) {
+        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
+                       "no integration for that provider");
+    }
+    if (rv != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (!uri_allowed(it->redirect_uris, redirect_uri)) {
+        return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed", NULL);
+    }
+    if (!scope || !json_array_size(scope)) {
+        scope = it->scope;
+    }
+    if (!json_array_size(scope)) {
+        return cn_fail(ctx->pool, &ctx->res, "no_login_scopes", NULL);
+    }
+    if (expires == -1) {
+        expires = it->expires_in < CN_LOGIN_MAX ? it->expires_in : CN_LOGIN_MAX;
+    }
+    if (expires < CN_LOGIN_MIN || expires > CN_LOGIN_MAX) {
+        return cn_fail(ctx->pool, &ctx->res, "login_expires_in_invalid", NULL);
+    }
+    if (grant_id) {
+        cn_grant_t *g;
+        if (cn_grant_load(ctx, grant_id, &g) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (strcmp(g->provider, provider)) {
+            return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                           "grant_id belongs to another provider");
+        }
+    }
+    if (cn_random_token(ctx->pool, 32, &id) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    expires_at = ctx->now + expires;
+    request = cn_json_own(ctx->pool, json_pack("{s:s,s:s,s:O}", "redirect_uri", redirect_uri,
+                                               "provider", provider, "scope", scope));
+    if (hint) {
+        json_object_set_new(request, "login_hint", json_string(hint));
+    }
+    if (state) {
+        json_object_set_new(request, "state", json_string(state));
+    }
+    if (grant_id) {
+        json_object_set_new(request, "grant_id", json_string(grant_id));
+    }
+    if (nonce) {
+        json_object_set_new(request, "cookie_nonce", json_string(nonce));
+    }
+    args[0] = cn_sha256_hex(ctx->pool, id, strlen(id));
+    args[1] = ctx->app_id;
+    args[2] = it->id;
+    args[3] = provider;
+    args[4] = cn_json_dump(ctx->pool, request);
+    args[5] = apr_ltoa(ctx->pool, (long)expires_at);
+    args[6] = apr_ltoa(ctx->pool, (long)ctx->now);
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_login_insert", 7, args, NULL) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    /* What the application sees of its request: never the cookie nonce. */
+    json_object_del(request, "cookie_nonce");
+    *out = cn_json_own(ctx->pool,
+                       json_pack("{s:s,s:s,s:I,s:O}", "url",
+                                 apr_pstrcat(ctx->pool, ctx->base_url, "/login?id=", id, NULL),
+                                 "id", id, "expires_at", (json_int_t)expires_at, "request",
+                                 request));
+    return APR_SUCCESS;
+}
+
+static apr_status_t load(cn_ctx_t *ctx, const char *digest, cn_login_t **out)
+{
+    apr_array_header_t *rows;
+    const char *args[1] = {digest};
+    cn_row_t *r;
+    cn_login_t *l;
+    if (cn_db_select(ctx->pool, ctx->db, "cn_login_get", 1, args, &rows) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (!rows->nelts) {
+        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+    }
+    r = APR_ARRAY_IDX(rows, 0, cn_row_t *);
+    l = apr_pcalloc(ctx->pool, sizeof(*l));
+    l->digest = r->cols[0];
+    l->app_id = r->cols[1];
+    l->integration_id = r->cols[2];
+    l->provider = r->cols[3];
+    l->request = cn_json_load_stored(ctx->pool, r->cols[4]);
+    l->expires_at = apr_atoi64(r->cols[5]);
+    l->used_at = r->cols[6] ? apr_atoi64(r->cols[6]) : 0;
+    if (!l->request) {
+        return db_failed(ctx);
+    }
+    *out = l;
+    return APR_SUCCESS;
+}
+
+static apr_status_t with_integration(cn_ctx_t *ctx, cn_login_t *l, cn_integration_t **it)
+{
+    apr_status_t rv;
+    ctx->app_id = l->app_id;
+    rv = cn_integration_load(ctx, l->provider, it);
+    if (rv == APR_ENOENT || (rv == APR_SUCCESS && strcmp((*it)->id, l->integration_id))) {
+        return cn_fail(ctx->pool, &ctx->res, "integration_no_longer_exists", NULL);
+    }
+    return rv == APR_SUCCESS ? APR_SUCCESS : db_failed(ctx);
+}
+
+apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, cn_login_t **login,
+                            cn_integration_t **it)
+{
+    const char *digest, *args[3];
+    int n = 0;
+    if (!id || strlen(id) != 43) {
+        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+    }
+    digest = cn_sha256_hex(ctx->pool, id, strlen(id));
+    /* Spending is one conditional UPDATE: of two concurrent visits, one wins. */
+    args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
+    args[1] = digest;
+    args[2] = args[0];
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_login_use", 3, args, &n) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+    }
+    if (load(ctx, digest, login) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    return with_integration(ctx, *login, it);
+}
+
+apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **login,
+                                cn_integration_t **it)
+{
+    if (load(ctx, digest, login) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!(*login)->used_at || (*login)->expires_at <= ctx->now) {
+        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+    }
+    return with_integration(ctx, *login, it);
+}

@@ -1,0 +1,327 @@
+/* The hosted flow (POST /auth, GET /login, GET /callback) and the grants API.
+ * The callback never holds a database handle while it talks to a provider. */
+#include <util_cookies.h>
+
+#include "cn_request.h"
+#include "cn_session.h"
+#include "cn_grant.h"
+#include "cn_oauth.h"
+
+#define ANSWER(req, rv, expr) ((rv) == APR_SUCCESS ? (expr) : cn_reply_result(req))
+
+/* ---- POST /auth -------------------------------------------------------- */
+
+int cn_route_auth_create(cn_req_t *req)
+{
+    int answer;
+    json_t *body = cn_read_json(req, &answer), *out = NULL;
+    apr_status_t rv;
+    if (!body || !cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_login_create(&req->ctx, body, &out);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, out));
+}
+
+/* ---- GET /login -------------------------------------------------------- */
+
+static const char *request_str(json_t *request, const char *key)
+{
+    json_t *v = json_object_get(request, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int cn_route_login(cn_req_t *req)
+{
+    request_rec *r = req->r;
+    const char *id = apr_table_get(req->query, "id"), *nonce, *cookie = NULL;
+    const char *state, *verifier, *challenge;
+    unsigned char digest[32];
+    cn_login_t *login;
+    cn_integration_t *it;
+    int answer;
+
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    if (cn_login_spend(&req->ctx, id ? id : "", &login, &it) != APR_SUCCESS) {
+        return cn_page_error(req, req->ctx.res.event->type, req->ctx.res.description);
+    }
+    nonce = request_str(login->request, "cookie_nonce");
+    if (nonce) {
+        ap_cookie_read(r, "x-cookie-nonce", &cookie, 0);
+        if (!cookie || !cn_ct_equal(cookie, strlen(cookie), nonce, strlen(nonce))) {
+            return cn_page_error(req, "login_id_invalid",
+                                 "the x-cookie-nonce cookie does not match the login request");
+        }
+    }
+    if (cn_random_token(r->pool, 32, &state) != APR_SUCCESS
+        || cn_random_token(r->pool, 32, &verifier) != APR_SUCCESS) {
+        return cn_page_error(req, "internal_error", "no randomness");
+    }
+    cn_sha256(verifier, strlen(verifier), digest);
+    challenge = cn_b64url_encode(r->pool, digest, sizeof(digest));
+    /* The dance's state lives in the browser's encrypted session cookie. */
+    if (cn_session_set(r, "state", state) != APR_SUCCESS
+        || cn_session_set(r, "login", login->digest) != APR_SUCCESS
+        || cn_session_set(r, "provider", login->provider) != APR_SUCCESS
+        || cn_session_set(r, "verifier", verifier) != APR_SUCCESS
+        || cn_session_set(r, "time", apr_ltoa(r->pool, (long)req->ctx.now)) != APR_SUCCESS
+        || cn_session_set(r, "expires", apr_ltoa(r->pool, (long)login->expires_at))
+               != APR_SUCCESS) {
+        return cn_page_error(req, "internal_error",
+                             "no session: is \"Session On\" set for this location?");
+    }
+    cn_event_record(&req->ctx, "hosted_login_started", "info",
+                    cn_json_own(r->pool, json_pack("{s:s,s:s}", "integration_id", it->id,
+                                                   "provider", it->provider)));
+    return cn_redirect(req, cn_oauth_authorize_url(&req->ctx, it,
+                                                   json_object_get(login->request, "scope"),
+                                                   state, challenge,
+                                                   request_str(login->request, "login_hint")));
+}
+
+/* ---- GET /callback ----------------------------------------------------- */
+
+/* Back to the application with the outcome. */
+static int back_to_app(cn_req_t *req, cn_login_t *login, const char *grant_id,
+                       const char *email, const char *error)
+{
+    const char *pairs[] = {
+        "success", error ? "false" : "true",
+        "grant_id", grant_id,
+        "error", error,
+        "state", request_str(login->request, "state"),
+        "provider", login->provider,
+        "email", email,
+        NULL, NULL
+    };
+    return cn_redirect(req, cn_http_url_with_query(req->r->pool,
+                                                   request_str(login->request, "redirect_uri"),
+                                                   pairs));
+}
+
+static int fail_to_app(cn_req_t *req, cn_login_t *login)
+{
+    const cn_result_t *res = &req->ctx.res;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                  "[%s] " CNLOGNO(00202) "hosted %s login failed: %s (%d)%s%s", req->request_id,
+                  login->provider, res->event->type, res->event->code,
+                  res->description ? ": " : "", res->description ? res->description : "");
+    return back_to_app(req, login, NULL, NULL, res->event->type);
+}
+
+int cn_route_callback(cn_req_t *req)
+{
+    request_rec *r = req->r;
+    cn_ctx_t *ctx = &req->ctx;
+    const char *state = apr_table_get(req->query, "state");
+    const char *code = apr_table_get(req->query, "code");
+    const char *error = apr_table_get(req->query, "error");
+    const char *s_state = cn_session_get(r, "state"), *s_login = cn_session_get(r, "login");
+    const char *s_verifier = cn_session_get(r, "verifier"), *s_expires = cn_session_get(r, "expires");
+    const char *secret = NULL, *email = NULL, *user_id = NULL, *missing;
+    cn_login_t *login;
+    cn_integration_t *it;
+    cn_oauth_tokens_t *tokens;
+    cn_grant_t *grant;
+    json_t *scope;
+    int reauth = 0;
+    apr_status_t rv;
+
+    if (!s_state || !s_login || !s_verifier || !s_expires) {
+        return cn_page_error(req, "login_id_invalid",
+                             "no sign-in in progress in this browser (missing session)");
+    }
+    if (!state || !cn_ct_equal(state, strlen(state), s_state, strlen(s_state))) {
+        return cn_page_error(req, "login_id_invalid", "state does not match this browser's");
+    }
+    /* Single use: whatever happens next, this state is spent. */
+    cn_session_set(r, "state", NULL);
+    cn_session_set(r, "login", NULL);
+    cn_session_set(r, "verifier", NULL);
+    cn_session_set(r, "provider", NULL);
+    cn_session_set(r, "time", NULL);
+    cn_session_set(r, "expires", NULL);
+    if (apr_atoi64(s_expires) <= ctx->now) {
+        return cn_page_error(req, "login_id_invalid", "the sign-in took longer than allowed");
+    }
+
+    if (!(ctx->db = cn_dbd_open(r))) {
+        return cn_page_error(req, "internal_error", "no database connection");
+    }
+    rv = cn_login_by_digest(ctx, s_login, &login, &it);
+    if (rv == APR_SUCCESS) {
+        cn_event_record(ctx, "hosted_login_used", "info",
+                        cn_json_own(r->pool, json_pack("{s:s,s:s}", "integration_id", it->id,
+                                                       "provider", it->provider)));
+    }
+    cn_dbd_close(r, ctx->db);
+    ctx->db = NULL;
+    if (rv != APR_SUCCESS) {
+        return cn_page_error(req, ctx->res.event->type, ctx->res.description);
+    }
+    /* From here on the redirect URI is known to be the application's. */
+    if (error) {
+        cn_fail(r->pool, &ctx->res, "oauth_failed", "the provider answered error=%.64s", error);
+        return fail_to_app(req, login);
+    }
+    if (!code || !*code || strlen(code) > 4096) {
+        cn_fail(r->pool, &ctx->res, "invalid_request", "the provider sent no code");
+        return fail_to_app(req, login);
+    }
+    scope = json_object_get(login->request, "scope");
+    if (cn_integration_secret(ctx, it, &secret) != APR_SUCCESS
+        || cn_oauth_token(ctx, it, secret, code, s_verifier, NULL, &tokens) != APR_SUCCESS) {
+        return fail_to_app(req, login);
+    }
+    if (!tokens->refresh_token) {
+        cn_fail(r->pool, &ctx->res, "provider_code_request_failed",
+                "offline access was asked for but no refresh token came back");
+        return fail_to_app(req, login);
+    }
+    if ((missing = cn_oauth_missing_scope(r->pool, it->provider, scope, tokens->scope))) {
+        cn_fail(r->pool, &ctx->res, "scopes_conflict", "scope %.200s was not granted", missing);
+        return fail_to_app(req, login);
+    }
+    if (cn_oauth_identity(ctx, it, tokens, &email, &user_id) != APR_SUCCESS) {
+        return fail_to_app(req, login);
+    }
+
+    if (!(ctx->db = cn_dbd_open(r))) {
+        cn_fail(r->pool, &ctx->res, "internal_error", "no database connection");
+        return fail_to_app(req, login);
+    }
+    rv = cn_grant_store(ctx, it, scope, request_str(login->request, "state"),
+                        request_str(login->request, "grant_id"), tokens, email, user_id, &grant,
+                        &reauth);
+    cn_dbd_close(r, ctx->db);
+    ctx->db = NULL;
+    if (rv != APR_SUCCESS) {
+        return fail_to_app(req, login);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "[%s] " CNLOGNO(00203) "grant %s %s (%s)",
+                  req->request_id, grant->id, reauth ? "re-authenticated" : "created",
+                  it->provider);
+    return back_to_app(req, login, grant->id, email, NULL);
+}
+
+/* ---- grants ------------------------------------------------------------ */
+
+int cn_route_grants_list(cn_req_t *req)
+{
+    int answer;
+    cn_grant_query_t q = {0};
+    json_t *out = NULL;
+    apr_table_t *t = req->query;
+    apr_status_t rv;
+    if (cn_paging_parse(&req->ctx, apr_table_get(t, "limit"), apr_table_get(t, "offset"),
+                        &q.limit, &q.offset) != APR_SUCCESS
+        || cn_grant_query_parse(&req->ctx, apr_table_get(t, "sort_by"),
+                                apr_table_get(t, "order_by"), apr_table_get(t, "since"),
+                                apr_table_get(t, "before"), apr_table_get(t, "email"),
+                                apr_table_get(t, "grant_status"), apr_table_get(t, "ip"),
+                                apr_table_get(t, "provider"), &q) != APR_SUCCESS) {
+        return cn_reply_result(req);
+    }
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_grant_list(&req->ctx, &q, &out);
+    return ANSWER(req, rv, cn_reply_list(req, out, q.limit, q.offset));
+}
+
+int cn_route_grant_read(cn_req_t *req)
+{
+    int answer;
+    cn_grant_t *g;
+    if (!cn_need_db(req, &answer)) {
+        return answer;
+    }
+    if (cn_grant_load(&req->ctx, req->params[0], &g) != APR_SUCCESS) {
+        return cn_reply_result(req);
+    }
+    return cn_reply_data(req, HTTP_OK, cn_grant_json(req->r->pool, g));
+}
+
+int cn_route_grant_update(cn_req_t *req)
+{
+    int answer;
+    json_t *body = cn_read_json(req, &answer), *out = NULL;
+    apr_status_t rv;
+    if (!body || !cn_need_db(req, &answer)) {
+        return answer;
+    }
+    rv = cn_grant_update(&req->ctx, req->params[0], body, &out);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, out));
+}
+
+int cn_route_grant_delete(cn_req_t *req)
+{
+    cn_ctx_t *ctx = &req->ctx;
+    cn_grant_t *gone = NULL;
+    cn_integration_t *it = NULL;
+    const char *refresh = NULL;
+    apr_status_t rv;
+    if (!(ctx->db = cn_dbd_open(req->r))) {
+        return cn_reply_error(req, "internal_error", NULL);
+    }
+    rv = cn_grant_delete(ctx, req->params[0], &gone, &refresh);
+    if (rv == APR_SUCCESS && refresh && cn_integration_load(ctx, gone->provider, &it) != APR_SUCCESS) {
+        it = NULL;
+    }
+    cn_dbd_close(req->r, ctx->db);
+    ctx->db = NULL;
+    if (rv != APR_SUCCESS) {
+        return cn_reply_result(req);
+    }
+    if (it && refresh) {
+        cn_oauth_revoke(ctx, it, refresh); /* best effort, after the local delete */
+    }
+    return cn_reply_success(req, HTTP_OK,
+                            cn_json_own(req->r->pool, json_pack("{s:s}", "message",
+                                                                "Resource successfully removed")));
+}
+
+int cn_route_grants_create(cn_req_t *req)
+{
+    cn_ctx_t *ctx = &req->ctx;
+    int answer, reauth = 0;
+    json_t *body = cn_read_json(req, &answer), *scope = NULL;
+    cn_integration_t *it;
+    cn_oauth_tokens_t *tokens;
+    cn_grant_t *grant;
+    const char *secret, *refresh, *state, *email, *user_id;
+    apr_status_t rv;
+    if (!body) {
+        return answer;
+    }
+    if (!(ctx->db = cn_dbd_open(req->r))) {
+        return cn_reply_error(req, "internal_error", NULL);
+    }
+    rv = cn_grant_native_prepare(ctx, body, &it, &secret, &refresh, &scope, &state);
+    cn_dbd_close(req->r, ctx->db);
+    ctx->db = NULL;
+    if (rv != APR_SUCCESS) {
+        return cn_reply_result(req);
+    }
+    /* A real refresh proves the token before anything is stored. */
+    if (cn_oauth_token(ctx, it, secret, NULL, NULL, refresh, &tokens) != APR_SUCCESS
+        || cn_oauth_identity(ctx, it, tokens, &email, &user_id) != APR_SUCCESS) {
+        return cn_reply_result(req);
+    }
+    if (!tokens->refresh_token) {
+        tokens->refresh_token = refresh; /* providers that do not rotate keep the old one */
+    }
+    if (!(ctx->db = cn_dbd_open(req->r))) {
+        return cn_reply_error(req, "internal_error", NULL);
+    }
+    rv = cn_grant_store(ctx, it, scope, state, NULL, tokens, email, user_id, &grant, &reauth);
+    cn_dbd_close(req->r, ctx->db);
+    ctx->db = NULL;
+    if (rv != APR_SUCCESS) {
+        return cn_reply_result(req);
+    }
+    return cn_reply_success(req, reauth ? HTTP_OK : HTTP_CREATED,
+                            cn_grant_json(req->r->pool, grant));
+}

@@ -1,0 +1,47 @@
+/* mod_session glue: the browser-side state of the hosted dance, under keys
+ * prefixed "connect-", in the (encrypted) session cookie. */
+#include <apr_optional.h>
+#include <mod_session.h>
+
+#include "cn_httpd.h"
+#include "cn_session.h"
+
+static APR_OPTIONAL_FN_TYPE(ap_session_load) *load_fn;
+static APR_OPTIONAL_FN_TYPE(ap_session_get) *get_fn;
+static APR_OPTIONAL_FN_TYPE(ap_session_set) *set_fn;
+
+int cn_session_functions_present(void)
+{
+    load_fn = APR_RETRIEVE_OPTIONAL_FN(ap_session_load);
+    get_fn = APR_RETRIEVE_OPTIONAL_FN(ap_session_get);
+    set_fn = APR_RETRIEVE_OPTIONAL_FN(ap_session_set);
+    return load_fn && get_fn && set_fn;
+}
+
+static session_rec *session_of(request_rec *r)
+{
+    session_rec *z = NULL;
+    if (load_fn(r, &z) != APR_SUCCESS) {
+        return NULL;
+    }
+    return z;
+}
+
+const char *cn_session_get(request_rec *r, const char *key)
+{
+    session_rec *z = session_of(r);
+    const char *v = NULL;
+    if (!z || get_fn(r, z, apr_pstrcat(r->pool, CN_SESSION_PREFIX, key, NULL), &v) != APR_SUCCESS) {
+        return NULL;
+    }
+    return v && *v ? v : NULL;
+}
+
+apr_status_t cn_session_set(request_rec *r, const char *key, const char *value)
+{
+    session_rec *z = session_of(r);
+    if (!z) {
+        return APR_EGENERAL;
+    }
+    return set_fn(r, z, apr_pstrcat(r->pool, CN_SESSION_PREFIX, key, NULL), value);
+}

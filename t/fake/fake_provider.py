@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Fake Google and Microsoft OAuth 2.0 endpoints over TLS, shaped like the real
+ones (JSON bodies and error bodies included), for the test suite.
+
+Routes (PREFIX = /google or /microsoft/<tenant>):
+  GET  /google/authorize, /microsoft/<tenant>/oauth2/v2.0/authorize   auto-consent → 302 redirect_uri?code&state
+  POST /google/token,     /microsoft/<tenant>/oauth2/v2.0/token       authorization_code (+PKCE S256), refresh_token
+  GET  /google/userinfo,  /microsoft/graph/v1.0/me                    Bearer access token
+  POST /google/revoke                                                 token=...
+  GET  /_log                                                          what was received (JSON)
+
+Behaviour is chosen by the user's login_hint (its local part), so parallel
+flows do not interfere:
+  deny*        authorize answers error=access_denied
+  slow*        the token endpoint sleeps 5 s
+  t500*        the token endpoint answers 500
+  tbadjson*    the token endpoint answers malformed JSON
+  thtml*       the token endpoint answers an HTML page
+  norefresh*   no refresh_token in the token answer
+  narrow*      the granted scope lacks the requested ones
+  noemail*     the id_token has no email (userinfo / Graph /me is asked)
+  badgrant*    the code exchange fails with invalid_grant
+Without a login_hint the user is user@example.com.
+"""
+import base64, hashlib, json, secrets, ssl, sys, threading, time, urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CLIENTS = {"google": ("test-google-client", "test-google-secret"),
+           "microsoft": ("test-ms-client", "test-ms-secret")}
+lock = threading.Lock()
+codes = {}      # code -> dict(email, scope, challenge, redirect_uri, provider, fault)
+refresh = {}    # refresh token -> dict(email, scope, provider)
+access = {}     # access token -> dict(email, provider)
+log = []        # (method, path, form/query keys)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(claims):
+    head = b64url(json.dumps({"alg": "RS256", "kid": "fake", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    return f"{head}.{body}.{b64url(b'not-a-real-signature')}"
+
+
+def fault_of(email):
+    local = email.split("@")[0]
+    for f in ("deny", "slow", "t500", "tbadjson", "thtml", "norefresh", "narrow", "noemail", "badgrant"):
+        if local.startswith(f):
+            return f
+    return ""
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, status, body, ctype="application/json; charset=utf-8", headers=()):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_json(self, status, obj):
+        self.send(status, json.dumps(obj))
+
+    def provider_of(self, path):
+        if path.startswith("/google/"):
+            return "google", path[len("/google/"):]
+        if path.startswith("/microsoft/graph/"):
+            return "microsoft", "graph/" + path[len("/microsoft/graph/"):]
+        if path.startswith("/microsoft/"):
+            rest = path[len("/microsoft/"):].split("/", 1)
+            tail = rest[1] if len(rest) > 1 else ""
+            return "microsoft", tail.replace("oauth2/v2.0/", "")
+        return None, None
+
+    def oauth_error(self, provider, status, error, description):
+        if provider == "microsoft":
+            code = {"invalid_grant": 70008, "invalid_client": 7000215}.get(error, 90000)
+            self.send_json(status, {
+                "error": error,
+                "error_description": f"AADSTS{code}: {description}\r\nTrace ID: {secrets.token_hex(8)}",
+                "error_codes": [code], "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"),
+                "trace_id": secrets.token_hex(8), "correlation_id": secrets.token_hex(8)})
+        else:
+            self.send_json(status, {"error": error, "error_description": description})
+
+    # ---- GET ----------------------------------------------------------------
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(url.query))
+        with lock:
+            log.append({"method": "GET", "path": url.path, "params": q})
+        if url.path == "/_log":
+            with lock:
+                return self.send_json(200, log)
+        provider, op = self.provider_of(url.path)
+        if op == "authorize":
+            return self.authorize(provider, q)
+        if op in ("userinfo", "graph/v1.0/me"):
+            return self.userinfo(provider)
+        self.send_json(404, {"error": "not_found"})
+
+    def authorize(self, provider, q):
+        redirect_uri = q.get("redirect_uri", "")
+        if q.get("client_id") != CLIENTS[provider][0] or not redirect_uri:
+            return self.send(400, "<html><body>Error 400: invalid_request</body></html>", "text/html")
+        email = q.get("login_hint") or "user@example.com"
+        fault = fault_of(email)
+        sep = "&" if "?" in redirect_uri else "?"
+        if fault == "deny":
+            loc = redirect_uri + sep + urllib.parse.urlencode(
+                {"error": "access_denied", "error_description": "The user denied access", "state": q.get("state", "")})
+            return self.send(302, "", "text/html", [("Location", loc)])
+        code = secrets.token_urlsafe(24)
+        with lock:
+            codes[code] = {"email": email, "scope": q.get("scope", ""), "provider": provider,
+                           "challenge": q.get("code_challenge"), "method": q.get("code_challenge_method"),
+                           "redirect_uri": redirect_uri, "fault": fault}
+        loc = redirect_uri + sep + urllib.parse.urlencode({"code": code, "state": q.get("state", "")})
+        self.send(302, "", "text/html", [("Location", loc)])
+
+    def userinfo(self, provider):
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        with lock:
+            who = access.get(token)
+        if not who:
+            if provider == "microsoft":
+                return self.send_json(401, {"error": {"code": "InvalidAuthenticationToken",
+                                                      "message": "Access token is empty."}})
+            return self.send_json(401, {"error": "invalid_token", "error_description": "Invalid Credentials"})
+        if provider == "microsoft":
+            return self.send_json(200, {"id": "ms-" + hashlib.sha1(who["email"].encode()).hexdigest()[:16],
+                                        "mail": who["email"], "userPrincipalName": who["email"],
+                                        "displayName": "Test User"})
+        self.send_json(200, {"sub": "g-" + hashlib.sha1(who["email"].encode()).hexdigest()[:16],
+                             "email": who["email"], "email_verified": True})
+
+    # ---- POST ---------------------------------------------------------------
+    def do_POST(self):
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+        with lock:
+            log.append({"method": "POST", "path": url.path,
+                        "params": {k: ("<secret>" if k in ("client_secret",) else v) for k, v in form.items()}})
+        provider, op = self.provider_of(url.path)
+        if op == "token":
+            return self.token(provider, form)
+        if op == "revoke":
+            return self.send_json(200, {})
+        self.send_json(404, {"error": "not_found"})
+
+    def issue(self, provider, email, scope, fault, with_refresh=True):
+        at = "at-" + secrets.token_urlsafe(24)
+        rt = "rt-" + secrets.token_urlsafe(24)
+        with lock:
+            access[at] = {"email": email, "provider": provider}
+            if with_refresh:
+                refresh[rt] = {"email": email, "scope": scope, "provider": provider}
+        granted = scope
+        if fault == "narrow":
+            granted = " ".join(s for s in scope.split() if s in ("openid", "email")) or "openid"
+        claims = {"iss": "https://accounts.google.com" if provider == "google"
+                  else "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+                  "aud": CLIENTS[provider][0], "iat": int(time.time()), "exp": int(time.time()) + 3600,
+                  "sub": hashlib.sha1(email.encode()).hexdigest()}
+        if fault != "noemail":
+            claims["email"] = email
+            if provider == "microsoft":
+                claims["preferred_username"] = email
+                claims["oid"] = "ms-" + hashlib.sha1(email.encode()).hexdigest()[:16]
+        body = {"access_token": at, "expires_in": 3599, "scope": granted, "token_type": "Bearer",
+                "id_token": jwt(claims)}
+        if provider == "microsoft":
+            body["ext_expires_in"] = 3599
+        if with_refresh:
+            body["refresh_token"] = rt
+        return body
+
+    def token(self, provider, form):
+        cid, csecret = CLIENTS[provider]
+        if form.get("client_id") != cid or form.get("client_secret") != csecret:
+            return self.oauth_error(provider, 401, "invalid_client", "The OAuth client was not found.")
+        gt = form.get("grant_type")
+        if gt == "authorization_code":
+            with lock:
+                c = codes.pop(form.get("code", ""), None)
+            if not c:
+                return self.oauth_error(provider, 400, "invalid_grant", "Malformed auth code.")
+            fault = c["fault"]
+            if fault == "slow":
+                time.sleep(5)
+            if fault == "t500":
+                return self.send(500, "<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html")
+            if fault == "tbadjson":
+                return self.send(200, '{"access_token": "at-broken", "expires_in": ')
+            if fault == "thtml":
+                return self.send(200, "<!DOCTYPE html><html><body>Sign in</body></html>", "text/html")
+            if fault == "badgrant":
+                return self.oauth_error(provider, 400, "invalid_grant", "Bad Request")
+            if form.get("redirect_uri") != c["redirect_uri"]:
+                return self.oauth_error(provider, 400, "redirect_uri_mismatch", "Bad Request")
+            verifier = form.get("code_verifier", "")
+            if c["challenge"]:
+                if c["method"] != "S256" or b64url(hashlib.sha256(verifier.encode()).digest()) != c["challenge"]:
+                    return self.oauth_error(provider, 400, "invalid_grant", "Invalid code verifier.")
+            body = self.issue(provider, c["email"], c["scope"], fault, with_refresh=(fault != "norefresh"))
+            return self.send_json(200, body)
+        if gt == "refresh_token":
+            with lock:
+                r = refresh.get(form.get("refresh_token", ""))
+            if not r:
+                return self.oauth_error(provider, 400, "invalid_grant", "Token has been expired or revoked.")
+            body = self.issue(provider, r["email"], r["scope"], "", with_refresh=(provider == "microsoft"))
+            return self.send_json(200, body)
+        self.oauth_error(provider, 400, "unsupported_grant_type", "Invalid grant_type")
+
+
+def main():
+    port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    seed = sys.argv[4] if len(sys.argv) > 4 else None
+    if seed:  # refresh tokens the tests may use for native authentication
+        for line in open(seed):
+            provider, token, email = line.split()
+            refresh[token] = {"email": email, "scope": "openid email", "provider": provider}
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    print(f"fake providers on https://127.0.0.1:{port}", flush=True)
+    httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
