@@ -9,7 +9,8 @@ typedef struct cn_grant_t {
     const char *id, *app_id, *integration_id, *provider, *email, *grant_status;
     json_t *scope;
     const char *user_agent, *ip, *state, *provider_user_id;
-    json_t *settings;
+    json_t *settings;          /* NULL until parsed from settings_text */
+    const char *settings_text;
     const char *refresh_token, *access_token; /* sealed */
     apr_int64_t access_expires_at, created_at, updated_at;
 } cn_grant_t;

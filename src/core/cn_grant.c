@@ -39,7 +39,7 @@ static cn_grant_t *from_row(apr_pool_t *p, const cn_row_t *r)
     g->ip = or_null(r->cols[8]);
     g->state = or_null(r->cols[9]);
     g->provider_user_id = or_null(r->cols[10]);
-    g->settings = cn_json_load_stored(p, r->cols[11]);
+    g->settings_text = r->cols[11]; /* parsed only where it is changed */
     g->refresh_token = or_null(r->cols[12]);
     g->access_token = or_null(r->cols[13]);
     g->access_expires_at = r->cols[14] ? apr_atoi64(r->cols[14]) : 0;
@@ -47,9 +47,6 @@ static cn_grant_t *from_row(apr_pool_t *p, const cn_row_t *r)
     g->updated_at = apr_atoi64(r->cols[16]);
     if (!g->scope) {
         g->scope = cn_json_own(p, json_array());
-    }
-    if (!g->settings) {
-        g->settings = cn_json_own(p, json_object());
     }
     return g;
 }
@@ -237,6 +234,10 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
     }
     if (cn_grant_load(ctx, id, &g) != APR_SUCCESS) {
         return APR_EGENERAL;
+    }
+    g->settings = cn_json_load_stored(ctx->pool, g->settings_text);
+    if (!g->settings) {
+        g->settings = cn_json_own(ctx->pool, json_object());
     }
     if (settings) {
         json_t *copy = cn_json_own(ctx->pool, json_deep_copy(settings));

@@ -206,7 +206,18 @@ static cn_db_t *wrap(request_rec *r, ap_dbd_t *h)
     db->prepared = h->prepared;
     db->pgsql = !strcmp(apr_dbd_name(h->driver), "pgsql");
     db->write_lock = db->pgsql ? NULL : sqlite_write_lock;
-    cn_store_connection_setup(r->pool, db);
+    /* Per-connection settings once per connection: mark its own pool. */
+    if (h->pool) {
+        void *done = NULL;
+        apr_pool_userdata_get(&done, "cn-connection-setup", h->pool);
+        if (!done) {
+            cn_store_connection_setup(h->pool, db);
+            apr_pool_userdata_setn((void *)1, "cn-connection-setup", NULL, h->pool);
+        }
+    }
+    else {
+        cn_store_connection_setup(r->pool, db);
+    }
     return db;
 }
 
