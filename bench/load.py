@@ -9,7 +9,8 @@ def load(i):
     auth = base64.b64encode(f"app{i}:{secret}".encode()).decode()
     conn = http.client.HTTPConnection("127.0.0.1", port)
     bodies = [
-        {"name": "g", "provider": "google", "settings": {"client_id": f"g{i}", "client_secret": f"gs-{i}-secret"},
+        {"name": "g", "provider": "google",
+         "settings": {"client_id": "test-google-client", "client_secret": "test-google-secret"},
          "redirect_uris": ["https://app.example/cb"], "scope": ["openid", "email"]},
         {"name": "m", "provider": "microsoft", "settings": {"client_id": f"m{i}", "client_secret": f"ms-{i}-secret"},
          "redirect_uris": ["https://app.example/cb"], "scope": ["Mail.Read"]},
