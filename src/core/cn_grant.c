@@ -210,14 +210,38 @@ static json_t *grant_event_data(cn_ctx_t *ctx, const cn_grant_t *g)
                                             g->provider, "email", g->email));
 }
 
+/* Change exactly one grant row with statement LABEL and record EVENT, in one
+ * transaction; grant_not_found when no row matched. */
+static apr_status_t change_one(cn_ctx_t *ctx, const char *label, int nargs, const char **args,
+                               const char *event, const cn_grant_t *g)
+{
+    apr_status_t rv;
+    int n = 0;
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    rv = cn_db_exec(ctx->pool, ctx->db, label, nargs, args, &n);
+    if (rv == APR_SUCCESS && n == 1) {
+        rv = cn_event_record(ctx, event, "info", grant_event_data(ctx, g));
+    }
+    if (rv != APR_SUCCESS || n != 1) {
+        cn_db_rollback(ctx->db);
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t **out)
 {
     static const char *const allowed[] = {"settings", "scope", NULL};
     const char *bad, *refresh = NULL, *args[6];
     json_t *settings = NULL, *scope = NULL;
     cn_grant_t *g;
-    int n = 0;
-    apr_status_t rv;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
@@ -257,21 +281,8 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
     args[3] = apr_ltoa(ctx->pool, (long)g->updated_at);
     args[4] = g->id;
     args[5] = ctx->app_id;
-    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
-        return db_failed(ctx);
-    }
-    rv = cn_db_exec(ctx->pool, ctx->db, "cn_grant_update", 6, args, &n);
-    if (rv == APR_SUCCESS && n == 1) {
-        rv = cn_event_record(ctx, "grant_updated", "info", grant_event_data(ctx, g));
-    }
-    if (rv != APR_SUCCESS || n != 1) {
-        cn_db_rollback(ctx->db);
-    }
-    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
-        return db_failed(ctx);
-    }
-    if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+    if (change_one(ctx, "cn_grant_update", 6, args, "grant_updated", g) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     *out = cn_grant_json(ctx->pool, g);
     return APR_SUCCESS;
@@ -282,8 +293,6 @@ apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
 {
     cn_grant_t *g;
     const char *args[2];
-    int n = 0;
-    apr_status_t rv;
     *refresh = NULL;
     if (cn_grant_load(ctx, id, &g) != APR_SUCCESS) {
         return APR_EGENERAL;
@@ -297,21 +306,8 @@ apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
     }
     args[0] = g->id;
     args[1] = ctx->app_id;
-    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
-        return db_failed(ctx);
-    }
-    rv = cn_db_exec(ctx->pool, ctx->db, "cn_grant_delete", 2, args, &n);
-    if (rv == APR_SUCCESS && n == 1) {
-        rv = cn_event_record(ctx, "grant_deleted", "info", grant_event_data(ctx, g));
-    }
-    if (rv != APR_SUCCESS || n != 1) {
-        cn_db_rollback(ctx->db);
-    }
-    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
-        return db_failed(ctx);
-    }
-    if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+    if (change_one(ctx, "cn_grant_delete", 2, args, "grant_deleted", g) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     *gone = g;
     return APR_SUCCESS;
