@@ -68,12 +68,14 @@ typedef struct cn_login_t {
  * its url, id, expires_at and request. */
 apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out);
 
-/* GET /login: spend login ID (unknown, used or expired → login_id_invalid)
+/* GET /login: spend login ID (unknown, used or expired → login_id_invalid;
+ * a cookie_nonce request needs COOKIE_NONCE to match, checked before spending)
  * and load it with its integration (gone → integration_no_longer_exists). */
-apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, cn_login_t **login,
-                            cn_integration_t **it);
+apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
+                            cn_login_t **login, cn_integration_t **it);
 
-/* GET /callback: the login request (by digest) and its integration, spent. */
+/* GET /callback: the spent login request (by digest) and its integration;
+ * marks it called back, once (a second call → login_id_invalid). */
 apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **login,
                                 cn_integration_t **it);
 

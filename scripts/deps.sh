@@ -9,7 +9,8 @@ libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql
 libcurl4-openssl-dev libjansson-dev libxml2-dev libssl-dev pkg-config
 check valgrind
 postgresql sqlite3
-libwww-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
+libwww-perl liblwp-protocol-https-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
+python3
 curl openssl wrk
 "
 missing=""

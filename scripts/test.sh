@@ -14,6 +14,12 @@
 # built module) into a temporary directory that user owns, and runs itself
 # there as that user; the logs of each pass are copied back to t/var/results/.
 # As any other user it runs in place. Exits non-zero on any failure.
+#
+# The hosted OAuth tests talk to fake Google and Microsoft endpoints
+# (t/fake/fake_provider.py, TLS under a test CA made by t/fake/mkcerts.sh):
+# one fake per pass on a free loopback port, stopped after the pass; its port,
+# CA and seed file (refresh tokens for native authentication) reach the
+# configuration and the tests as -cn_fakeport, -cn_cafile and -cn_fakeseed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -68,17 +74,23 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # ---- as an unprivileged user ------------------------------------------------
-for m in Apache::Test LWP::UserAgent JSON DBD::SQLite DBD::Pg; do
+for m in Apache::Test LWP::UserAgent LWP::Protocol::https JSON DBD::SQLite DBD::Pg; do
   perl -M"$m" -e1 2>/dev/null || die "perl module $m is missing (make deps, as root)"
+done
+for c in python3 openssl curl; do
+  command -v "$c" >/dev/null 2>&1 || die "$c is missing (make deps, as root)"
 done
 
 VAR=$TOP/t/var
 RESULTS=$VAR/results
 chmod 0600 t/conf/keys/* 2>/dev/null || true    # key material: owner only
 mkdir -p "$VAR"
-rm -rf "$RESULTS" "$VAR/standalone" "$VAR/db"
+rm -rf "$RESULTS" "$VAR/standalone" "$VAR/db" "$VAR/fake"
 mkdir -p "$RESULTS"
 PGDIR=""
+FAKEDIR=""
+FAKEPID=""
+FAKEPORT=""
 SUMMARY=()
 FAILED=0
 
@@ -96,7 +108,63 @@ stop_pg() {
     PGDIR=""
   fi
 }
-cleanup() { stop_httpd; stop_pg; }
+# The fake providers: certificates and seed once per run, a server per pass.
+setup_fake() {
+  FAKEDIR=$(mktemp -d /tmp/cnfake.XXXXXX) || die "mktemp failed"
+  chmod 0755 "$FAKEDIR"
+  sh t/fake/mkcerts.sh "$FAKEDIR/certs" || die "t/fake/mkcerts.sh failed"
+  chmod 0755 "$FAKEDIR/certs"
+  local p
+  {
+    echo "# provider refresh_token email (written by scripts/test.sh)"
+    for p in google microsoft; do
+      printf '%s rt-seed-%s-%s native.%s@example.com\n' "$p" "$p" "$(openssl rand -hex 12)" "$p"
+      printf '%s rt-seed-%s-%s Native.Mixed.%s@Example.COM\n' "$p" "$p" "$(openssl rand -hex 12)" "$p"
+    done
+  } >"$FAKEDIR/seed"
+}
+# start_fake LOGFILE: sets FAKEPID and FAKEPORT, or fails.
+start_fake() {
+  local log=$1 i
+  FAKEPORT=""
+  python3 t/fake/fake_provider.py 0 "$FAKEDIR/certs/server.pem" "$FAKEDIR/certs/server.key" \
+          "$FAKEDIR/seed" >"$log" 2>&1 </dev/null &
+  FAKEPID=$!
+  for i in $(seq 1 100); do
+    FAKEPORT=$(sed -n 's|^fake providers on https://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$log" 2>/dev/null | head -1)
+    [ -n "$FAKEPORT" ] && break
+    kill -0 "$FAKEPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$FAKEPORT" ] \
+     || ! curl -sf --max-time 5 --cacert "$FAKEDIR/certs/ca.pem" "https://127.0.0.1:$FAKEPORT/_log" >/dev/null; then
+    say "the fake providers did not start:"; sed 's/^/    /' "$log" >&2
+    stop_fake
+    return 1
+  fi
+  say "fake providers on https://127.0.0.1:$FAKEPORT (pid $FAKEPID)"
+}
+# stop_fake [DIR]: what the fake received goes to DIR/fake_received.json first.
+stop_fake() {
+  if [ -n "$FAKEPID" ]; then
+    if [ -n "${1:-}" ] && [ -n "$FAKEPORT" ]; then
+      curl -sf --max-time 10 --cacert "$FAKEDIR/certs/ca.pem" "https://127.0.0.1:$FAKEPORT/_log" \
+        >"$1/fake_received.json" 2>/dev/null || rm -f "$1/fake_received.json"
+    fi
+    kill "$FAKEPID" 2>/dev/null || true
+    wait "$FAKEPID" 2>/dev/null || true
+    FAKEPID=""
+    FAKEPORT=""
+  fi
+}
+cleanup_fake() {
+  stop_fake
+  if [ -n "$FAKEDIR" ]; then
+    if [ "${CN_KEEP:-0}" = 1 ]; then say "kept $FAKEDIR"; else rm -rf "$FAKEDIR"; fi
+    FAKEDIR=""
+  fi
+}
+cleanup() { stop_httpd; cleanup_fake; stop_pg; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -132,10 +200,18 @@ run_pass() {
   mkdir -p "$TOP/t/logs"
   rm -f "$TOP"/t/logs/sanitizer* "$TOP"/t/core "$TOP"/t/core.*
   local t0=$SECONDS rc problems=""
-  perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD_RUN" -port select -cn_module "$MODULE" "$@" \
+  if ! start_fake "$out/fake_provider.log"; then
+    FAILED=1
+    SUMMARY+=("FAIL  $name: the fake providers did not start (logs: t/var/results/$name)")
+    return
+  fi
+  perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD_RUN" -port select -cn_module "$MODULE" \
+       -cn_fakeport "$FAKEPORT" -cn_cafile "$FAKEDIR/certs/ca.pem" -cn_fakeseed "$FAKEDIR/seed" "$@" \
        ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
   rc=${PIPESTATUS[0]}
   stop_httpd
+  kill -0 "$FAKEPID" 2>/dev/null || problems="$problems the fake providers died (t/var/results/$name/fake_provider.log)"
+  stop_fake "$out"
   grep -q '^Result: PASS' "$out/prove.log" || { [ "$rc" = 0 ] && rc=1; }
   # A child that crashed fails the run even if every test passed.
   if grep -E 'exit signal (Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception)' \
@@ -185,6 +261,7 @@ run_pass() {
 }
 
 TEST_FILES="$*"
+setup_fake
 for pass in $PASSES; do
   case "$pass" in
   sqlite)

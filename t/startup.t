@@ -69,6 +69,21 @@ sub refuses {
          qr/LoadModule: mod_dbd is not loaded/],
         ['mod_session not loaded', { modules => $no_session, session => 0 },
          qr/LoadModule: mod_session is not loaded/],
+        # The outgoing provider calls (hosted and native authentication).
+        ['ConnectProviderTimeout 0', { extra => 'ConnectProviderTimeout 0' },
+         qr/ConnectProviderTimeout must be a number of seconds from 1 to 300/],
+        ['ConnectProviderTimeout 301', { extra => 'ConnectProviderTimeout 301' },
+         qr/ConnectProviderTimeout must be a number of seconds from 1 to 300/],
+        ['ConnectProviderTimeout 2s', { extra => 'ConnectProviderTimeout 2s' },
+         qr/ConnectProviderTimeout must be a number of seconds from 1 to 300/],
+        ['ConnectCAFile missing', { extra => "ConnectCAFile $missing" },
+         qr/ConnectCAFile: cannot read \Q$missing\E/],
+        ['ConnectProviderEndpoint of imap', { extra => 'ConnectProviderEndpoint imap token https://127.0.0.1/t' },
+         qr/ConnectProviderEndpoint: unknown provider 'imap'/],
+        ['ConnectProviderEndpoint unknown name', { extra => 'ConnectProviderEndpoint google tokens https://127.0.0.1/t' },
+         qr/ConnectProviderEndpoint: unknown endpoint 'tokens'/],
+        ['ConnectProviderEndpoint not http(s)', { extra => 'ConnectProviderEndpoint google token ftp://127.0.0.1/t' },
+         qr{ConnectProviderEndpoint: 'ftp://127\.0\.0\.1/t' is not an http\(s\) URL}],
     );
     refuses(@$_) for @cases;
 }

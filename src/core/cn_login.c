@@ -67,7 +67,8 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
                        "scope must be an array of strings, settings an object");
     }
-    if (cn_json_get_int(body, "expires_in", &expires) != APR_SUCCESS) {
+    if (cn_json_get_int(body, "expires_in", &expires) != APR_SUCCESS
+        || (json_object_get(body, "expires_in") && expires < 0)) {
         return cn_fail(ctx->pool, &ctx->res, "login_expires_in_invalid",
                        "expires_in must be an integer number of seconds");
     }
@@ -192,15 +193,27 @@ static apr_status_t with_integration(cn_ctx_t *ctx, cn_login_t *l, cn_integratio
     return rv == APR_SUCCESS ? APR_SUCCESS : db_failed(ctx);
 }
 
-apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, cn_login_t **login,
-                            cn_integration_t **it)
+apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
+                            cn_login_t **login, cn_integration_t **it)
 {
-    const char *digest, *args[3];
+    const char *digest, *nonce, *args[3];
+    json_t *v;
     int n = 0;
     if (!id || strlen(id) != 43) {
         return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
     }
     digest = cn_sha256_hex(ctx->pool, id, strlen(id));
+    if (load(ctx, digest, login) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    /* A browser without the application's cookie does not burn the link. */
+    v = json_object_get((*login)->request, "cookie_nonce");
+    nonce = json_is_string(v) ? json_string_value(v) : NULL;
+    if (nonce && (!cookie_nonce
+                  || !cn_ct_equal(cookie_nonce, strlen(cookie_nonce), nonce, strlen(nonce)))) {
+        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid",
+                       "the x-cookie-nonce cookie does not match the login request");
+    }
     /* Spending is one conditional UPDATE: of two concurrent visits, one wins. */
     args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
     args[1] = digest;
@@ -211,20 +224,28 @@ apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, cn_login_t **login,
     if (n != 1) {
         return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
     }
-    if (load(ctx, digest, login) != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
     return with_integration(ctx, *login, it);
 }
 
 apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **login,
                                 cn_integration_t **it)
 {
+    const char *args[3];
+    int n = 0;
     if (load(ctx, digest, login) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (!(*login)->used_at || (*login)->expires_at <= ctx->now) {
-        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+    /* The provider's answer is taken once: a replay with an old copy of the
+     * session cookie finds the login request already called back. */
+    args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
+    args[1] = digest;
+    args[2] = args[0];
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_login_callback", 3, args, &n) != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid",
+                       "this sign-in was already completed, or has expired");
     }
     return with_integration(ctx, *login, it);
 }

@@ -83,6 +83,9 @@ static const cn_stmt_def_t statements[] = {
     {"cn_login_use",
      "UPDATE login_requests SET used_at = %lld "
      "WHERE id_digest = %s AND used_at IS NULL AND expires_at > %lld"},
+    {"cn_login_callback",
+     "UPDATE login_requests SET callback_at = %lld "
+     "WHERE id_digest = %s AND used_at IS NOT NULL AND callback_at IS NULL AND expires_at > %lld"},
     {"cn_login_purge", "DELETE FROM login_requests WHERE expires_at < %lld"},
     /* grants */
     {"cn_grant_insert",
@@ -210,9 +213,16 @@ static const char *const migration_2[] = {
     NULL
 };
 
+static const char *const migration_3[] = {
+    /* the provider's redirect back is accepted once per login request */
+    "ALTER TABLE login_requests ADD COLUMN callback_at BIGINT",
+    NULL
+};
+
 static const migration_t migrations[] = {
     {1, migration_1},
     {2, migration_2},
+    {3, migration_3},
     {0, NULL}
 };
 
@@ -390,8 +400,9 @@ apr_status_t cn_db_select(apr_pool_t *pool, cn_db_t *db, const char *label, int 
         r->ncols = ncols;
         r->cols = apr_palloc(pool, sizeof(char *) * (apr_size_t)(ncols ? ncols : 1));
         for (i = 0; i < ncols; ++i) {
-            /* Random-access results live as long as POOL in both drivers. */
-            r->cols[i] = apr_dbd_get_entry(db->driver, row, i);
+            /* Copied: the pgsql driver frees its result after the last row. */
+            const char *v = apr_dbd_get_entry(db->driver, row, i);
+            r->cols[i] = v ? apr_pstrdup(pool, v) : NULL;
         }
         APR_ARRAY_PUSH(*rows, cn_row_t *) = r;
     }

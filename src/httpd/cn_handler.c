@@ -349,6 +349,11 @@ int cn_handler(request_rec *r)
     req.path = path_below_mount(r, req.sc);
     if (parse_query(r->pool, r->args, &req.query) != APR_SUCCESS) {
         ap_discard_request_body(r);
+        /* The browser's endpoints answer browsers with pages. */
+        if (!strcmp(req.path, "/login") || !strcmp(req.path, "/callback")) {
+            return cn_page_error(&req, "login_id_invalid",
+                                 "the query string is not valid percent-encoding");
+        }
         return cn_reply_error(&req, "invalid_query_params",
                               "the query string is not valid percent-encoding");
     }

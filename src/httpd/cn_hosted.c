@@ -34,7 +34,7 @@ static const char *request_str(json_t *request, const char *key)
 int cn_route_login(cn_req_t *req)
 {
     request_rec *r = req->r;
-    const char *id = apr_table_get(req->query, "id"), *nonce, *cookie = NULL;
+    const char *id = apr_table_get(req->query, "id"), *cookie = NULL;
     const char *state, *verifier, *challenge;
     unsigned char digest[32];
     cn_login_t *login;
@@ -44,16 +44,9 @@ int cn_route_login(cn_req_t *req)
     if (!cn_need_db(req, &answer)) {
         return answer;
     }
-    if (cn_login_spend(&req->ctx, id ? id : "", &login, &it) != APR_SUCCESS) {
+    ap_cookie_read(r, "x-cookie-nonce", &cookie, 0);
+    if (cn_login_spend(&req->ctx, id ? id : "", cookie, &login, &it) != APR_SUCCESS) {
         return cn_page_error(req, req->ctx.res.event->type, req->ctx.res.description);
-    }
-    nonce = request_str(login->request, "cookie_nonce");
-    if (nonce) {
-        ap_cookie_read(r, "x-cookie-nonce", &cookie, 0);
-        if (!cookie || !cn_ct_equal(cookie, strlen(cookie), nonce, strlen(nonce))) {
-            return cn_page_error(req, "login_id_invalid",
-                                 "the x-cookie-nonce cookie does not match the login request");
-        }
     }
     if (cn_random_token(r->pool, 32, &state) != APR_SUCCESS
         || cn_random_token(r->pool, 32, &verifier) != APR_SUCCESS) {

@@ -38,7 +38,7 @@ int cn_page_error(cn_req_t *req, const char *type, const char *description)
         "</code> (", apr_itoa(r->pool, ev->code), "), request <code>",
         ap_escape_html2(r->pool, req->request_id, 0), "</code></small></p></main></body></html>\n",
         NULL);
-    r->status = HTTP_BAD_REQUEST;
+    r->status = ev->http_code >= 400 ? ev->http_code : HTTP_BAD_REQUEST;
     ap_set_content_type(r, "text/html; charset=utf-8");
     ap_set_content_length(r, (apr_off_t)strlen(html));
     if (!r->header_only) {

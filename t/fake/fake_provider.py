@@ -8,6 +8,13 @@ Routes (PREFIX = /google or /microsoft/<tenant>):
   GET  /google/userinfo,  /microsoft/graph/v1.0/me                    Bearer access token
   POST /google/revoke                                                 token=...
   GET  /_log                                                          what was received (JSON)
+  GET  /_issued                                                       what was handed out: codes, access and
+                                                                      refresh tokens, with their user (JSON)
+  POST /_seed   provider=&refresh_token=&email=                       register a refresh token (native auth)
+
+Usage: fake_provider.py PORT CERT KEY [SEEDFILE]. PORT 0 takes a free port;
+the first line printed names the port ("fake providers on https://127.0.0.1:PORT").
+SEEDFILE lines "provider refresh_token email" register refresh tokens at start.
 
 Behaviour is chosen by the user's login_hint (its local part), so parallel
 flows do not interfere:
@@ -22,7 +29,7 @@ flows do not interfere:
   badgrant*    the code exchange fails with invalid_grant
 Without a login_hint the user is user@example.com.
 """
-import base64, hashlib, json, secrets, ssl, sys, threading, time, urllib.parse
+import base64, hashlib, json, secrets, socket, ssl, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CLIENTS = {"google": ("test-google-client", "test-google-secret"),
@@ -32,6 +39,8 @@ codes = {}      # code -> dict(email, scope, challenge, redirect_uri, provider, 
 refresh = {}    # refresh token -> dict(email, scope, provider)
 access = {}     # access token -> dict(email, provider)
 log = []        # (method, path, form/query keys)
+issued = []     # {"kind": code|access|refresh, "value", "email", "provider"}
+CTX = None      # the server's TLS context
 
 
 def b64url(data):
@@ -54,6 +63,16 @@ def fault_of(email):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one segment: no Nagle/delayed-ACK stalls.
+    disable_nagle_algorithm = True
+    wbufsize = 65536
+
+    def setup(self):
+        # The TLS handshake happens here, in the connection's own thread, so a
+        # slow or silent client does not hold up the accept loop.
+        self.request.settimeout(30)
+        self.request = CTX.wrap_socket(self.request, server_side=True)
+        super().setup()
 
     def log_message(self, *args):
         pass
@@ -103,6 +122,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_log":
             with lock:
                 return self.send_json(200, log)
+        if url.path == "/_issued":
+            with lock:
+                return self.send_json(200, issued)
         provider, op = self.provider_of(url.path)
         if op == "authorize":
             return self.authorize(provider, q)
@@ -126,6 +148,7 @@ class Handler(BaseHTTPRequestHandler):
             codes[code] = {"email": email, "scope": q.get("scope", ""), "provider": provider,
                            "challenge": q.get("code_challenge"), "method": q.get("code_challenge_method"),
                            "redirect_uri": redirect_uri, "fault": fault}
+            issued.append({"kind": "code", "value": code, "email": email, "provider": provider})
         loc = redirect_uri + sep + urllib.parse.urlencode({"code": code, "state": q.get("state", "")})
         self.send(302, "", "text/html", [("Location", loc)])
 
@@ -154,6 +177,13 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             log.append({"method": "POST", "path": url.path,
                         "params": {k: ("<secret>" if k in ("client_secret",) else v) for k, v in form.items()}})
+        if url.path == "/_seed":
+            if form.get("provider") not in CLIENTS or not form.get("refresh_token") or not form.get("email"):
+                return self.send_json(400, {"error": "provider, refresh_token and email are required"})
+            with lock:
+                refresh[form["refresh_token"]] = {"email": form["email"], "scope": form.get("scope", "openid email"),
+                                                  "provider": form["provider"]}
+            return self.send_json(200, {})
         provider, op = self.provider_of(url.path)
         if op == "token":
             return self.token(provider, form)
@@ -166,8 +196,10 @@ class Handler(BaseHTTPRequestHandler):
         rt = "rt-" + secrets.token_urlsafe(24)
         with lock:
             access[at] = {"email": email, "provider": provider}
+            issued.append({"kind": "access", "value": at, "email": email, "provider": provider})
             if with_refresh:
                 refresh[rt] = {"email": email, "scope": scope, "provider": provider}
+                issued.append({"kind": "refresh", "value": rt, "email": email, "provider": provider})
         granted = scope
         if fault == "narrow":
             granted = " ".join(s for s in scope.split() if s in ("openid", "email")) or "openid"
@@ -220,26 +252,35 @@ class Handler(BaseHTTPRequestHandler):
         if gt == "refresh_token":
             with lock:
                 r = refresh.get(form.get("refresh_token", ""))
-            if not r:
+            if not r or r["provider"] != provider:  # a token is only good where it was issued
                 return self.oauth_error(provider, 400, "invalid_grant", "Token has been expired or revoked.")
             body = self.issue(provider, r["email"], r["scope"], "", with_refresh=(provider == "microsoft"))
             return self.send_json(200, body)
         self.oauth_error(provider, 400, "unsupported_grant_type", "Invalid grant_type")
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512    # many parallel flows: no SYN dropped on a full backlog
+
+    def handle_error(self, request, client_address):
+        print(f"fake: connection from {client_address}: {sys.exc_info()[1]!r}", file=sys.stderr, flush=True)
+
+
 def main():
+    global CTX
     port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     seed = sys.argv[4] if len(sys.argv) > 4 else None
     if seed:  # refresh tokens the tests may use for native authentication
         for line in open(seed):
+            if not line.strip() or line.startswith("#"):
+                continue
             provider, token, email = line.split()
             refresh[token] = {"email": email, "scope": "openid email", "provider": provider}
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    httpd.daemon_threads = True
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    print(f"fake providers on https://127.0.0.1:{port}", flush=True)
+    CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    CTX.load_cert_chain(cert, key)
+    httpd = Server(("127.0.0.1", port), Handler)
+    print(f"fake providers on https://127.0.0.1:{httpd.server_address[1]}", flush=True)
     httpd.serve_forever()
 
 

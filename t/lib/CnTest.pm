@@ -14,7 +14,7 @@ package CnTest;
 # reset_db. On request (use CnTest qw(:all) or by name): base_url, url,
 # server_port, t_dir, var_dir, conf_value, error_log_offset, error_log_since,
 # secret_token, json_encode, json_decode, db_rows, google_integration,
-# last_request_ids.
+# access_log_offset, access_log_since.
 use strict;
 use warnings;
 
@@ -32,7 +32,7 @@ use Apache::TestRequest ();
 our @EXPORT = qw(api mount app_creds db_driver dbh db_file error_log reset_db);
 our @EXPORT_OK = qw(base_url url server_port t_dir var_dir conf_value error_log_offset
                     error_log_since secret_token json_encode json_decode db_rows
-                    google_integration);
+                    google_integration access_log_offset access_log_since);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 my $JSON = JSON->new->utf8->canonical->allow_nonref;
@@ -91,9 +91,13 @@ sub app_creds {
     return ($id, $secrets{$id});
 }
 
-my $UA;
+my ($UA, $UA_PID);
 
+# One client per process: a child of fork() must not share its parent's
+# keep-alive connections.
 sub ua {
+    undef $UA if $UA && $UA_PID != $$;
+    $UA_PID = $$;
     $UA ||= LWP::UserAgent->new(
         keep_alive => 4,
         timeout    => 30,
@@ -266,14 +270,20 @@ sub error_log {
 # my $at = error_log_offset(); ...; like error_log_since($at), qr/.../;
 sub error_log_offset { -s _error_log_file() || 0 }
 
-sub error_log_since {
-    my $offset = shift || 0;
-    my $file = _error_log_file();
+sub error_log_since { _file_since(_error_log_file(), @_) }
+
+sub _file_since {
+    my ($file, $offset) = @_;
     open my $fh, '<', $file or return '';
-    seek $fh, $offset, 0;
+    seek $fh, $offset || 0, 0;
     local $/;
     my $text = <$fh>;
     return defined $text ? $text : '';
 }
+
+# The access log (common log format: ... "GET /connect/x HTTP/1.1" 200 123).
+sub _access_log_file { File::Spec->catfile(conf_value('t_logs'), 'access_log') }
+sub access_log_offset { -s _access_log_file() || 0 }
+sub access_log_since { _file_since(_access_log_file(), @_) }
 
 1;
