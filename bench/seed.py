@@ -25,8 +25,8 @@ for n in range(logins):
     lid = secrets.token_urlsafe(32)
     ids.append(lid)
     lrows.append((hashlib.sha256(lid.encode()).hexdigest(), "app7", integ[("app7", "google")], "google",
-                  req, now + 3600, None, now))
-con.executemany("INSERT INTO login_requests VALUES (?,?,?,?,?,?,?,?)", lrows)
+                  req, now + 3600, None, now, None))
+con.executemany("INSERT INTO login_requests VALUES (?,?,?,?,?,?,?,?,?)", lrows)
 con.commit()
 con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 open(ids_file, "w").write("\n".join(ids) + "\n")
