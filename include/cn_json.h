@@ -32,6 +32,10 @@ apr_status_t cn_json_get_string_array(const json_t *obj, const char *key, apr_si
 /* The first key of OBJ that is not in the NULL-terminated list ALLOWED, or NULL. */
 const char *cn_json_unknown_key(const json_t *obj, const char *const *allowed);
 
+/* At most MAX bytes of TEXT if they are valid UTF-8 (cut back to a character
+ * boundary), else NULL: for header values that end up in JSON. */
+const char *cn_json_utf8_prefix(apr_pool_t *pool, const char *text, apr_size_t max);
+
 /* Parse TEXT stored by us (a JSON array or object); NULL on failure. */
 json_t *cn_json_load_stored(apr_pool_t *pool, const char *text);
 

@@ -232,4 +232,19 @@ is_deeply $r->{json}{data}{scope}, [], '... its scope as app one left it';
 $r = api(GET => '/grants', undef, app => undef);
 is $r->code, 401, 'no credentials: 401';
 
+# The browser's User-Agent ends up in JSON: invalid UTF-8 is dropped, a long
+# one is cut to 512 bytes.
+{
+    my $bad = hosted_flow(provider => 'google', login_hint => 'ua-bad@example.com',
+                          browser => CnTest::Flow::browser(agent => "Mozilla/5.0 \xff\xfe broken"));
+    is $bad->result->{success}, 'true', 'a flow from a browser whose User-Agent is not UTF-8';
+    my $g = api(GET => '/grants/' . $bad->grant_id);
+    is $g->code, 200, '... its grant reads back as JSON';
+    is $g->{json}{data}{user_agent}, undef, '... with no user_agent';
+    my $long = hosted_flow(provider => 'google', login_hint => 'ua-long@example.com',
+                           browser => CnTest::Flow::browser(agent => 'A' x 2000));
+    $g = api(GET => '/grants/' . $long->grant_id);
+    is length($g->{json}{data}{user_agent} // ''), 512, 'a 2000-byte User-Agent is kept as 512 bytes';
+}
+
 done_testing;

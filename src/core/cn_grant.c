@@ -56,16 +56,28 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* The grant as the API shows it (a new reference, not owned by a pool). Keys
+ * are constants; values come from the store, where only valid UTF-8 goes. */
+static json_t *grant_json_new(const cn_grant_t *g)
+{
+    json_t *o = json_object();
+    json_object_set_new_nocheck(o, "id", json_string(g->id));
+    json_object_set_new_nocheck(o, "provider", json_string(g->provider));
+    json_object_set_new_nocheck(o, "grant_status", json_string(g->grant_status));
+    json_object_set_new_nocheck(o, "email", json_string(g->email));
+    json_object_set_nocheck(o, "scope", g->scope);
+    json_object_set_new_nocheck(o, "user_agent", str_or_null(g->user_agent));
+    json_object_set_new_nocheck(o, "ip", str_or_null(g->ip));
+    json_object_set_new_nocheck(o, "state", str_or_null(g->state));
+    json_object_set_new_nocheck(o, "created_at", json_integer((json_int_t)g->created_at));
+    json_object_set_new_nocheck(o, "updated_at", json_integer((json_int_t)g->updated_at));
+    json_object_set_new_nocheck(o, "provider_user_id", str_or_null(g->provider_user_id));
+    return o;
+}
+
 json_t *cn_grant_json(apr_pool_t *pool, const cn_grant_t *g)
 {
-    return cn_json_own(pool, json_pack("{s:s,s:s,s:s,s:s,s:O,s:o,s:o,s:o,s:I,s:I,s:o}", "id",
-                                       g->id, "provider", g->provider, "grant_status",
-                                       g->grant_status, "email", g->email, "scope", g->scope,
-                                       "user_agent", str_or_null(g->user_agent), "ip",
-                                       str_or_null(g->ip), "state", str_or_null(g->state),
-                                       "created_at", (json_int_t)g->created_at, "updated_at",
-                                       (json_int_t)g->updated_at, "provider_user_id",
-                                       str_or_null(g->provider_user_id)));
+    return cn_json_own(pool, grant_json_new(g));
 }
 
 static int parse_time(const char *s, apr_int64_t *out)
@@ -161,8 +173,8 @@ apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, json_t **ou
     }
     *out = cn_json_own(ctx->pool, json_array());
     for (i = 0; i < rows->nelts; ++i) {
-        json_array_append(*out, cn_grant_json(ctx->pool,
-                                              from_row(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *))));
+        cn_grant_t *g = from_row(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *));
+        json_array_append_new(*out, grant_json_new(g));
     }
     return APR_SUCCESS;
 }

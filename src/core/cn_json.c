@@ -145,3 +145,22 @@ json_t *cn_json_load_stored(apr_pool_t *pool, const char *text)
     }
     return cn_json_parse(pool, text, strlen(text), NULL);
 }
+
+const char *cn_json_utf8_prefix(apr_pool_t *pool, const char *text, apr_size_t max)
+{
+    apr_size_t n = strlen(text);
+    json_t *probe;
+    if (n > max) {
+        n = max;
+        /* back to the start of a character: continuation bytes are 10xxxxxx */
+        while (n && ((unsigned char)text[n] & 0xc0) == 0x80) {
+            --n;
+        }
+    }
+    probe = json_stringn(text, n);
+    if (!probe) {
+        return NULL;
+    }
+    json_decref(probe);
+    return apr_pstrndup(pool, text, n);
+}

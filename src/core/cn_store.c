@@ -400,9 +400,10 @@ apr_status_t cn_db_select(apr_pool_t *pool, cn_db_t *db, const char *label, int 
         r->ncols = ncols;
         r->cols = apr_palloc(pool, sizeof(char *) * (apr_size_t)(ncols ? ncols : 1));
         for (i = 0; i < ncols; ++i) {
-            /* Copied: the pgsql driver frees its result after the last row. */
+            /* The pgsql driver frees its result after the last row, so its
+             * values are copied; SQLite's already live in POOL. */
             const char *v = apr_dbd_get_entry(db->driver, row, i);
-            r->cols[i] = v ? apr_pstrdup(pool, v) : NULL;
+            r->cols[i] = v && db->pgsql ? apr_pstrdup(pool, v) : v;
         }
         APR_ARRAY_PUSH(*rows, cn_row_t *) = r;
     }
