@@ -39,12 +39,18 @@ static cn_grant_t *from_row(apr_pool_t *p, const cn_row_t *r)
     g->ip = or_null(r->cols[8]);
     g->state = or_null(r->cols[9]);
     g->provider_user_id = or_null(r->cols[10]);
-    g->settings_text = r->cols[11]; /* parsed only where it is changed */
-    g->refresh_token = or_null(r->cols[12]);
-    g->access_token = or_null(r->cols[13]);
-    g->access_expires_at = r->cols[14] ? apr_atoi64(r->cols[14]) : 0;
-    g->created_at = apr_atoi64(r->cols[15]);
-    g->updated_at = apr_atoi64(r->cols[16]);
+    if (r->ncols == 13) { /* GRANT_PUBLIC_COLS: a list row */
+        g->created_at = apr_atoi64(r->cols[11]);
+        g->updated_at = apr_atoi64(r->cols[12]);
+    }
+    else {
+        g->settings_text = r->cols[11]; /* parsed only where it is changed */
+        g->refresh_token = or_null(r->cols[12]);
+        g->access_token = or_null(r->cols[13]);
+        g->access_expires_at = r->cols[14] ? apr_atoi64(r->cols[14]) : 0;
+        g->created_at = apr_atoi64(r->cols[15]);
+        g->updated_at = apr_atoi64(r->cols[16]);
+    }
     if (!g->scope) {
         g->scope = cn_json_own(p, json_array());
     }

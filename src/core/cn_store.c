@@ -12,12 +12,16 @@
     "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
     "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, " \
     "updated_at"
+/* What a list shows: no sealed column is read for it. */
+#define GRANT_PUBLIC_COLS \
+    "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
+    "provider_user_id, created_at, updated_at"
 #define GRANT_FILTERS \
     " AND (%s = '' OR grant_status = %s) AND (%s = '' OR ip = %s)" \
     " AND created_at >= %lld AND created_at < %lld"
 #define GRANT_LIST(suffix, where, sort, order) \
     {"cn_grant_list_" suffix "_" sort "_" order, \
-     "SELECT " GRANT_COLS " FROM grants WHERE app_id = %s" where GRANT_FILTERS \
+     "SELECT " GRANT_PUBLIC_COLS " FROM grants WHERE app_id = %s" where GRANT_FILTERS \
      " ORDER BY " sort "_at " order ", id " order " LIMIT %d OFFSET %d"}
 #define GRANT_LISTS(suffix, where) \
     GRANT_LIST(suffix, where, "created", "desc"), GRANT_LIST(suffix, where, "created", "asc"), \
