@@ -283,8 +283,6 @@ void cn_store_connection_setup(apr_pool_t *pool, cn_db_t *db)
          * in WAL mode, NORMAL syncs at checkpoints only and stays consistent. */
         pragma(pool, db, "PRAGMA busy_timeout = 5000", NULL);
         pragma(pool, db, "PRAGMA synchronous = NORMAL", NULL);
-        /* Reads of the database file without a system call per page. */
-        pragma(pool, db, "PRAGMA mmap_size = 268435456", NULL);
     }
 }
 

@@ -87,7 +87,7 @@ json_t *cn_read_json(cn_req_t *req, int *answer)
     request_rec *r = req->r;
     apr_off_t max = req->sc->max_body;
     char *buf;
-    apr_size_t len = 0;
+    apr_size_t len = 0, cap;
     const char *err = NULL;
     json_t *j;
     long n;
@@ -103,9 +103,27 @@ json_t *cn_read_json(cn_req_t *req, int *answer)
         r->connection->keepalive = AP_CONN_CLOSE;
         return NULL;
     }
-    buf = apr_palloc(r->pool, (apr_size_t)max + 1);
+    /* A buffer of the announced size (or 8 KiB, growing for chunked bodies),
+     * never more than the limit plus the one byte that proves "too large". */
+    cap = r->remaining > 0 ? (apr_size_t)r->remaining + 1 : 8192;
+    buf = apr_palloc(r->pool, cap);
     if (ap_should_client_block(r)) {
-        while ((n = ap_get_client_block(r, buf + len, (apr_size_t)max + 1 - len)) > 0) {
+        for (;;) {
+            if (len == cap) {
+                apr_size_t ncap = cap * 2 > (apr_size_t)max + 1 ? (apr_size_t)max + 1 : cap * 2;
+                char *nbuf;
+                if (ncap <= cap) {
+                    ncap = cap + 1;
+                }
+                nbuf = apr_palloc(r->pool, ncap);
+                memcpy(nbuf, buf, len);
+                buf = nbuf;
+                cap = ncap;
+            }
+            n = ap_get_client_block(r, buf + len, cap - len);
+            if (n <= 0) {
+                break;
+            }
             len += (apr_size_t)n;
             if (len > (apr_size_t)max) {
                 *answer = cn_reply_error(req, "payload_too_large",
