@@ -34,6 +34,7 @@ static const char *request_str(json_t *request, const char *key)
 int cn_route_login(cn_req_t *req)
 {
     request_rec *r = req->r;
+    const cn_keyring_t *ring = req->sc->ring;
     const char *id = apr_table_get(req->query, "id"), *cookie = NULL;
     const char *state, *verifier, *challenge;
     unsigned char digest[32];
@@ -55,12 +56,12 @@ int cn_route_login(cn_req_t *req)
     cn_sha256(verifier, strlen(verifier), digest);
     challenge = cn_b64url_encode(r->pool, digest, sizeof(digest));
     /* The dance's state lives in the browser's encrypted session cookie. */
-    if (cn_session_set(r, "state", state) != APR_SUCCESS
-        || cn_session_set(r, "login", login->digest) != APR_SUCCESS
-        || cn_session_set(r, "provider", login->provider) != APR_SUCCESS
-        || cn_session_set(r, "verifier", verifier) != APR_SUCCESS
-        || cn_session_set(r, "time", apr_ltoa(r->pool, (long)req->ctx.now)) != APR_SUCCESS
-        || cn_session_set(r, "expires", apr_ltoa(r->pool, (long)login->expires_at))
+    if (cn_session_set(r, ring, "state", state) != APR_SUCCESS
+        || cn_session_set(r, ring, "login", login->digest) != APR_SUCCESS
+        || cn_session_set(r, ring, "provider", login->provider) != APR_SUCCESS
+        || cn_session_set(r, ring, "verifier", verifier) != APR_SUCCESS
+        || cn_session_set(r, ring, "time", apr_ltoa(r->pool, (long)req->ctx.now)) != APR_SUCCESS
+        || cn_session_set(r, ring, "expires", apr_ltoa(r->pool, (long)login->expires_at))
                != APR_SUCCESS) {
         return cn_page_error(req, "internal_error",
                              "no session: is \"Session On\" set for this location?");
@@ -107,12 +108,13 @@ static int fail_to_app(cn_req_t *req, cn_login_t *login)
 int cn_route_callback(cn_req_t *req)
 {
     request_rec *r = req->r;
+    const cn_keyring_t *ring = req->sc->ring;
     cn_ctx_t *ctx = &req->ctx;
     const char *state = apr_table_get(req->query, "state");
     const char *code = apr_table_get(req->query, "code");
     const char *error = apr_table_get(req->query, "error");
-    const char *s_state = cn_session_get(r, "state"), *s_login = cn_session_get(r, "login");
-    const char *s_verifier = cn_session_get(r, "verifier"), *s_expires = cn_session_get(r, "expires");
+    const char *s_state = cn_session_get(r, ring, "state"), *s_login = cn_session_get(r, ring, "login");
+    const char *s_verifier = cn_session_get(r, ring, "verifier"), *s_expires = cn_session_get(r, ring, "expires");
     const char *secret = NULL, *email = NULL, *user_id = NULL, *missing;
     cn_login_t *login;
     cn_integration_t *it;
@@ -130,12 +132,12 @@ int cn_route_callback(cn_req_t *req)
         return cn_page_error(req, "login_id_invalid", "state does not match this browser's");
     }
     /* Single use: whatever happens next, this state is spent. */
-    cn_session_set(r, "state", NULL);
-    cn_session_set(r, "login", NULL);
-    cn_session_set(r, "verifier", NULL);
-    cn_session_set(r, "provider", NULL);
-    cn_session_set(r, "time", NULL);
-    cn_session_set(r, "expires", NULL);
+    cn_session_set(r, ring, "state", NULL);
+    cn_session_set(r, ring, "login", NULL);
+    cn_session_set(r, ring, "verifier", NULL);
+    cn_session_set(r, ring, "provider", NULL);
+    cn_session_set(r, ring, "time", NULL);
+    cn_session_set(r, ring, "expires", NULL);
     if (apr_atoi64(s_expires) <= ctx->now) {
         return cn_page_error(req, "login_id_invalid", "the sign-in took longer than allowed");
     }

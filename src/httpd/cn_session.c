@@ -27,21 +27,39 @@ static session_rec *session_of(request_rec *r)
     return z;
 }
 
-const char *cn_session_get(request_rec *r, const char *key)
+/* Values are sealed by the module itself (AES-256-GCM, bound to their key),
+ * whether or not mod_session_crypto also encrypts the whole cookie: the PKCE
+ * verifier and the state never travel in the clear. */
+static const char *aad_of(request_rec *r, const char *name)
 {
-    session_rec *z = session_of(r);
-    const char *v = NULL;
-    if (!z || get_fn(r, z, apr_pstrcat(r->pool, CN_SESSION_PREFIX, key, NULL), &v) != APR_SUCCESS) {
-        return NULL;
-    }
-    return v && *v ? v : NULL;
+    return apr_pstrcat(r->pool, "session.", name, NULL);
 }
 
-apr_status_t cn_session_set(request_rec *r, const char *key, const char *value)
+const char *cn_session_get(request_rec *r, const cn_keyring_t *ring, const char *key)
 {
     session_rec *z = session_of(r);
+    const char *name = apr_pstrcat(r->pool, CN_SESSION_PREFIX, key, NULL), *v = NULL, *plain;
+    apr_size_t len;
+    if (!z || get_fn(r, z, name, &v) != APR_SUCCESS || !v || !*v) {
+        return NULL;
+    }
+    if (cn_crypto_open(r->pool, ring, v, aad_of(r, name), &plain, &len) != APR_SUCCESS) {
+        return NULL;
+    }
+    return *plain ? plain : NULL;
+}
+
+apr_status_t cn_session_set(request_rec *r, const cn_keyring_t *ring, const char *key,
+                            const char *value)
+{
+    session_rec *z = session_of(r);
+    const char *name = apr_pstrcat(r->pool, CN_SESSION_PREFIX, key, NULL), *sealed = NULL;
     if (!z) {
         return APR_EGENERAL;
     }
-    return set_fn(r, z, apr_pstrcat(r->pool, CN_SESSION_PREFIX, key, NULL), value);
+    if (value && cn_crypto_seal(r->pool, ring, value, strlen(value), aad_of(r, name), &sealed)
+                     != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    return set_fn(r, z, name, sealed);
 }
