@@ -290,6 +290,9 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
         if (req->app) {
             req->ctx.app_id = req->app->client_id;
         }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r, "[%s] " CNLOGNO(00103) "%s %s -> %s%s%s",
+                      req->request_id, req->r->method, req->path, rt->pattern,
+                      req->app ? " as " : "", req->app ? req->app->client_id : "");
         return rt->fn(req);
     }
     if (allow) {

@@ -166,6 +166,9 @@ int cn_route_callback(cn_req_t *req)
         return fail_to_app(req, login);
     }
     scope = json_object_get(login->request, "scope");
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "[%s] " CNLOGNO(00204) "exchanging the %s code "
+                  "at %s", req->request_id, it->provider,
+                  cn_oauth_endpoint(ctx, it->provider, "token", cn_oauth_tenant(it)));
     if (cn_integration_secret(ctx, it, &secret) != APR_SUCCESS
         || cn_oauth_token(ctx, it, secret, code, s_verifier, NULL, &tokens) != APR_SUCCESS) {
         return fail_to_app(req, login);
