@@ -232,6 +232,27 @@ is_deeply $r->{json}{data}{scope}, [], '... its scope as app one left it';
 $r = api(GET => '/grants', undef, app => undef);
 is $r->code, 401, 'no credentials: 401';
 
+# Lists are rendered from a per-process cache keyed by the row's text: a change
+# shows at once (both children are warmed by listing several times).
+{
+    my $f = hosted_flow(provider => 'google', login_hint => 'cached@example.com');
+    my $gid = $f->grant_id;
+    my $in_list = sub {
+        my $r = api(GET => '/grants', undef, query => 'email=cached%40example.com');
+        my ($g) = grep { $_->{id} eq $gid } @{ $r->{json}{data} || [] };
+        return $g;
+    };
+    $in_list->() for 1 .. 6;
+    is_deeply $in_list->()->{scope}, ['https://www.googleapis.com/auth/gmail.readonly'], 'listed with its scope';
+    my $p = api(PATCH => "/grants/$gid", { scope => ['changed.scope'] });
+    is $p->code, 200, 'its scope changed';
+    my @seen = map { join ',', @{ $in_list->()->{scope} } } 1 .. 6;
+    is_deeply \@seen, [('changed.scope') x 6], 'every list after the change shows the new scope';
+    api(DELETE => "/grants/$gid");
+    my $r = api(GET => '/grants', undef, query => 'email=cached%40example.com');
+    is scalar @{ $r->{json}{data} }, 0, 'and a deleted grant is not listed';
+}
+
 # The browser's User-Agent ends up in JSON: invalid UTF-8 is dropped, a long
 # one is cut to 512 bytes.
 {

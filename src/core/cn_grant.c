@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 
+#include "cn_cache.h"
 #include "cn_grant.h"
 #include "cn_json.h"
 
@@ -149,6 +150,29 @@ apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char
     return APR_SUCCESS;
 }
 
+static const char *row_signature(apr_pool_t *p, const cn_row_t *row)
+{
+    apr_size_t len = 0, n;
+    char *sig, *at;
+    int i;
+    for (i = 0; i < row->ncols; ++i) {
+        len += (row->cols[i] ? strlen(row->cols[i]) : 0) + 2;
+    }
+    at = sig = apr_palloc(p, len + 1);
+    for (i = 0; i < row->ncols; ++i) {
+        /* NULL and "" differ: a marker byte, then the text, then a separator */
+        *at++ = row->cols[i] ? 'v' : 'n';
+        if (row->cols[i]) {
+            n = strlen(row->cols[i]);
+            memcpy(at, row->cols[i], n);
+            at += n;
+        }
+        *at++ = '\x1f';
+    }
+    *at = '\0';
+    return sig;
+}
+
 apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, json_t **out)
 {
     const char *args[12], *variant, *label;
@@ -178,9 +202,29 @@ apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, json_t **ou
         return db_failed(ctx);
     }
     *out = cn_json_own(ctx->pool, json_array());
+    if (ctx->grant_cache && rows->nelts) {
+        /* The row's text is its signature: any change renders anew. */
+        const char **keys = apr_palloc(ctx->pool, sizeof(char *) * (apr_size_t)rows->nelts);
+        const char **sigs = apr_palloc(ctx->pool, sizeof(char *) * (apr_size_t)rows->nelts);
+        json_t **objs = apr_palloc(ctx->pool, sizeof(json_t *) * (apr_size_t)rows->nelts);
+        for (i = 0; i < rows->nelts; ++i) {
+            const cn_row_t *row = APR_ARRAY_IDX(rows, i, cn_row_t *);
+            keys[i] = row->cols[0];
+            sigs[i] = row_signature(ctx->pool, row);
+        }
+        cn_json_cache_get_many(ctx->grant_cache, rows->nelts, keys, sigs, objs);
+        for (i = 0; i < rows->nelts; ++i) {
+            if (!objs[i]) {
+                objs[i] = grant_json_new(from_row(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *)));
+                cn_json_cache_put(ctx->grant_cache, keys[i], sigs[i], objs[i]);
+            }
+            json_array_append_new(*out, objs[i]);
+        }
+        return APR_SUCCESS;
+    }
     for (i = 0; i < rows->nelts; ++i) {
-        cn_grant_t *g = from_row(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *));
-        json_array_append_new(*out, grant_json_new(g));
+        json_array_append_new(*out, grant_json_new(from_row(ctx->pool,
+                                                            APR_ARRAY_IDX(rows, i, cn_row_t *))));
     }
     return APR_SUCCESS;
 }

@@ -4,6 +4,7 @@
 #include <apr_optional.h>
 
 #include "cn_httpd.h"
+#include "cn_cache.h"
 
 #include <mod_dbd.h>
 #include <unixd.h>
@@ -25,6 +26,9 @@ void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
         opts.max_response = 1024 * 1024;
         if (cn_http_curl_make(pchild, &opts, &sc->http) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00022) "cannot set up libcurl");
+        }
+        if (cn_json_cache_make(pchild, CN_GRANT_CACHE_ENTRIES, &sc->grant_cache) != APR_SUCCESS) {
+            sc->grant_cache = NULL; /* lists then render every row */
         }
     }
     if (apr_thread_mutex_create(&sqlite_write_lock, APR_THREAD_MUTEX_DEFAULT, pchild)

@@ -37,6 +37,8 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
 #define CN_DEFAULT_MAX_BODY (64 * 1024)
 #define CN_DEFAULT_PROVIDER_TIMEOUT 15
+/* Rendered grants kept per process for lists (a few MiB at most). */
+#define CN_GRANT_CACHE_ENTRIES 4096
 
 /* The module's own log IDs: "CN" + five digits, unique per call site. */
 #define CNLOGNO(n) "CN" #n ": "
@@ -61,6 +63,7 @@ typedef struct cn_server_conf_t {
     int reencrypt;                 /* -1: unset */
     int provider_timeout;          /* seconds, -1: unset */
     cn_http_t *http;               /* per process, made in child_init */
+    struct cn_json_cache_t *grant_cache; /* per process, made in child_init */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
