@@ -13,8 +13,10 @@ json_t *cn_json_own(apr_pool_t *pool, json_t *j);
  * returns NULL and, when ERR is given, a short description in POOL. */
 json_t *cn_json_parse(apr_pool_t *pool, const char *buf, apr_size_t len, const char **err);
 
-/* Compact serialisation into POOL. */
+/* Compact serialisation into POOL (NUL-terminated); NULL on failure. */
 const char *cn_json_dump(apr_pool_t *pool, const json_t *j);
+/* The same, with its length in *LEN (may be NULL). */
+const char *cn_json_dump_len(apr_pool_t *pool, const json_t *j, apr_size_t *len);
 
 /* Typed field access on an object. A missing key is not an error; a key of
  * the wrong type is (returns APR_EINVAL). Out-values are untouched when the

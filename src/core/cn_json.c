@@ -33,16 +33,33 @@ json_t *cn_json_parse(apr_pool_t *pool, const char *buf, apr_size_t len, const c
     return cn_json_own(pool, j);
 }
 
-const char *cn_json_dump(apr_pool_t *pool, const json_t *j)
+const char *cn_json_dump_len(apr_pool_t *pool, const json_t *j, apr_size_t *len)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    const char *copy;
-    if (!s) {
+    /* Straight into pool memory: one pass when the guess is big enough, two
+     * when not; no malloc'd copy in between. */
+    apr_size_t cap = 16384, n;
+    char *buf = apr_palloc(pool, cap);
+    n = json_dumpb(j, buf, cap - 1, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!n) {
         return NULL;
     }
-    copy = apr_pstrdup(pool, s);
-    free(s);
-    return copy;
+    if (n > cap - 1) {
+        cap = n + 1;
+        buf = apr_palloc(pool, cap);
+        if (json_dumpb(j, buf, n, JSON_COMPACT | JSON_ENCODE_ANY) != n) {
+            return NULL;
+        }
+    }
+    buf[n] = '\0';
+    if (len) {
+        *len = n;
+    }
+    return buf;
+}
+
+const char *cn_json_dump(apr_pool_t *pool, const json_t *j)
+{
+    return cn_json_dump_len(pool, j, NULL);
 }
 
 apr_status_t cn_json_get_string(const json_t *obj, const char *key, const char **out)

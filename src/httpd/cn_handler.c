@@ -13,18 +13,20 @@
 int cn_reply_json(cn_req_t *req, int status, json_t *body)
 {
     request_rec *r = req->r;
-    const char *text = cn_json_dump(r->pool, body);
+    apr_size_t len = 0;
+    const char *text = body ? cn_json_dump_len(r->pool, body, &len) : NULL;
     if (!text) {
         text = "{\"success\":false}";
+        len = strlen(text);
         status = HTTP_INTERNAL_SERVER_ERROR;
     }
     r->status = status;
     ap_set_content_type(r, "application/json");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
-    ap_set_content_length(r, (apr_off_t)strlen(text));
+    ap_set_content_length(r, (apr_off_t)len);
     if (!r->header_only) {
-        ap_rputs(text, r);
+        ap_rwrite(text, (int)len, r);
     }
     return OK;
 }
