@@ -55,6 +55,11 @@ typedef struct cn_integration_t {
 } cn_integration_t;
 apr_status_t cn_integration_load(cn_ctx_t *ctx, const char *provider, cn_integration_t **out);
 
+/* The same for an operation that needs it: a missing integration (or an
+ * unknown provider) fails with integration_not_found, a database error with
+ * internal_error, both in ctx->res. */
+apr_status_t cn_integration_require(cn_ctx_t *ctx, const char *provider, cn_integration_t **out);
+
 /* Credentials of an integration. */
 apr_status_t cn_credential_create(cn_ctx_t *ctx, const char *provider, json_t *body,
                                   json_t **out);

@@ -107,20 +107,14 @@ sub scan_files {
     return ($bytes, @hits);
 }
 if (db_driver() eq 'sqlite3') {
-    my $file = db_file();
-    my @files = grep { -f } map { "$file$_" } '', '-wal', '-shm', '-journal';
-    my ($bytes, @hits) = scan_files(@files);
+    my ($bytes, @hits) = scan_files(raw_store_files());
     ok $bytes > 0, "$bytes bytes of the SQLite file and its WAL read";
     is_deeply \@hits, [], 'none in the raw bytes of the SQLite database';
 }
 else {
-    my ($dir) = eval { $dbh->selectrow_array(q{SELECT setting FROM pg_settings WHERE name = 'data_directory'}) };
+    my @files = raw_store_files();
     SKIP: {
-        skip 'the PostgreSQL data directory is not readable here', 2 unless $dir && -r $dir;
-        $dbh->do('CHECKPOINT');
-        my @files;
-        File::Find::find({ no_chdir => 1, wanted => sub { push @files, $_ if -f $_ && -r _ } },
-                         grep { -d } "$dir/base", "$dir/pg_wal", "$dir/global");
+        skip 'the PostgreSQL data directory is not readable here', 2 unless @files;
         my ($bytes, @hits) = scan_files(@files);
         ok $bytes > 0, "$bytes bytes of PostgreSQL data and WAL files read";
         is_deeply \@hits, [], 'none in the raw bytes of the PostgreSQL data and WAL';

@@ -162,7 +162,7 @@ sub scan_files {
 }
 if (db_driver() eq 'sqlite3') {
     my $file = db_file();
-    my @files = grep { -f } map { "$file$_" } '', '-wal', '-shm', '-journal';
+    my @files = raw_store_files();
     ok -s $file, 'the SQLite file exists';
     ok((grep { /-wal$/ } @files), 'and its WAL');
     my ($bytes, @hits) = scan_files(@files);
@@ -170,13 +170,9 @@ if (db_driver() eq 'sqlite3') {
     is_deeply \@hits, [], 'no secret in the raw bytes of the SQLite file and its WAL';
 }
 else {
-    my ($dir) = eval { $dbh->selectrow_array(q{SELECT setting FROM pg_settings WHERE name = 'data_directory'}) };
+    my @files = raw_store_files();
     SKIP: {
-        skip 'the PostgreSQL data directory is not readable here', 2 unless $dir && -r $dir;
-        $dbh->do('CHECKPOINT');
-        my @files;
-        File::Find::find({ no_chdir => 1, wanted => sub { push @files, $_ if -f $_ && -r _ } },
-                         grep { -d } "$dir/base", "$dir/pg_wal", "$dir/global");
+        skip 'the PostgreSQL data directory is not readable here', 2 unless @files;
         my ($bytes, @hits) = scan_files(@files);
         ok $bytes > 0, "$bytes bytes of " . scalar(@files) . ' PostgreSQL data and WAL files read';
         is_deeply \@hits, [], 'no secret in the raw bytes of the PostgreSQL data and WAL files';

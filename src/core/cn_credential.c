@@ -51,21 +51,6 @@ static json_t *to_json(apr_pool_t *p, const cn_row_t *row)
                                     (json_int_t)apr_atoi64(row->cols[8])));
 }
 
-static apr_status_t integration_of(cn_ctx_t *ctx, const char *provider, cn_integration_t **it)
-{
-    apr_status_t rv;
-    if (!cn_provider_supported(provider)) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
-                       "no integration for that provider");
-    }
-    rv = cn_integration_load(ctx, provider, it);
-    if (rv == APR_ENOENT) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
-                       "no integration for that provider");
-    }
-    return rv == APR_SUCCESS ? APR_SUCCESS : db_failed(ctx);
-}
-
 /* DATA must hold the type's required keys as non-empty strings. */
 static apr_status_t check_data(cn_ctx_t *ctx, const cred_type_t *t, json_t *data,
                                const char **text)
@@ -170,7 +155,7 @@ apr_status_t cn_credential_create(cn_ctx_t *ctx, const char *provider, json_t *b
         return cn_fail(ctx->pool, &ctx->res, "credential_missing_param",
                        "credential_data is required");
     }
-    if (integration_of(ctx, provider, &it) != APR_SUCCESS) {
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (!strcmp(provider, "imap") || (t->provider && strcmp(t->provider, provider))) {
@@ -227,7 +212,7 @@ apr_status_t cn_credential_list(cn_ctx_t *ctx, const char *provider, int limit, 
         return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
                        "order_by must be asc or desc");
     }
-    if (integration_of(ctx, provider, &it) != APR_SUCCESS) {
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     label = apr_pstrcat(ctx->pool, "cn_credential_list_",
@@ -251,7 +236,7 @@ apr_status_t cn_credential_read(cn_ctx_t *ctx, const char *provider, const char 
 {
     cn_integration_t *it;
     cn_row_t *row;
-    if (integration_of(ctx, provider, &it) != APR_SUCCESS || load(ctx, it->id, id, &row) != APR_SUCCESS) {
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS || load(ctx, it->id, id, &row) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     *out = to_json(ctx->pool, row);
@@ -282,7 +267,7 @@ apr_status_t cn_credential_update(cn_ctx_t *ctx, const char *provider, const cha
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
                        "credential_data must be an object");
     }
-    if (integration_of(ctx, provider, &it) != APR_SUCCESS || load(ctx, it->id, id, &row) != APR_SUCCESS) {
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS || load(ctx, it->id, id, &row) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     sealed = row->cols[6];
@@ -323,7 +308,7 @@ apr_status_t cn_credential_delete(cn_ctx_t *ctx, const char *provider, const cha
     cn_integration_t *it;
     const char *args[2];
     int n = 0;
-    if (integration_of(ctx, provider, &it) != APR_SUCCESS) {
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     args[0] = id;

@@ -534,7 +534,6 @@ apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration
     static const char *const allowed[] = {"provider", "settings", "scope", "state", NULL};
     const char *provider = NULL, *bad;
     json_t *settings = NULL;
-    apr_status_t rv;
     *refresh = NULL;
     *state = NULL;
     *scope = NULL;
@@ -564,13 +563,8 @@ apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration
     if (!*refresh || !**refresh || strlen(*refresh) > 4096) {
         return cn_fail(ctx->pool, &ctx->res, "refresh_token_required", NULL);
     }
-    rv = cn_integration_load(ctx, provider, it);
-    if (rv == APR_ENOENT) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
-                       "no integration for that provider");
-    }
-    if (rv != APR_SUCCESS) {
-        return db_failed(ctx);
+    if (cn_integration_require(ctx, provider, it) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     if (!*scope) {
         *scope = (*it)->scope;

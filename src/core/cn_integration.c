@@ -120,8 +120,7 @@ apr_status_t cn_integration_load(cn_ctx_t *ctx, const char *provider, cn_integra
     return APR_SUCCESS;
 }
 
-/* Load or answer integration_not_found / internal_error. */
-static apr_status_t load_or_fail(cn_ctx_t *ctx, const char *provider, cn_integration_t **out)
+apr_status_t cn_integration_require(cn_ctx_t *ctx, const char *provider, cn_integration_t **out)
 {
     apr_status_t rv;
     if (!cn_provider_supported(provider)) {
@@ -362,7 +361,7 @@ apr_status_t cn_integration_list(cn_ctx_t *ctx, int limit, int offset, json_t **
 apr_status_t cn_integration_read(cn_ctx_t *ctx, const char *provider, json_t **out)
 {
     cn_integration_t *it;
-    if (load_or_fail(ctx, provider, &it) != APR_SUCCESS) {
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     *out = to_json(ctx->pool, it);
@@ -385,7 +384,7 @@ apr_status_t cn_integration_update(cn_ctx_t *ctx, const char *provider, json_t *
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
                        bad);
     }
-    if (load_or_fail(ctx, provider, &it) != APR_SUCCESS) {
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (cn_json_get_string(body, "provider", &body_provider) != APR_SUCCESS
@@ -447,7 +446,7 @@ apr_status_t cn_integration_delete(cn_ctx_t *ctx, const char *provider)
     const char *one[1], *two[2];
     int n = 0;
     apr_status_t rv;
-    if (load_or_fail(ctx, provider, &it) != APR_SUCCESS) {
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     /* The integration and everything hanging off it go together or not at all. */

@@ -48,7 +48,6 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     long long expires = -1;
     cn_integration_t *it;
     apr_int64_t expires_at;
-    apr_status_t rv;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
@@ -83,13 +82,8 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed",
                        "redirect_uri is required");
     }
-    rv = cn_integration_load(ctx, provider, &it);
-    if (rv == APR_ENOENT) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
-                       "no integration for that provider");
-    }
-    if (rv != APR_SUCCESS) {
-        return db_failed(ctx);
+    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     if (!uri_allowed(it->redirect_uris, redirect_uri)) {
         return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed", NULL);

@@ -7,7 +7,6 @@
 #include "cn_grant.h"
 #include "cn_oauth.h"
 
-#define ANSWER(req, rv, expr) ((rv) == APR_SUCCESS ? (expr) : cn_reply_result(req))
 
 /* ---- POST /auth -------------------------------------------------------- */
 

@@ -44,6 +44,9 @@ int cn_reply_success(cn_req_t *req, int status, json_t *data);   /* {"success":t
 int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset);
 int cn_reply_json(cn_req_t *req, int status, json_t *body);
 
+/* A core operation's outcome as the answer: EXPR on success, else the envelope. */
+#define ANSWER(req, rv, expr) ((rv) == APR_SUCCESS ? (expr) : cn_reply_result(req))
+
 /* An HTML error page (400) for the browser; and a 302 that goes through
  * the normal output path (so mod_session saves its cookie). */
 int cn_page_error(cn_req_t *req, const char *type, const char *description);

@@ -12,8 +12,6 @@ static int paging(cn_req_t *req, int *limit, int *offset, int *answer)
     return 1;
 }
 
-/* Run OP's result through the usual answer: failure → envelope. */
-#define ANSWER(req, rv, expr) ((rv) == APR_SUCCESS ? (expr) : cn_reply_result(req))
 
 /* ---- integrations ----------------------------------------------------- */
 

@@ -30,7 +30,7 @@ use Apache::Test ();
 use Apache::TestRequest ();
 
 our @EXPORT = qw(api mount app_creds db_driver dbh db_file error_log reset_db);
-our @EXPORT_OK = qw(base_url url server_port t_dir var_dir conf_value error_log_offset
+our @EXPORT_OK = qw(raw_store_files base_url url server_port t_dir var_dir conf_value error_log_offset
                     error_log_since secret_token json_encode json_decode db_rows
                     google_integration access_log_offset access_log_since);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
@@ -285,5 +285,26 @@ sub _file_since {
 sub _access_log_file { File::Spec->catfile(conf_value('t_logs'), 'access_log') }
 sub access_log_offset { -s _access_log_file() || 0 }
 sub access_log_since { _file_since(_access_log_file(), @_) }
+
+
+# The files that hold the store on disk, for tests that read raw bytes: the
+# SQLite file and its companions, or PostgreSQL's data and WAL files after a
+# CHECKPOINT. An empty list when they cannot be read here (PostgreSQL run by
+# another user).
+sub raw_store_files {
+    if (db_driver() eq 'sqlite3') {
+        my $file = db_file();
+        return grep { -f } map { "$file$_" } '', '-wal', '-shm', '-journal';
+    }
+    my $dbh = dbh();
+    my ($dir) = eval { $dbh->selectrow_array(q{SELECT setting FROM pg_settings WHERE name = 'data_directory'}) };
+    return () unless $dir && -r $dir;
+    $dbh->do('CHECKPOINT');
+    require File::Find;
+    my @files;
+    File::Find::find({ no_chdir => 1, wanted => sub { push @files, $_ if -f $_ && -r _ } },
+                     grep { -d } "$dir/base", "$dir/pg_wal", "$dir/global");
+    return @files;
+}
 
 1;
