@@ -2,6 +2,7 @@
 #ifndef CN_GRANT_H
 #define CN_GRANT_H
 
+#include "cn_cache.h"
 #include "cn_oauth.h"
 #include "cn_service.h"
 
@@ -29,7 +30,7 @@ apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char
                                   cn_grant_query_t *q);
 
 json_t *cn_grant_json(apr_pool_t *pool, const cn_grant_t *g);
-apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, json_t **out);
+apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, cn_text_t **items, int *count);
 apr_status_t cn_grant_load(cn_ctx_t *ctx, const char *id, cn_grant_t **out); /* grant_not_found */
 apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t **out);
 /* Deletes the grant and its secrets; *REFRESH gets the opened refresh token

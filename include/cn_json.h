@@ -6,6 +6,8 @@
 #include <apr_pools.h>
 #include <jansson.h>
 
+#include "cn_cache.h" /* cn_text_t */
+
 /* Tie J to POOL (json_decref at pool cleanup) and return it. NULL-safe. */
 json_t *cn_json_own(apr_pool_t *pool, json_t *j);
 
@@ -17,6 +19,14 @@ json_t *cn_json_parse(apr_pool_t *pool, const char *buf, apr_size_t len, const c
 const char *cn_json_dump(apr_pool_t *pool, const json_t *j);
 /* The same, with its length in *LEN (may be NULL). */
 const char *cn_json_dump_len(apr_pool_t *pool, const json_t *j, apr_size_t *len);
+
+/* SKELETON dumped by jansson with the N texts of ITEMS spliced into the empty
+ * array that is SKELETON's first member (whose key has no ':'), e.g.
+ * {"data":[],"limit":50} and two items -> {"data":[ITEM0,ITEM1],"limit":50}.
+ * Each item must itself be a JSON text jansson dumped (a cached rendering):
+ * only the commas between them are written here. NULL on failure. */
+const char *cn_json_splice_array(apr_pool_t *pool, const json_t *skeleton, const cn_text_t *items,
+                                 int n, apr_size_t *len);
 
 /* Typed field access on an object. A missing key is not an error; a key of
  * the wrong type is (returns APR_EINVAL). Out-values are untouched when the

@@ -25,7 +25,7 @@ typedef struct cn_ctx_t {
     const apr_table_t *endpoints;  /* "provider:name" -> URL overrides */
     const char *base_url;          /* ConnectBaseURL */
     const char *client_ip, *user_agent; /* of the browser or caller */
-    struct cn_json_cache_t *grant_cache; /* rendered grants, per process; may be NULL */
+    struct cn_text_cache_t *grant_cache; /* rendered grants, per process; may be NULL */
 } cn_ctx_t;
 
 /* Providers this build supports as integrations. */

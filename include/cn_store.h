@@ -9,7 +9,7 @@
 #include <apr_hash.h>
 #include <apr_tables.h>
 #include <apr_dbd.h>
-#include <apr_thread_mutex.h>
+#include <apr_global_mutex.h>
 
 typedef struct cn_db_t {
     const apr_dbd_driver_t *driver;
@@ -17,11 +17,11 @@ typedef struct cn_db_t {
     apr_hash_t *prepared; /* label -> apr_dbd_prepared_t * (mod_dbd's) */
     int pgsql;            /* 1 for the pgsql driver, 0 for sqlite3 */
     apr_dbd_transaction_t *trans;
-    /* SQLite only: one writer per process at a time. apr_dbd's SQLite driver
-     * holds a process-wide mutex while a statement waits for the database
-     * lock, so a second writer in the same process would block the first
-     * one's next statement until the busy timeout. NULL: no serialisation. */
-    apr_thread_mutex_t *write_lock;
+    /* SQLite only: one writer at a time across all of the server's processes.
+     * Writers queue on this lock instead of meeting SQLite's busy handler,
+     * which sleeps 1-100 ms between tries (and apr_dbd's SQLite driver holds
+     * a process-wide mutex while it does). NULL: no serialisation. */
+    apr_global_mutex_t *write_lock;
     void *baton; /* the glue's, for giving the handle back */
 } cn_db_t;
 

@@ -232,8 +232,9 @@ is_deeply $r->{json}{data}{scope}, [], '... its scope as app one left it';
 $r = api(GET => '/grants', undef, app => undef);
 is $r->code, 401, 'no credentials: 401';
 
-# Lists are rendered from a per-process cache keyed by the row's text: a change
-# shows at once (both children are warmed by listing several times).
+# Lists are rendered from a per-process cache keyed by the grant's revision,
+# which every change bumps: a change shows at once (both children are warmed
+# by listing several times), whether by PATCH or by a re-authentication.
 {
     my $f = hosted_flow(provider => 'google', login_hint => 'cached@example.com');
     my $gid = $f->grant_id;
@@ -248,6 +249,11 @@ is $r->code, 401, 'no credentials: 401';
     is $p->code, 200, 'its scope changed';
     my @seen = map { join ',', @{ $in_list->()->{scope} } } 1 .. 6;
     is_deeply \@seen, [('changed.scope') x 6], 'every list after the change shows the new scope';
+    my $again = hosted_flow(provider => 'google', login_hint => 'cached@example.com');
+    is $again->grant_id, $gid, 'the same mailbox connected again: the same grant';
+    @seen = map { join ',', @{ $in_list->()->{scope} } } 1 .. 6;
+    is_deeply \@seen, [('https://www.googleapis.com/auth/gmail.readonly') x 6],
+        'every list after the re-authentication shows its scope';
     api(DELETE => "/grants/$gid");
     my $r = api(GET => '/grants', undef, query => 'email=cached%40example.com');
     is scalar @{ $r->{json}{data} }, 0, 'and a deleted grant is not listed';

@@ -7,10 +7,10 @@
 
 typedef struct entry_t {
     const char *sig;
-    json_t *value;
+    cn_text_t value;
 } entry_t;
 
-struct cn_json_cache_t {
+struct cn_text_cache_t {
     apr_thread_mutex_t *lock;
     apr_pool_t *pool;  /* the entries' memory; cleared when the cache starts over */
     apr_hash_t *map;   /* key -> entry_t * */
@@ -18,27 +18,16 @@ struct cn_json_cache_t {
     unsigned puts;     /* since the last start-over: bounds the pool's growth */
 };
 
-static void drop_all(cn_json_cache_t *c)
+static void start_over(cn_text_cache_t *c)
 {
-    apr_hash_index_t *hi;
-    for (hi = apr_hash_first(NULL, c->map); hi; hi = apr_hash_next(hi)) {
-        entry_t *e = apr_hash_this_val(hi);
-        json_decref(e->value);
-    }
     apr_pool_clear(c->pool);
     c->map = apr_hash_make(c->pool);
     c->puts = 0;
 }
 
-static apr_status_t cache_cleanup(void *data)
+apr_status_t cn_text_cache_make(apr_pool_t *pool, unsigned max, cn_text_cache_t **out)
 {
-    drop_all(data);
-    return APR_SUCCESS;
-}
-
-apr_status_t cn_json_cache_make(apr_pool_t *pool, unsigned max, cn_json_cache_t **out)
-{
-    cn_json_cache_t *c = apr_pcalloc(pool, sizeof(*c));
+    cn_text_cache_t *c = apr_pcalloc(pool, sizeof(*c));
     apr_status_t rv;
     if ((rv = apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pool)) != APR_SUCCESS
         || (rv = apr_pool_create(&c->pool, pool)) != APR_SUCCESS) {
@@ -46,57 +35,49 @@ apr_status_t cn_json_cache_make(apr_pool_t *pool, unsigned max, cn_json_cache_t 
     }
     c->map = apr_hash_make(c->pool);
     c->max = max;
-    /* A pre-cleanup: it must run while the entries' subpool still exists. */
-    apr_pool_pre_cleanup_register(pool, c, cache_cleanup);
     *out = c;
     return APR_SUCCESS;
 }
 
-static json_t *lookup(cn_json_cache_t *c, const char *key, const char *sig)
+int cn_text_cache_get_many(cn_text_cache_t *c, apr_pool_t *pool, int n,
+                           const char *const *keys, const char *const *sigs, cn_text_t *out)
 {
-    entry_t *e = apr_hash_get(c->map, key, APR_HASH_KEY_STRING);
-    return e && !strcmp(e->sig, sig) ? json_incref(e->value) : NULL;
-}
-
-json_t *cn_json_cache_get(cn_json_cache_t *c, const char *key, const char *sig)
-{
-    json_t *v;
-    apr_thread_mutex_lock(c->lock);
-    v = lookup(c, key, sig);
-    apr_thread_mutex_unlock(c->lock);
-    return v;
-}
-
-void cn_json_cache_get_many(cn_json_cache_t *c, int n, const char *const *keys,
-                            const char *const *sigs, json_t **out)
-{
-    int i;
+    int i, found = 0;
     apr_thread_mutex_lock(c->lock);
     for (i = 0; i < n; ++i) {
-        out[i] = lookup(c, keys[i], sigs[i]);
+        entry_t *e = apr_hash_get(c->map, keys[i], APR_HASH_KEY_STRING);
+        if (e && !strcmp(e->sig, sigs[i])) {
+            out[i].text = apr_pstrmemdup(pool, e->value.text, e->value.len);
+            out[i].len = e->value.len;
+            ++found;
+        }
+        else {
+            out[i].text = NULL;
+            out[i].len = 0;
+        }
     }
     apr_thread_mutex_unlock(c->lock);
+    return found;
 }
 
-void cn_json_cache_put(cn_json_cache_t *c, const char *key, const char *sig, json_t *value)
+void cn_text_cache_put(cn_text_cache_t *c, const char *key, const char *sig,
+                       const cn_text_t *text)
 {
     entry_t *e;
     apr_thread_mutex_lock(c->lock);
-    /* Every put allocates from the pool (replaced signatures stay there), so
-     * the cache starts over after 2 * MAX of them as well as when it is full. */
+    /* Every put allocates from the pool (replaced texts stay there), so the
+     * cache starts over after 2 * MAX of them as well as when it is full. */
     if (apr_hash_count(c->map) >= c->max || ++c->puts > 2 * c->max) {
-        drop_all(c);
+        start_over(c);
         c->puts = 1;
     }
     e = apr_hash_get(c->map, key, APR_HASH_KEY_STRING);
-    if (e) {
-        json_decref(e->value); /* a newer rendering of the same key */
-    }
-    else {
+    if (!e) {
         e = apr_palloc(c->pool, sizeof(*e));
         apr_hash_set(c->map, apr_pstrdup(c->pool, key), APR_HASH_KEY_STRING, e);
     }
     e->sig = apr_pstrdup(c->pool, sig);
-    e->value = json_incref(value);
+    e->value.text = apr_pstrmemdup(c->pool, text->text, text->len);
+    e->value.len = text->len;
     apr_thread_mutex_unlock(c->lock);
 }

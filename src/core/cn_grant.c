@@ -40,7 +40,7 @@ static cn_grant_t *from_row(apr_pool_t *p, const cn_row_t *r)
     g->ip = or_null(r->cols[8]);
     g->state = or_null(r->cols[9]);
     g->provider_user_id = or_null(r->cols[10]);
-    if (r->ncols == 13) { /* GRANT_PUBLIC_COLS: a list row */
+    if (r->ncols == 14) { /* GRANT_PUBLIC_COLS: a list row */
         g->created_at = apr_atoi64(r->cols[11]);
         g->updated_at = apr_atoi64(r->cols[12]);
     }
@@ -150,37 +150,24 @@ apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char
     return APR_SUCCESS;
 }
 
-static const char *row_signature(apr_pool_t *p, const cn_row_t *row)
+/* A list row as the API shows it, dumped by jansson into the request pool. */
+static apr_status_t render(cn_ctx_t *ctx, const cn_row_t *row, cn_text_t *out)
 {
-    apr_size_t len = 0, n;
-    char *sig, *at;
-    int i;
-    for (i = 0; i < row->ncols; ++i) {
-        len += (row->cols[i] ? strlen(row->cols[i]) : 0) + 2;
-    }
-    at = sig = apr_palloc(p, len + 1);
-    for (i = 0; i < row->ncols; ++i) {
-        /* NULL and "" differ: a marker byte, then the text, then a separator */
-        *at++ = row->cols[i] ? 'v' : 'n';
-        if (row->cols[i]) {
-            n = strlen(row->cols[i]);
-            memcpy(at, row->cols[i], n);
-            at += n;
-        }
-        *at++ = '\x1f';
-    }
-    *at = '\0';
-    return sig;
+    json_t *o = grant_json_new(from_row(ctx->pool, row));
+    out->text = cn_json_dump_len(ctx->pool, o, &out->len);
+    json_decref(o);
+    return out->text ? APR_SUCCESS : APR_EGENERAL;
 }
 
-apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, json_t **out)
+/* The rows of list KIND ("list": GRANT_PUBLIC_COLS, "ids": id and revision). */
+static apr_status_t list_rows(cn_ctx_t *ctx, const cn_grant_query_t *q, const char *kind,
+                              apr_array_header_t **rows)
 {
     const char *args[12], *variant, *label;
-    apr_array_header_t *rows;
-    int n = 0, i;
+    int n = 0;
     variant = q->provider ? (q->email ? "provider_email" : "provider")
                           : (q->email ? "email" : "all");
-    label = apr_pstrcat(ctx->pool, "cn_grant_list_", variant, "_",
+    label = apr_pstrcat(ctx->pool, "cn_grant_", kind, "_", variant, "_",
                         !strcmp(q->sort_by, "updated_at") ? "updated" : "created", "_",
                         q->order_by, NULL);
     args[n++] = ctx->app_id;
@@ -198,34 +185,69 @@ apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, json_t **ou
     args[n++] = q->before ? apr_ltoa(ctx->pool, (long)q->before) : CN_FAR_FUTURE;
     args[n++] = apr_itoa(ctx->pool, q->limit);
     args[n++] = apr_itoa(ctx->pool, q->offset);
-    if (cn_db_select(ctx->pool, ctx->db, label, n, args, &rows) != APR_SUCCESS) {
-        return db_failed(ctx);
-    }
-    *out = cn_json_own(ctx->pool, json_array());
-    if (ctx->grant_cache && rows->nelts) {
-        /* The row's text is its signature: any change renders anew. */
-        const char **keys = apr_palloc(ctx->pool, sizeof(char *) * (apr_size_t)rows->nelts);
-        const char **sigs = apr_palloc(ctx->pool, sizeof(char *) * (apr_size_t)rows->nelts);
-        json_t **objs = apr_palloc(ctx->pool, sizeof(json_t *) * (apr_size_t)rows->nelts);
-        for (i = 0; i < rows->nelts; ++i) {
-            const cn_row_t *row = APR_ARRAY_IDX(rows, i, cn_row_t *);
-            keys[i] = row->cols[0];
-            sigs[i] = row_signature(ctx->pool, row);
-        }
-        cn_json_cache_get_many(ctx->grant_cache, rows->nelts, keys, sigs, objs);
-        for (i = 0; i < rows->nelts; ++i) {
-            if (!objs[i]) {
-                objs[i] = grant_json_new(from_row(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *)));
-                cn_json_cache_put(ctx->grant_cache, keys[i], sigs[i], objs[i]);
-            }
-            json_array_append_new(*out, objs[i]);
-        }
-        return APR_SUCCESS;
-    }
+    return cn_db_select(ctx->pool, ctx->db, label, n, args, rows) == APR_SUCCESS
+               ? APR_SUCCESS
+               : db_failed(ctx);
+}
+
+/* Keys (ids) and signatures (revisions) of ROWS, whose first column is the
+ * id and last the revision. */
+static void keys_of(apr_pool_t *p, const apr_array_header_t *rows, const char ***keys,
+                    const char ***sigs)
+{
+    int i;
+    *keys = apr_palloc(p, sizeof(char *) * (apr_size_t)rows->nelts);
+    *sigs = apr_palloc(p, sizeof(char *) * (apr_size_t)rows->nelts);
     for (i = 0; i < rows->nelts; ++i) {
-        json_array_append_new(*out, grant_json_new(from_row(ctx->pool,
-                                                            APR_ARRAY_IDX(rows, i, cn_row_t *))));
+        const cn_row_t *row = APR_ARRAY_IDX(rows, i, cn_row_t *);
+        (*keys)[i] = row->cols[0];
+        (*sigs)[i] = row->cols[row->ncols - 1] ? row->cols[row->ncols - 1] : "";
     }
+}
+
+apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, cn_text_t **items, int *count)
+{
+    apr_array_header_t *rows;
+    const char **keys, **sigs;
+    int i;
+    *count = 0;
+    *items = NULL;
+    if (ctx->grant_cache) {
+        /* Ids and revisions first: when every rendering is cached, that is all
+         * the database is asked for. */
+        if (list_rows(ctx, q, "ids", &rows) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        *items = apr_palloc(ctx->pool, sizeof(cn_text_t) * (apr_size_t)(rows->nelts + 1));
+        keys_of(ctx->pool, rows, &keys, &sigs);
+        if (cn_text_cache_get_many(ctx->grant_cache, ctx->pool, rows->nelts, keys, sigs, *items)
+            == rows->nelts) {
+            *count = rows->nelts;
+            return APR_SUCCESS;
+        }
+    }
+    /* The rows themselves (they may have changed since: they are what is shown). */
+    if (list_rows(ctx, q, "list", &rows) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *items = apr_palloc(ctx->pool, sizeof(cn_text_t) * (apr_size_t)(rows->nelts + 1));
+    keys_of(ctx->pool, rows, &keys, &sigs);
+    if (!ctx->grant_cache
+        || cn_text_cache_get_many(ctx->grant_cache, ctx->pool, rows->nelts, keys, sigs, *items)
+               < rows->nelts) {
+        for (i = 0; i < rows->nelts; ++i) {
+            if (ctx->grant_cache && (*items)[i].text) {
+                continue;
+            }
+            if (render(ctx, APR_ARRAY_IDX(rows, i, cn_row_t *), &(*items)[i]) != APR_SUCCESS) {
+                return db_failed(ctx);
+            }
+            if (ctx->grant_cache) {
+                cn_text_cache_put(ctx->grant_cache, keys[i], sigs[i], &(*items)[i]);
+            }
+        }
+    }
+    *count = rows->nelts;
     return APR_SUCCESS;
 }
 

@@ -57,6 +57,39 @@ const char *cn_json_dump_len(apr_pool_t *pool, const json_t *j, apr_size_t *len)
     return buf;
 }
 
+const char *cn_json_splice_array(apr_pool_t *pool, const json_t *skeleton, const cn_text_t *items,
+                                 int n, apr_size_t *len)
+{
+    apr_size_t slen, total, head, i;
+    const char *sk = cn_json_dump_len(pool, skeleton, &slen), *colon;
+    char *out, *at;
+    if (!sk || !json_is_object(skeleton) || !(colon = strchr(sk, ':')) || strncmp(colon, ":[]", 3)) {
+        return NULL;
+    }
+    head = (apr_size_t)(colon - sk) + 2; /* up to and with the '[' */
+    total = slen + (n > 0 ? (apr_size_t)n - 1 : 0);
+    for (i = 0; i < (apr_size_t)n; ++i) {
+        total += items[i].len;
+    }
+    at = out = apr_palloc(pool, total + 1);
+    memcpy(at, sk, head);
+    at += head;
+    for (i = 0; i < (apr_size_t)n; ++i) {
+        if (i) {
+            *at++ = ',';
+        }
+        memcpy(at, items[i].text, items[i].len);
+        at += items[i].len;
+    }
+    memcpy(at, sk + head, slen - head);
+    at += slen - head;
+    *at = '\0';
+    if (len) {
+        *len = total;
+    }
+    return out;
+}
+
 const char *cn_json_dump(apr_pool_t *pool, const json_t *j)
 {
     return cn_json_dump_len(pool, j, NULL);

@@ -12,17 +12,24 @@
     "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
     "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, " \
     "updated_at"
-/* What a list shows: no sealed column is read for it. */
+/* What a list shows: no sealed column is read for it. The last, revision, is
+ * the list cache's signature: every statement that changes one of the other
+ * columns bumps it (cn_grant_reauth, cn_grant_update). */
 #define GRANT_PUBLIC_COLS \
     "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
-    "provider_user_id, created_at, updated_at"
+    "provider_user_id, created_at, updated_at, revision"
 #define GRANT_FILTERS \
     " AND (%s = '' OR grant_status = %s) AND (%s = '' OR ip = %s)" \
     " AND created_at >= %lld AND created_at < %lld"
-#define GRANT_LIST(suffix, where, sort, order) \
-    {"cn_grant_list_" suffix "_" sort "_" order, \
-     "SELECT " GRANT_PUBLIC_COLS " FROM grants WHERE app_id = %s" where GRANT_FILTERS \
+/* Each list twice: the rows, and only their ids and revisions (enough when
+ * every row's rendering is in the cache). */
+#define GRANT_LIST_OF(kind, cols, suffix, where, sort, order) \
+    {"cn_grant_" kind "_" suffix "_" sort "_" order, \
+     "SELECT " cols " FROM grants WHERE app_id = %s" where GRANT_FILTERS \
      " ORDER BY " sort "_at " order ", id " order " LIMIT %d OFFSET %d"}
+#define GRANT_LIST(suffix, where, sort, order) \
+    GRANT_LIST_OF("list", GRANT_PUBLIC_COLS, suffix, where, sort, order), \
+    GRANT_LIST_OF("ids", "id, revision", suffix, where, sort, order)
 #define GRANT_LISTS(suffix, where) \
     GRANT_LIST(suffix, where, "created", "desc"), GRANT_LIST(suffix, where, "created", "asc"), \
     GRANT_LIST(suffix, where, "updated", "desc"), GRANT_LIST(suffix, where, "updated", "asc")
@@ -101,10 +108,11 @@ static const cn_stmt_def_t statements[] = {
     {"cn_grant_reauth",
      "UPDATE grants SET grant_status = 'valid', scope = %s, user_agent = %s, ip = %s, state = %s, "
      "provider_user_id = %s, refresh_token = %s, access_token = %s, access_expires_at = %lld, "
-     "integration_id = %s, updated_at = %lld WHERE id = %s AND app_id = %s"},
-    {"cn_grant_update",
-     "UPDATE grants SET scope = %s, settings = %s, refresh_token = %s, updated_at = %lld "
+     "integration_id = %s, updated_at = %lld, revision = revision + 1 "
      "WHERE id = %s AND app_id = %s"},
+    {"cn_grant_update",
+     "UPDATE grants SET scope = %s, settings = %s, refresh_token = %s, updated_at = %lld, "
+     "revision = revision + 1 WHERE id = %s AND app_id = %s"},
     {"cn_grant_delete", "DELETE FROM grants WHERE id = %s AND app_id = %s"},
     {"cn_grant_delete_integration", "DELETE FROM grants WHERE integration_id = %s"},
     {"cn_grant_all_refresh", "SELECT id, refresh_token FROM grants WHERE refresh_token IS NOT NULL"},
@@ -223,10 +231,17 @@ static const char *const migration_3[] = {
     NULL
 };
 
+static const char *const migration_4[] = {
+    /* a grant's revision: bumped by every change the API can show */
+    "ALTER TABLE grants ADD COLUMN revision BIGINT NOT NULL DEFAULT 0",
+    NULL
+};
+
 static const migration_t migrations[] = {
     {1, migration_1},
     {2, migration_2},
     {3, migration_3},
+    {4, migration_4},
     {0, NULL}
 };
 
@@ -421,11 +436,11 @@ apr_status_t cn_db_exec(apr_pool_t *pool, cn_db_t *db, const char *label, int na
         return APR_ENOENT;
     }
     if (lock) {
-        apr_thread_mutex_lock(db->write_lock);
+        apr_global_mutex_lock(db->write_lock);
     }
     rv = apr_dbd_pquery(db->driver, pool, db->handle, &n, st, nargs, args);
     if (lock) {
-        apr_thread_mutex_unlock(db->write_lock);
+        apr_global_mutex_unlock(db->write_lock);
     }
     if (affected) {
         *affected = n;
@@ -437,12 +452,12 @@ apr_status_t cn_db_begin(apr_pool_t *pool, cn_db_t *db)
 {
     db->trans = NULL;
     if (db->write_lock) {
-        apr_thread_mutex_lock(db->write_lock);
+        apr_global_mutex_lock(db->write_lock);
     }
     if (apr_dbd_transaction_start(db->driver, pool, db->handle, &db->trans)) {
         db->trans = NULL;
         if (db->write_lock) {
-            apr_thread_mutex_unlock(db->write_lock);
+            apr_global_mutex_unlock(db->write_lock);
         }
         return APR_EGENERAL;
     }
@@ -465,7 +480,7 @@ apr_status_t cn_db_end(apr_pool_t *pool, cn_db_t *db)
     rv = apr_dbd_transaction_end(db->driver, pool, db->trans);
     db->trans = NULL;
     if (db->write_lock) {
-        apr_thread_mutex_unlock(db->write_lock);
+        apr_global_mutex_unlock(db->write_lock);
     }
     return rv ? APR_EGENERAL : APR_SUCCESS;
 }

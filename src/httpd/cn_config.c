@@ -379,7 +379,7 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
             sc->provider_timeout = CN_DEFAULT_PROVIDER_TIMEOUT;
         }
     }
-    if (cn_dbd_prepare_all(s) != APR_SUCCESS) {
+    if (cn_dbd_prepare_all(s) != APR_SUCCESS || cn_dbd_mutex_create(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cn_dbd_migrate(ptemp, s, main_sc) != APR_SUCCESS) {

@@ -8,10 +8,33 @@
 
 #include <mod_dbd.h>
 #include <unixd.h>
+#include <util_mutex.h>
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
-/* One SQLite writer per process (see cn_db_t.write_lock). */
-static apr_thread_mutex_t *sqlite_write_lock;
+/* One SQLite writer at a time across the server's processes (see
+ * cn_db_t.write_lock); its mechanism and file follow "Mutex connect-db". */
+#define CN_MUTEX_TYPE "connect-db"
+static apr_global_mutex_t *sqlite_write_lock;
+static const char *sqlite_write_lock_file;
+
+int cn_dbd_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    return ap_mutex_register(pconf, CN_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0) == APR_SUCCESS
+               ? OK
+               : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+apr_status_t cn_dbd_mutex_create(apr_pool_t *pconf, server_rec *s)
+{
+    sqlite_write_lock = NULL;
+    sqlite_write_lock_file = NULL;
+    /* ap_global_mutex_create logs its own failure and sets the permissions
+     * the children (running as User) need. */
+    return ap_global_mutex_create(&sqlite_write_lock, &sqlite_write_lock_file, CN_MUTEX_TYPE,
+                                  NULL, s, pconf, 0);
+}
 
 void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
 {
@@ -27,13 +50,15 @@ void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
         if (cn_http_curl_make(pchild, &opts, &sc->http) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00022) "cannot set up libcurl");
         }
-        if (cn_json_cache_make(pchild, CN_GRANT_CACHE_ENTRIES, &sc->grant_cache) != APR_SUCCESS) {
+        if (cn_text_cache_make(pchild, CN_GRANT_CACHE_ENTRIES, &sc->grant_cache) != APR_SUCCESS) {
             sc->grant_cache = NULL; /* lists then render every row */
         }
     }
-    if (apr_thread_mutex_create(&sqlite_write_lock, APR_THREAD_MUTEX_DEFAULT, pchild)
-        != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CNLOGNO(00021) "cannot create the writer lock");
+    if (sqlite_write_lock
+        && apr_global_mutex_child_init(&sqlite_write_lock, sqlite_write_lock_file, pchild)
+               != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     CNLOGNO(00021) "cannot attach to the " CN_MUTEX_TYPE " writer lock");
         sqlite_write_lock = NULL;
     }
 }

@@ -10,13 +10,11 @@
 
 /* ---- answers ---------------------------------------------------------- */
 
-int cn_reply_json(cn_req_t *req, int status, json_t *body)
+/* TEXT[LEN] lives in the request pool: handed to the filters as it is. */
+static int reply_text(request_rec *r, int status, const char *text, apr_size_t len)
 {
-    request_rec *r = req->r;
-    apr_size_t len = 0;
-    const char *text = body ? cn_json_dump_len(r->pool, body, &len) : NULL;
     if (!text) {
-        text = "{\"success\":false}";
+        text = apr_pstrdup(r->pool, "{\"success\":false}");
         len = strlen(text);
         status = HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -26,9 +24,20 @@ int cn_reply_json(cn_req_t *req, int status, json_t *body)
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     ap_set_content_length(r, (apr_off_t)len);
     if (!r->header_only) {
-        ap_rwrite(text, (int)len, r);
+        apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(text, len, r->pool,
+                                                           bb->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
+        return ap_pass_brigade(r->output_filters, bb) == APR_SUCCESS ? OK : AP_FILTER_ERROR;
     }
     return OK;
+}
+
+int cn_reply_json(cn_req_t *req, int status, json_t *body)
+{
+    apr_size_t len = 0;
+    const char *text = body ? cn_json_dump_len(req->r->pool, body, &len) : NULL;
+    return reply_text(req->r, status, text, len);
 }
 
 int cn_reply_error(cn_req_t *req, const char *type, const char *description)
@@ -80,6 +89,16 @@ int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset)
     return cn_reply_json(req, HTTP_OK,
                          cn_json_own(req->r->pool, json_pack("{s:O,s:i,s:i}", "data", data,
                                                              "limit", limit, "offset", offset)));
+}
+
+int cn_reply_list_texts(cn_req_t *req, const cn_text_t *items, int n, int limit, int offset)
+{
+    apr_pool_t *p = req->r->pool;
+    apr_size_t len = 0;
+    json_t *skeleton = cn_json_own(p, json_pack("{s:[],s:i,s:i}", "data", "limit", limit,
+                                                 "offset", offset));
+    const char *text = cn_json_splice_array(p, skeleton, items, n, &len);
+    return reply_text(req->r, HTTP_OK, text, len);
 }
 
 /* ---- input ------------------------------------------------------------ */

@@ -209,7 +209,8 @@ int cn_route_grants_list(cn_req_t *req)
 {
     int answer;
     cn_grant_query_t q = {0};
-    json_t *out = NULL;
+    cn_text_t *items = NULL;
+    int n = 0;
     apr_table_t *t = req->query;
     apr_status_t rv;
     if (cn_paging_parse(&req->ctx, apr_table_get(t, "limit"), apr_table_get(t, "offset"),
@@ -224,8 +225,8 @@ int cn_route_grants_list(cn_req_t *req)
     if (!cn_need_db(req, &answer)) {
         return answer;
     }
-    rv = cn_grant_list(&req->ctx, &q, &out);
-    return ANSWER(req, rv, cn_reply_list(req, out, q.limit, q.offset));
+    rv = cn_grant_list(&req->ctx, &q, &items, &n);
+    return ANSWER(req, rv, cn_reply_list_texts(req, items, n, q.limit, q.offset));
 }
 
 int cn_route_grant_read(cn_req_t *req)

@@ -42,6 +42,8 @@ int cn_reply_result(cn_req_t *req); /* from req->ctx.res */
 int cn_reply_data(cn_req_t *req, int status, json_t *data);      /* {"data":...} */
 int cn_reply_success(cn_req_t *req, int status, json_t *data);   /* {"success":true,...} */
 int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset);
+/* The same list from ready renderings (see cn_json_splice_array). */
+int cn_reply_list_texts(cn_req_t *req, const cn_text_t *items, int n, int limit, int offset);
 int cn_reply_json(cn_req_t *req, int status, json_t *body);
 
 /* A core operation's outcome as the answer: EXPR on success, else the envelope. */
