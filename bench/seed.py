@@ -16,7 +16,9 @@ for n in range(grants):
                  json.dumps(["openid", "email"]), "bench", f"10.0.{n % 250}.{n % 200}", None,
                  f"puid-{n}", "{}", "cn1.00000000." + secrets.token_urlsafe(48),
                  "cn1.00000000." + secrets.token_urlsafe(48), now + 3600, now - grants + n, now - grants + n))
-con.executemany("INSERT INTO grants VALUES (" + ",".join("?" * 17) + ")", rows)
+GRANT_COLS = ("id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, "
+              "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, updated_at")
+con.executemany(f"INSERT INTO grants ({GRANT_COLS}) VALUES (" + ",".join("?" * 17) + ")", rows)
 ids = []
 lrows = []
 req = json.dumps({"redirect_uri": "https://app.example/cb", "provider": "google",
@@ -26,7 +28,8 @@ for n in range(logins):
     ids.append(lid)
     lrows.append((hashlib.sha256(lid.encode()).hexdigest(), "app7", integ[("app7", "google")], "google",
                   req, now + 3600, None, now, None))
-con.executemany("INSERT INTO login_requests VALUES (?,?,?,?,?,?,?,?,?)", lrows)
+con.executemany("INSERT INTO login_requests (id_digest, app_id, integration_id, provider, request, "
+                "expires_at, used_at, created_at, callback_at) VALUES (?,?,?,?,?,?,?,?,?)", lrows)
 con.commit()
 con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 open(ids_file, "w").write("\n".join(ids) + "\n")
