@@ -8,10 +8,7 @@
 
 #include <apr_pools.h>
 
-typedef struct cn_text_t {
-    const char *text;
-    apr_size_t len;
-} cn_text_t;
+#include "cn_json.h" /* cn_text_t */
 
 typedef struct cn_text_cache_t cn_text_cache_t;
 

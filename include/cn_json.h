@@ -6,7 +6,11 @@
 #include <apr_pools.h>
 #include <jansson.h>
 
-#include "cn_cache.h" /* cn_text_t */
+/* A JSON text as jansson dumped it, and its length. */
+typedef struct cn_text_t {
+    const char *text;
+    apr_size_t len;
+} cn_text_t;
 
 /* Tie J to POOL (json_decref at pool cleanup) and return it. NULL-safe. */
 json_t *cn_json_own(apr_pool_t *pool, json_t *j);

@@ -230,21 +230,20 @@ apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, cn_text_t *
     if (list_rows(ctx, q, "list", &rows) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    *items = apr_palloc(ctx->pool, sizeof(cn_text_t) * (apr_size_t)(rows->nelts + 1));
+    *items = apr_pcalloc(ctx->pool, sizeof(cn_text_t) * (apr_size_t)(rows->nelts + 1));
     keys_of(ctx->pool, rows, &keys, &sigs);
-    if (!ctx->grant_cache
-        || cn_text_cache_get_many(ctx->grant_cache, ctx->pool, rows->nelts, keys, sigs, *items)
-               < rows->nelts) {
-        for (i = 0; i < rows->nelts; ++i) {
-            if (ctx->grant_cache && (*items)[i].text) {
-                continue;
-            }
-            if (render(ctx, APR_ARRAY_IDX(rows, i, cn_row_t *), &(*items)[i]) != APR_SUCCESS) {
-                return db_failed(ctx);
-            }
-            if (ctx->grant_cache) {
-                cn_text_cache_put(ctx->grant_cache, keys[i], sigs[i], &(*items)[i]);
-            }
+    if (ctx->grant_cache) {
+        cn_text_cache_get_many(ctx->grant_cache, ctx->pool, rows->nelts, keys, sigs, *items);
+    }
+    for (i = 0; i < rows->nelts; ++i) {
+        if ((*items)[i].text) {
+            continue; /* from the cache */
+        }
+        if (render(ctx, APR_ARRAY_IDX(rows, i, cn_row_t *), &(*items)[i]) != APR_SUCCESS) {
+            return db_failed(ctx);
+        }
+        if (ctx->grant_cache) {
+            cn_text_cache_put(ctx->grant_cache, keys[i], sigs[i], &(*items)[i]);
         }
     }
     *count = rows->nelts;
