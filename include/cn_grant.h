@@ -10,6 +10,7 @@ typedef struct cn_grant_t {
     const char *id, *app_id, *integration_id, *provider, *email, *grant_status;
     json_t *scope;
     const char *user_agent, *ip, *state, *provider_user_id;
+    const char *subject;       /* the provider identity: the grant's key, never shown */
     json_t *settings;          /* NULL until parsed from settings_text */
     const char *settings_text;
     const char *refresh_token, *access_token; /* sealed */
@@ -38,14 +39,15 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
 apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
                              const char **refresh);
 
-/* Create the grant of (app, provider, EMAIL) or re-authenticate the existing
- * one, with the provider tokens sealed, and record the event; in one
- * transaction. REAUTH_ID: the grant a re-auth was asked for (its email must
- * match). *REAUTHENTICATED tells which happened. */
+/* Create the grant of (app, provider, ID's subject) or re-authenticate the
+ * existing one, with the provider tokens sealed and the email updated, and
+ * record the event; in one transaction. REAUTH_ID: the grant a re-auth was
+ * asked for (it must belong to the same identity, else reauth_email_invalid).
+ * *REAUTHENTICATED tells which happened. */
 apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
                             const char *state, const char *reauth_id,
-                            const cn_oauth_tokens_t *tokens, const char *email,
-                            const char *user_id, cn_grant_t **out, int *reauthenticated);
+                            const cn_oauth_tokens_t *tokens, const cn_oauth_identity_t *id,
+                            cn_grant_t **out, int *reauthenticated);
 
 /* Native authentication, phase 1 (database): validate BODY, load the
  * integration and open its client secret. */
@@ -69,11 +71,18 @@ typedef struct cn_login_t {
  * its url, id, expires_at and request. */
 apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out);
 
-/* GET /login: spend login ID (unknown, used or expired → login_id_invalid;
- * a cookie_nonce request needs COOKIE_NONCE to match, checked before spending)
- * and load it with its integration (gone → integration_no_longer_exists). */
-apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
-                            cn_login_t **login, cn_integration_t **it);
+/* GET /login, before anything is written: login ID as it stands (unknown,
+ * used or expired → login_id_invalid; a cookie_nonce request needs
+ * COOKIE_NONCE to match). Spends nothing: a HEAD or a failed session write
+ * leaves the link usable. */
+apr_status_t cn_login_check(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
+                            cn_login_t **login);
+
+/* GET /login, once the browser's session holds the flow: spend LOGIN (of two
+ * concurrent visits one wins; the other gets login_id_invalid) and load its
+ * integration (gone → integration_no_longer_exists; the redirect URI no
+ * longer allowed → redirect_uri_not_allowed). */
+apr_status_t cn_login_spend(cn_ctx_t *ctx, cn_login_t *login, cn_integration_t **it);
 
 /* GET /callback: the spent login request (by digest) and its integration;
  * marks it called back, once (a second call → login_id_invalid). */

@@ -41,11 +41,22 @@ apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const cha
                             const char *code, const char *verifier, const char *refresh,
                             cn_oauth_tokens_t **out);
 
-/* The user's email and provider user id: from the id_token claims when they
- * carry an email, else from userinfo (Google) or Graph /me (Microsoft). */
+/* Who signed in. A grant is keyed by SUBJECT, what the provider guarantees
+ * stable and unique (Google: sub; Microsoft: tid/oid), never by the email,
+ * which a user or a tenant admin may set. */
+typedef struct cn_oauth_identity_t {
+    const char *subject;        /* the grant's key */
+    const char *legacy_subject; /* the key a grant of schema 4 has (Microsoft: the oid) */
+    const char *user_id;        /* provider_user_id: Google's sub, Microsoft's oid */
+    const char *email;          /* lowercased; only an address the provider vouches for */
+} cn_oauth_identity_t;
+
+/* The identity from the id_token claims, completed from userinfo (Google)
+ * or Graph /me (Microsoft) when they lack something. Google's email counts
+ * only with email_verified; Microsoft's `email` claim only with xms_edov,
+ * else the userPrincipalName from Graph /me (never `mail`). */
 apr_status_t cn_oauth_identity(cn_ctx_t *ctx, const cn_integration_t *it,
-                               const cn_oauth_tokens_t *tokens, const char **email,
-                               const char **user_id);
+                               const cn_oauth_tokens_t *tokens, cn_oauth_identity_t **out);
 
 /* Requested scopes missing from GRANTED (space separated); NULL when all are
  * there. Provider spellings are normalised (Google's userinfo.* aliases,

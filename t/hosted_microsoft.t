@@ -51,7 +51,8 @@ like $q->{state} // '', qr/\A[A-Za-z0-9_-]{43}\z/, 'state: 43 random characters'
 like $q->{code_challenge} // '', qr/\A[A-Za-z0-9_-]{43}\z/, 'code_challenge';
 is $q->{code_challenge_method}, 'S256', 'S256';
 is $q->{login_hint}, $hint, 'login_hint';
-ok !exists $q->{$_}, "no $_ (Google only)" for qw(access_type prompt include_granted_scopes);
+ok !exists $q->{$_}, "no $_ (Google only)" for qw(access_type include_granted_scopes);
+is $q->{prompt}, 'select_account', 'prompt=select_account: a signed-in browser still asks which account';
 is_deeply [page_header_problems($f->{login})], [], 'page headers on the redirect';
 ok scalar(grep { /^connect_session=[^;]{40,}/ } $f->{login}->header('Set-Cookie')), '/login sets the session cookie';
 ok !$f->session_cookie, 'the callback empties it';

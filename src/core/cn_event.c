@@ -88,6 +88,8 @@ static const cn_event_t events[] = {
     /* beyond the seed: the HTTP layer's own answers */
     {"method_not_allowed", 405, 405, "HTTP", "Method not allowed"},
     {"payload_too_large", 413, 413, "HTTP", "Request body too large"},
+    {"unsupported_media_type", 415, 415, "HTTP", "The body must be application/json"},
+    {"service_unavailable", 503, 503, "HTTP", "Service temporarily unavailable"},
     {NULL, 0, 0, NULL, NULL}
 };
 

@@ -1,5 +1,7 @@
 /* Grants: the connected mailboxes of an application. One per (application,
- * provider, email); provider tokens sealed at rest, never returned. */
+ * provider, provider identity): the key is the subject the provider
+ * guarantees, the email only an attribute. Provider tokens sealed at rest,
+ * never returned. */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -51,6 +53,7 @@ static cn_grant_t *from_row(apr_pool_t *p, const cn_row_t *r)
         g->access_expires_at = r->cols[14] ? apr_atoi64(r->cols[14]) : 0;
         g->created_at = apr_atoi64(r->cols[15]);
         g->updated_at = apr_atoi64(r->cols[16]);
+        g->subject = or_null(r->cols[17]);
     }
     if (!g->scope) {
         g->scope = cn_json_own(p, json_array());
@@ -396,12 +399,12 @@ apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
     return APR_SUCCESS;
 }
 
-static apr_status_t by_email(cn_ctx_t *ctx, const char *provider, const char *email,
-                             cn_grant_t **out)
+static apr_status_t by_subject(cn_ctx_t *ctx, const char *provider,
+                               const cn_oauth_identity_t *id, cn_grant_t **out)
 {
     apr_array_header_t *rows;
-    const char *args[3] = {ctx->app_id, provider, email};
-    if (cn_db_select(ctx->pool, ctx->db, "cn_grant_by_email", 3, args, &rows) != APR_SUCCESS) {
+    const char *args[5] = {ctx->app_id, provider, id->subject, id->legacy_subject, id->subject};
+    if (cn_db_select(ctx->pool, ctx->db, "cn_grant_by_subject", 5, args, &rows) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (!rows->nelts) {
@@ -411,10 +414,18 @@ static apr_status_t by_email(cn_ctx_t *ctx, const char *provider, const char *em
     return APR_SUCCESS;
 }
 
+/* Whether grant G belongs to identity ID (a row of schema 4 still has the
+ * legacy form of the subject). */
+static int same_identity(const cn_grant_t *g, const cn_oauth_identity_t *id)
+{
+    return g->subject && (!strcmp(g->subject, id->subject)
+                          || !strcmp(g->subject, id->legacy_subject));
+}
+
 /* Write the grant (insert or re-auth) and its event; inside a transaction. */
 static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
 {
-    const char *args[17], *exp = apr_ltoa(ctx->pool, (long)g->access_expires_at);
+    const char *args[18], *exp = apr_ltoa(ctx->pool, (long)g->access_expires_at);
     const char *scope = cn_json_dump(ctx->pool, g->scope);
     int n = 0;
     if (reauth) {
@@ -428,9 +439,11 @@ static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
         args[7] = exp;
         args[8] = g->integration_id;
         args[9] = apr_ltoa(ctx->pool, (long)g->updated_at);
-        args[10] = g->id;
-        args[11] = ctx->app_id;
-        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_reauth", 12, args, &n) != APR_SUCCESS
+        args[10] = g->email;
+        args[11] = g->subject;
+        args[12] = g->id;
+        args[13] = ctx->app_id;
+        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_reauth", 14, args, &n) != APR_SUCCESS
             || n != 1) {
             return APR_EGENERAL;
         }
@@ -453,7 +466,8 @@ static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
         args[14] = exp;
         args[15] = apr_ltoa(ctx->pool, (long)g->created_at);
         args[16] = args[15];
-        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_insert", 17, args, NULL) != APR_SUCCESS) {
+        args[17] = g->subject;
+        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_insert", 18, args, NULL) != APR_SUCCESS) {
             return APR_EEXIST;
         }
     }
@@ -463,8 +477,8 @@ static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
 
 apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
                             const char *state, const char *reauth_id,
-                            const cn_oauth_tokens_t *tokens, const char *email,
-                            const char *user_id, cn_grant_t **out, int *reauthenticated)
+                            const cn_oauth_tokens_t *tokens, const cn_oauth_identity_t *id,
+                            cn_grant_t **out, int *reauthenticated)
 {
     cn_grant_t *g = NULL, *asked = NULL;
     apr_status_t rv;
@@ -474,15 +488,15 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
         if (cn_grant_load(ctx, reauth_id, &asked) != APR_SUCCESS) {
             return APR_EGENERAL;
         }
-        if (strcmp(asked->email, email) || strcmp(asked->provider, it->provider)) {
+        if (strcmp(asked->provider, it->provider) || !same_identity(asked, id)) {
             return cn_fail(ctx->pool, &ctx->res, "reauth_email_invalid",
-                           "the mailbox that signed in is not the grant's");
+                           "the account that signed in is not the grant's");
         }
     }
     /* Two attempts: a concurrent first authentication of the same mailbox
      * makes our insert lose on the unique index; then we re-authenticate. */
     for (attempt = 0; attempt < 2; ++attempt) {
-        rv = by_email(ctx, it->provider, email, &g);
+        rv = by_subject(ctx, it->provider, id, &g);
         if (rv != APR_SUCCESS && rv != APR_ENOENT) {
             return db_failed(ctx);
         }
@@ -494,7 +508,6 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
             }
             g->app_id = ctx->app_id;
             g->provider = it->provider;
-            g->email = email;
             g->settings = cn_json_own(ctx->pool, json_object());
             g->created_at = ctx->now;
         }
@@ -504,7 +517,9 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
         g->user_agent = ctx->user_agent;
         g->ip = ctx->client_ip;
         g->state = state;
-        g->provider_user_id = user_id;
+        g->provider_user_id = id->user_id;
+        g->email = id->email;
+        g->subject = id->subject;
         g->updated_at = ctx->now;
         g->access_expires_at = ctx->now + tokens->expires_in;
         if (seal(ctx, "refresh_token", g->id, tokens->refresh_token, &g->refresh_token)

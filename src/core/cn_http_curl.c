@@ -159,8 +159,10 @@ apr_status_t cn_http_curl_make(apr_pool_t *pool, const cn_http_options_t *opts,
     if (opts->ca_file) {
         cc->opts.ca_file = apr_pstrdup(pool, opts->ca_file);
     }
-    /* min 0, soft max 8 kept, hard max 64 handles; idle ones expire after 60 s */
-    rv = apr_reslist_create(&cc->handles, 0, 8, 64, apr_time_from_sec(60), handle_make,
+    /* min 1 (made now: a libcurl that cannot make a handle fails here, at
+     * child start, not on a request), soft max 8 kept, hard max 64 handles;
+     * idle ones expire after 60 s */
+    rv = apr_reslist_create(&cc->handles, 1, 8, 64, apr_time_from_sec(60), handle_make,
                             handle_free, cc, pool);
     if (rv != APR_SUCCESS) {
         return rv;

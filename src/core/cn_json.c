@@ -17,6 +17,21 @@ json_t *cn_json_own(apr_pool_t *pool, json_t *j)
     return j;
 }
 
+static const char *parse_error_kind(enum json_error_code code)
+{
+    switch (code) {
+    case json_error_invalid_syntax: return "invalid syntax";
+    case json_error_invalid_utf8: return "invalid UTF-8";
+    case json_error_premature_end_of_input: return "unexpected end of input";
+    case json_error_end_of_input_expected: return "text after the JSON value";
+    case json_error_duplicate_key: return "a duplicate key";
+    case json_error_null_character: return "a NUL character";
+    case json_error_numeric_overflow: return "a number out of range";
+    case json_error_wrong_type: return "a value of the wrong type";
+    default: return "malformed JSON";
+    }
+}
+
 json_t *cn_json_parse(apr_pool_t *pool, const char *buf, apr_size_t len, const char **err)
 {
     json_error_t jerr;
@@ -24,9 +39,12 @@ json_t *cn_json_parse(apr_pool_t *pool, const char *buf, apr_size_t len, const c
      * JSON_ALLOW_NUL is left off: "\u0000" inside a string is refused. */
     json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
+        /* Where, never what: jansson's text quotes the input, which may
+         * hold a secret, and this goes to logs and answers. */
         if (err) {
-            *err = apr_psprintf(pool, "%s at line %d column %d", jerr.text, jerr.line,
-                                jerr.column);
+            *err = apr_psprintf(pool, "%s at line %d, column %d (byte %d)",
+                                parse_error_kind(json_error_code(&jerr)), jerr.line,
+                                jerr.column, jerr.position);
         }
         return NULL;
     }

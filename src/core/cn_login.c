@@ -176,29 +176,41 @@ static apr_status_t load(cn_ctx_t *ctx, const char *digest, cn_login_t **out)
     return APR_SUCCESS;
 }
 
+/* The login's integration as it is now, and the login's redirect URI still
+ * one of its exact members: an integration PATCHed in between no longer
+ * sends anything to a URI it dropped. */
 static apr_status_t with_integration(cn_ctx_t *ctx, cn_login_t *l, cn_integration_t **it)
 {
     apr_status_t rv;
+    json_t *uri = json_object_get(l->request, "redirect_uri");
     ctx->app_id = l->app_id;
     rv = cn_integration_load(ctx, l->provider, it);
     if (rv == APR_ENOENT || (rv == APR_SUCCESS && strcmp((*it)->id, l->integration_id))) {
         return cn_fail(ctx->pool, &ctx->res, "integration_no_longer_exists", NULL);
     }
-    return rv == APR_SUCCESS ? APR_SUCCESS : db_failed(ctx);
+    if (rv != APR_SUCCESS) {
+        return db_failed(ctx);
+    }
+    if (!json_is_string(uri) || !uri_allowed((*it)->redirect_uris, json_string_value(uri))) {
+        return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed",
+                       "the integration no longer allows this sign-in's redirect_uri");
+    }
+    return APR_SUCCESS;
 }
 
-apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
-                            cn_login_t **login, cn_integration_t **it)
+apr_status_t cn_login_check(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
+                            cn_login_t **login)
 {
-    const char *digest, *nonce, *args[3];
+    const char *nonce;
     json_t *v;
-    int n = 0;
     if (!id || strlen(id) != 43) {
         return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
     }
-    digest = cn_sha256_hex(ctx->pool, id, strlen(id));
-    if (load(ctx, digest, login) != APR_SUCCESS) {
+    if (load(ctx, cn_sha256_hex(ctx->pool, id, strlen(id)), login) != APR_SUCCESS) {
         return APR_EGENERAL;
+    }
+    if ((*login)->used_at || (*login)->expires_at <= ctx->now) {
+        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
     }
     /* A browser without the application's cookie does not burn the link. */
     v = json_object_get((*login)->request, "cookie_nonce");
@@ -208,9 +220,16 @@ apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, const char *cookie_no
         return cn_fail(ctx->pool, &ctx->res, "login_id_invalid",
                        "the x-cookie-nonce cookie does not match the login request");
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_login_spend(cn_ctx_t *ctx, cn_login_t *login, cn_integration_t **it)
+{
+    const char *args[3];
+    int n = 0;
     /* Spending is one conditional UPDATE: of two concurrent visits, one wins. */
     args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
-    args[1] = digest;
+    args[1] = login->digest;
     args[2] = args[0];
     if (cn_db_exec(ctx->pool, ctx->db, "cn_login_use", 3, args, &n) != APR_SUCCESS) {
         return db_failed(ctx);
@@ -218,7 +237,7 @@ apr_status_t cn_login_spend(cn_ctx_t *ctx, const char *id, const char *cookie_no
     if (n != 1) {
         return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
     }
-    return with_integration(ctx, *login, it);
+    return with_integration(ctx, login, it);
 }
 
 apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **login,

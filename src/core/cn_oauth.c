@@ -97,6 +97,16 @@ static const char *upstream_scope(apr_pool_t *p, const char *provider, json_t *s
     return out;
 }
 
+/* Microsoft: the user always picks the account (a browser already signed in
+ * cannot complete someone else's link without a click), or consents again
+ * when the integration's settings say prompt=consent. */
+static const char *microsoft_prompt(const cn_integration_t *it)
+{
+    json_t *v = json_object_get(it->settings, "prompt");
+    return json_is_string(v) && !strcmp(json_string_value(v), "consent") ? "consent"
+                                                                          : "select_account";
+}
+
 const char *cn_oauth_authorize_url(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
                                    const char *state, const char *code_challenge,
                                    const char *login_hint)
@@ -114,7 +124,7 @@ const char *cn_oauth_authorize_url(cn_ctx_t *ctx, const cn_integration_t *it, js
         "code_challenge_method", "S256",
         "login_hint", login_hint && *login_hint ? login_hint : NULL,
         "access_type", google ? "offline" : NULL,
-        "prompt", google ? "consent" : NULL,
+        "prompt", google ? "consent" : microsoft_prompt(it),
         "include_granted_scopes", google ? "true" : NULL,
         "response_mode", google ? NULL : "query",
         NULL, NULL
@@ -138,12 +148,18 @@ json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
     return cn_json_parse(pool, (const char *)raw, len, NULL);
 }
 
+/* provider_call's status when the process has no HTTP client. */
+#define CN_NO_HTTP_CLIENT APR_ENOTIMPL
+
 /* Turn a failed provider exchange into a result. */
 static apr_status_t provider_failure(cn_ctx_t *ctx, const char *what, apr_status_t rv,
                                      const cn_http_response_t *resp, json_t *body,
                                      const char *invalid_grant_type)
 {
     const char *err = NULL, *desc = NULL;
+    if (rv == CN_NO_HTTP_CLIENT) {
+        return cn_fail(ctx->pool, &ctx->res, "service_unavailable", "%s: %s", what, resp->error);
+    }
     if (rv == APR_TIMEUP || rv == APR_EGENERAL) {
         return cn_fail(ctx->pool, &ctx->res, "provider_not_responding", "%s: %s", what,
                        resp->error ? resp->error : "no answer");
@@ -174,6 +190,19 @@ static apr_status_t provider_failure(cn_ctx_t *ctx, const char *what, apr_status
     }
     return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error", "%s: HTTP %d", what,
                    resp->status);
+}
+
+/* Every provider call goes through here: a process whose HTTP client could
+ * not be set up answers service_unavailable instead of crashing. */
+static apr_status_t provider_call(cn_ctx_t *ctx, const cn_http_request_t *req,
+                                  cn_http_response_t *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    if (!ctx->http || !ctx->http->perform) {
+        resp->error = "no HTTP client in this process";
+        return CN_NO_HTTP_CLIENT;
+    }
+    return ctx->http->perform(ctx->http, ctx->pool, req, resp);
 }
 
 static json_t *json_answer(cn_ctx_t *ctx, const cn_http_response_t *resp)
@@ -214,7 +243,7 @@ apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const cha
     req.url = cn_oauth_endpoint(ctx, it->provider, "token", cn_oauth_tenant(it));
     req.body = cn_http_form(ctx->pool, pairs);
     req.body_len = strlen(req.body);
-    rv = ctx->http->perform(ctx->http, ctx->pool, &req, &resp);
+    rv = provider_call(ctx, &req, &resp);
     body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
     if (rv != APR_SUCCESS || resp.status != 200 || !body) {
         return provider_failure(ctx, what, rv, &resp, body, grant_err);
@@ -242,6 +271,14 @@ static const char *claim(json_t *claims, const char *name)
     return json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
 }
 
+/* A boolean claim: JSON true, or the strings "true"/"1" some issuers send. */
+static int claim_true(json_t *claims, const char *name)
+{
+    json_t *v = json_object_get(claims, name);
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    return json_is_true(v) || (s && (!strcmp(s, "true") || !strcmp(s, "1")));
+}
+
 static char *lower(apr_pool_t *p, const char *s)
 {
     char *c = apr_pstrdup(p, s), *d;
@@ -251,48 +288,129 @@ static char *lower(apr_pool_t *p, const char *s)
     return c;
 }
 
-apr_status_t cn_oauth_identity(cn_ctx_t *ctx, const cn_integration_t *it,
-                               const cn_oauth_tokens_t *tokens, const char **email,
-                               const char **user_id)
+/* GET userinfo (Google) or Graph /me (Microsoft) with the access token. */
+static apr_status_t user_document(cn_ctx_t *ctx, int google, const cn_oauth_tokens_t *tokens,
+                                  json_t **out)
 {
-    int google = !strcmp(it->provider, "google");
-    const char *e = NULL, *id = NULL;
-    if (tokens->claims) {
-        e = claim(tokens->claims, "email");
-        if (!e && !google) {
-            e = claim(tokens->claims, "preferred_username");
-        }
-        id = google ? claim(tokens->claims, "sub")
-                    : (claim(tokens->claims, "oid") ? claim(tokens->claims, "oid")
-                                                    : claim(tokens->claims, "sub"));
+    cn_http_request_t req = {0};
+    cn_http_response_t resp;
+    json_t *body;
+    apr_status_t rv;
+    req.method = "GET";
+    req.url = google ? cn_oauth_endpoint(ctx, "google", "userinfo", NULL)
+                     : apr_pstrcat(ctx->pool, cn_oauth_endpoint(ctx, "microsoft", "graph", NULL),
+                                   "/me", NULL);
+    req.bearer = tokens->access_token;
+    rv = provider_call(ctx, &req, &resp);
+    body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
+    if (rv != APR_SUCCESS || resp.status != 200 || !body) {
+        return provider_failure(ctx, google ? "userinfo" : "Graph /me", rv, &resp, body,
+                                "oauth_provider_error");
     }
-    if (!e || !strchr(e, '@')) {
-        cn_http_request_t req = {0};
-        cn_http_response_t resp;
-        json_t *body;
-        apr_status_t rv;
-        req.method = "GET";
-        req.url = google ? cn_oauth_endpoint(ctx, "google", "userinfo", NULL)
-                         : apr_pstrcat(ctx->pool,
-                                       cn_oauth_endpoint(ctx, "microsoft", "graph", NULL), "/me",
-                                       NULL);
-        req.bearer = tokens->access_token;
-        rv = ctx->http->perform(ctx->http, ctx->pool, &req, &resp);
-        body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
-        if (rv != APR_SUCCESS || resp.status != 200 || !body) {
-            return provider_failure(ctx, google ? "userinfo" : "Graph /me", rv, &resp, body,
-                                    "oauth_provider_error");
-        }
-        e = google ? claim(body, "email")
-                   : (claim(body, "mail") ? claim(body, "mail") : claim(body, "userPrincipalName"));
-        id = claim(body, google ? "sub" : "id");
+    *out = body;
+    return APR_SUCCESS;
+}
+
+static int usable_email(const char *e)
+{
+    return e && strchr(e, '@') && strlen(e) <= 254;
+}
+
+/* Google: sub is the identity; the email counts when email_verified says so. */
+static apr_status_t google_identity(cn_ctx_t *ctx, const cn_oauth_tokens_t *tokens,
+                                    cn_oauth_identity_t *id)
+{
+    json_t *c = tokens->claims;
+    const char *sub = c ? claim(c, "sub") : NULL, *email = NULL;
+    if (c && claim_true(c, "email_verified")) {
+        email = claim(c, "email");
     }
-    if (!e || !strchr(e, '@') || strlen(e) > 254) {
+    if (!sub || !usable_email(email)) {
+        json_t *info;
+        if (user_document(ctx, 1, tokens, &info) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (sub && claim(info, "sub") && strcmp(sub, claim(info, "sub"))) {
+            return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                           "userinfo names another user than the id_token");
+        }
+        sub = claim(info, "sub");
+        email = claim_true(info, "email_verified") ? claim(info, "email") : NULL;
+        if (!email && claim(info, "email")) {
+            return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                           "Google has not verified the user's email address");
+        }
+    }
+    if (!sub) {
         return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
-                       "the provider did not tell the user's email address");
+                       "the provider did not identify the user (no sub)");
     }
-    *email = lower(ctx->pool, e);
-    *user_id = id;
+    id->subject = id->legacy_subject = id->user_id = sub;
+    id->email = email;
+    return APR_SUCCESS;
+}
+
+/* Microsoft: tid + oid is the identity (oid alone is unique in its tenant;
+ * sub is pairwise per application). email, mail and preferred_username are
+ * values a tenant admin can set: the email claim counts only with xms_edov
+ * (the domain is verified by its owner), else the userPrincipalName, whose
+ * domain must be one the tenant verified. */
+static apr_status_t microsoft_identity(cn_ctx_t *ctx, const cn_oauth_tokens_t *tokens,
+                                       cn_oauth_identity_t *id)
+{
+    json_t *c = tokens->claims;
+    const char *tid = c ? claim(c, "tid") : NULL, *oid = c ? claim(c, "oid") : NULL;
+    const char *email = NULL;
+    if (c && claim_true(c, "xms_edov")) {
+        email = claim(c, "email");
+    }
+    if (!tid) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "the id_token names no tenant (tid)");
+    }
+    if (!oid || !usable_email(email)) {
+        json_t *me;
+        if (user_document(ctx, 0, tokens, &me) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (oid && claim(me, "id") && strcmp(oid, claim(me, "id"))) {
+            return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                           "Graph /me names another user than the id_token");
+        }
+        oid = claim(me, "id");
+        if (!usable_email(email)) {
+            email = claim(me, "userPrincipalName");
+        }
+    }
+    if (!oid) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "the provider did not identify the user (no oid)");
+    }
+    id->subject = apr_pstrcat(ctx->pool, tid, "/", oid, NULL);
+    id->legacy_subject = id->user_id = oid;
+    id->email = email;
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_oauth_identity(cn_ctx_t *ctx, const cn_integration_t *it,
+                               const cn_oauth_tokens_t *tokens, cn_oauth_identity_t **out)
+{
+    cn_oauth_identity_t *id = apr_pcalloc(ctx->pool, sizeof(*id));
+    apr_status_t rv = !strcmp(it->provider, "google") ? google_identity(ctx, tokens, id)
+                                                      : microsoft_identity(ctx, tokens, id);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (strlen(id->subject) > 512) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "the provider's user identifier is too long");
+    }
+    if (!usable_email(id->email)) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "the provider did not vouch for the user's email address");
+    }
+    id->email = lower(ctx->pool, id->email);
+    *out = id;
     return APR_SUCCESS;
 }
 
@@ -355,5 +473,5 @@ void cn_oauth_revoke(cn_ctx_t *ctx, const cn_integration_t *it, const char *toke
     req.url = url;
     req.body = cn_http_form(ctx->pool, pairs);
     req.body_len = strlen(req.body);
-    ctx->http->perform(ctx->http, ctx->pool, &req, &resp);
+    provider_call(ctx, &req, &resp);
 }

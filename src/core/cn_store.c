@@ -11,7 +11,7 @@
 #define GRANT_COLS \
     "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
     "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, " \
-    "updated_at"
+    "updated_at, subject"
 /* What a list shows: no sealed column is read for it. The last, revision, is
  * the list cache's signature: every statement that changes one of the other
  * columns bumps it (cn_grant_reauth, cn_grant_update). */
@@ -101,15 +101,18 @@ static const cn_stmt_def_t statements[] = {
     /* grants */
     {"cn_grant_insert",
      "INSERT INTO grants (" GRANT_COLS ") VALUES "
-     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld)"},
+     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld, %s)"},
     {"cn_grant_get", "SELECT " GRANT_COLS " FROM grants WHERE id = %s AND app_id = %s"},
-    {"cn_grant_by_email",
-     "SELECT " GRANT_COLS " FROM grants WHERE app_id = %s AND provider = %s AND email = %s"},
+    /* The grant of a provider identity: its subject, or the form a row
+     * migrated from schema 4 keeps until its next sign-in (the exact one first). */
+    {"cn_grant_by_subject",
+     "SELECT " GRANT_COLS " FROM grants WHERE app_id = %s AND provider = %s "
+     "AND subject IN (%s, %s) ORDER BY CASE WHEN subject = %s THEN 0 ELSE 1 END LIMIT 1"},
     {"cn_grant_reauth",
      "UPDATE grants SET grant_status = 'valid', scope = %s, user_agent = %s, ip = %s, state = %s, "
      "provider_user_id = %s, refresh_token = %s, access_token = %s, access_expires_at = %lld, "
-     "integration_id = %s, updated_at = %lld, revision = revision + 1 "
-     "WHERE id = %s AND app_id = %s"},
+     "integration_id = %s, updated_at = %lld, email = %s, subject = %s, "
+     "revision = revision + 1 WHERE id = %s AND app_id = %s"},
     {"cn_grant_update",
      "UPDATE grants SET scope = %s, settings = %s, refresh_token = %s, updated_at = %lld, "
      "revision = revision + 1 WHERE id = %s AND app_id = %s"},
@@ -237,11 +240,59 @@ static const char *const migration_4[] = {
     NULL
 };
 
+/* A grant belongs to a provider identity, not to an email string: the
+ * unique key moves from (app, provider, email) to (app, provider, subject).
+ * A table constraint cannot be dropped in SQLite, so the table is rebuilt
+ * (the same statements work on PostgreSQL). Existing rows take their
+ * provider_user_id as subject: Google's sub, Microsoft's oid, which the next
+ * sign-in of the same identity upgrades to tenant/oid. */
+#define GRANTS_V5_COLS \
+    "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
+    "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, " \
+    "updated_at, revision"
+static const char *const migration_5[] = {
+    "CREATE TABLE grants_v5 ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " integration_id TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " email TEXT NOT NULL,"
+    " grant_status TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " user_agent TEXT,"
+    " ip TEXT,"
+    " state TEXT,"
+    " provider_user_id TEXT,"
+    " settings TEXT NOT NULL,"
+    " refresh_token TEXT,"
+    " access_token TEXT,"
+    " access_expires_at BIGINT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " revision BIGINT NOT NULL DEFAULT 0,"
+    " subject TEXT,"
+    " UNIQUE (app_id, provider, subject))",
+    "INSERT INTO grants_v5 (" GRANTS_V5_COLS ", subject) SELECT " GRANTS_V5_COLS
+    ", provider_user_id FROM grants",
+    "DROP TABLE grants",
+    "ALTER TABLE grants_v5 RENAME TO grants",
+    "CREATE INDEX grants_app_created ON grants (app_id, created_at, id)",
+    "CREATE INDEX grants_app_updated ON grants (app_id, updated_at, id)",
+    "CREATE INDEX grants_app_provider_created ON grants (app_id, provider, created_at, id)",
+    "CREATE INDEX grants_app_provider_updated ON grants (app_id, provider, updated_at, id)",
+    "CREATE INDEX grants_app_email ON grants (app_id, email)",
+    "CREATE INDEX grants_app_status ON grants (app_id, grant_status, created_at)",
+    "CREATE INDEX grants_app_ip ON grants (app_id, ip)",
+    "CREATE INDEX grants_integration ON grants (integration_id)",
+    NULL
+};
+
 static const migration_t migrations[] = {
     {1, migration_1},
     {2, migration_2},
     {3, migration_3},
     {4, migration_4},
+    {5, migration_5},
     {0, NULL}
 };
 

@@ -48,7 +48,12 @@ void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
         opts.timeout_ms = sc->provider_timeout * 1000L;
         opts.max_response = 1024 * 1024;
         if (cn_http_curl_make(pchild, &opts, &sc->http) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00022) "cannot set up libcurl");
+            /* The process still serves what needs no provider; provider
+             * calls answer service_unavailable (503). */
+            sc->http = NULL;
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00022) "cannot set up libcurl: "
+                         "calls to providers will answer 503 in process %" APR_PID_T_FMT,
+                         getpid());
         }
         if (cn_text_cache_make(pchild, CN_GRANT_CACHE_ENTRIES, &sc->grant_cache) != APR_SUCCESS) {
             sc->grant_cache = NULL; /* lists then render every row */

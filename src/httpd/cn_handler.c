@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <http_core.h>
+#include <apr_lib.h>
 
 #include "cn_request.h"
 
@@ -103,6 +104,23 @@ int cn_reply_list_texts(cn_req_t *req, const cn_text_t *items, int n, int limit,
 
 /* ---- input ------------------------------------------------------------ */
 
+/* application/json, parameters (charset) allowed: what a cross-site form
+ * cannot send without a CORS preflight. */
+static int is_json_type(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    char *type = ct ? ap_field_noparam(r->pool, ct) : NULL;
+    apr_size_t n;
+    if (!type) {
+        return 0;
+    }
+    n = strlen(type);
+    while (n && apr_isspace(type[n - 1])) {
+        type[--n] = '\0';
+    }
+    return !strcasecmp(type, "application/json");
+}
+
 json_t *cn_read_json(cn_req_t *req, int *answer)
 {
     request_rec *r = req->r;
@@ -115,6 +133,11 @@ json_t *cn_read_json(cn_req_t *req, int *answer)
 
     if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
         *answer = cn_reply_error(req, "invalid_request_payload", "unreadable request body");
+        return NULL;
+    }
+    if ((r->remaining > 0 || r->read_chunked) && !is_json_type(r)) {
+        *answer = cn_reply_error(req, "unsupported_media_type",
+                                 "the body must be sent as Content-Type: application/json");
         return NULL;
     }
     if (r->remaining > max) {
@@ -167,7 +190,7 @@ json_t *cn_read_json(cn_req_t *req, int *answer)
     if (!j || !json_is_object(j)) {
         *answer = cn_reply_error(req, "invalid_request_payload",
                                  j ? "the body must be a JSON object"
-                                   : apr_pstrcat(r->pool, "malformed JSON: ", err, NULL));
+                                   : apr_pstrcat(r->pool, "the body is not JSON: ", err, NULL));
         return NULL;
     }
     return j;

@@ -30,6 +30,19 @@ static const char *request_str(json_t *request, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* The dance's keys in the browser's session; NULL values remove them. */
+static apr_status_t session_put(request_rec *r, const cn_keyring_t *ring, const char *state,
+                                const char *login, const char *verifier, const char *expires)
+{
+    if (cn_session_set(r, ring, "state", state) != APR_SUCCESS
+        || cn_session_set(r, ring, "login", login) != APR_SUCCESS
+        || cn_session_set(r, ring, "verifier", verifier) != APR_SUCCESS
+        || cn_session_set(r, ring, "expires", expires) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
 int cn_route_login(cn_req_t *req)
 {
     request_rec *r = req->r;
@@ -45,8 +58,12 @@ int cn_route_login(cn_req_t *req)
         return answer;
     }
     ap_cookie_read(r, "x-cookie-nonce", &cookie, 0);
-    if (cn_login_spend(&req->ctx, id ? id : "", cookie, &login, &it) != APR_SUCCESS) {
+    if (cn_login_check(&req->ctx, id ? id : "", cookie, &login) != APR_SUCCESS) {
         return cn_page_error(req, req->ctx.res.event->type, req->ctx.res.description);
+    }
+    /* A HEAD (a link checker, a preview) learns the link is good and leaves it so. */
+    if (r->header_only) {
+        return cn_page_ok(req);
     }
     if (cn_random_token(r->pool, 32, &state) != APR_SUCCESS
         || cn_random_token(r->pool, 32, &verifier) != APR_SUCCESS) {
@@ -54,16 +71,17 @@ int cn_route_login(cn_req_t *req)
     }
     cn_sha256(verifier, strlen(verifier), digest);
     challenge = cn_b64url_encode(r->pool, digest, sizeof(digest));
-    /* The dance's state lives in the browser's encrypted session cookie. */
-    if (cn_session_set(r, ring, "state", state) != APR_SUCCESS
-        || cn_session_set(r, ring, "login", login->digest) != APR_SUCCESS
-        || cn_session_set(r, ring, "provider", login->provider) != APR_SUCCESS
-        || cn_session_set(r, ring, "verifier", verifier) != APR_SUCCESS
-        || cn_session_set(r, ring, "time", apr_ltoa(r->pool, (long)req->ctx.now)) != APR_SUCCESS
-        || cn_session_set(r, ring, "expires", apr_ltoa(r->pool, (long)login->expires_at))
-               != APR_SUCCESS) {
+    /* The browser's session takes the flow first; only then is the link spent,
+     * so a session that cannot be written leaves the link usable. */
+    if (session_put(r, ring, state, login->digest, verifier,
+                    apr_ltoa(r->pool, (long)login->expires_at)) != APR_SUCCESS) {
+        session_put(r, ring, NULL, NULL, NULL, NULL);
         return cn_page_error(req, "internal_error",
                              "no session: is \"Session On\" set for this location?");
+    }
+    if (cn_login_spend(&req->ctx, login, &it) != APR_SUCCESS) {
+        session_put(r, ring, NULL, NULL, NULL, NULL);
+        return cn_page_error(req, req->ctx.res.event->type, req->ctx.res.description);
     }
     cn_event_record(&req->ctx, "hosted_login_started", "info",
                     cn_json_own(r->pool, json_pack("{s:s,s:s}", "integration_id", it->id,
@@ -114,7 +132,8 @@ int cn_route_callback(cn_req_t *req)
     const char *error = apr_table_get(req->query, "error");
     const char *s_state = cn_session_get(r, ring, "state"), *s_login = cn_session_get(r, ring, "login");
     const char *s_verifier = cn_session_get(r, ring, "verifier"), *s_expires = cn_session_get(r, ring, "expires");
-    const char *secret = NULL, *email = NULL, *user_id = NULL, *missing;
+    const char *secret = NULL, *missing;
+    cn_oauth_identity_t *who;
     cn_login_t *login;
     cn_integration_t *it;
     cn_oauth_tokens_t *tokens;
@@ -131,12 +150,7 @@ int cn_route_callback(cn_req_t *req)
         return cn_page_error(req, "login_id_invalid", "state does not match this browser's");
     }
     /* Single use: whatever happens next, this state is spent. */
-    cn_session_set(r, ring, "state", NULL);
-    cn_session_set(r, ring, "login", NULL);
-    cn_session_set(r, ring, "verifier", NULL);
-    cn_session_set(r, ring, "provider", NULL);
-    cn_session_set(r, ring, "time", NULL);
-    cn_session_set(r, ring, "expires", NULL);
+    session_put(r, ring, NULL, NULL, NULL, NULL);
     if (apr_atoi64(s_expires) <= ctx->now) {
         return cn_page_error(req, "login_id_invalid", "the sign-in took longer than allowed");
     }
@@ -181,7 +195,7 @@ int cn_route_callback(cn_req_t *req)
         cn_fail(r->pool, &ctx->res, "scopes_conflict", "scope %.200s was not granted", missing);
         return fail_to_app(req, login);
     }
-    if (cn_oauth_identity(ctx, it, tokens, &email, &user_id) != APR_SUCCESS) {
+    if (cn_oauth_identity(ctx, it, tokens, &who) != APR_SUCCESS) {
         return fail_to_app(req, login);
     }
 
@@ -190,8 +204,7 @@ int cn_route_callback(cn_req_t *req)
         return fail_to_app(req, login);
     }
     rv = cn_grant_store(ctx, it, scope, request_str(login->request, "state"),
-                        request_str(login->request, "grant_id"), tokens, email, user_id, &grant,
-                        &reauth);
+                        request_str(login->request, "grant_id"), tokens, who, &grant, &reauth);
     cn_dbd_close(r, ctx->db);
     ctx->db = NULL;
     if (rv != APR_SUCCESS) {
@@ -200,7 +213,7 @@ int cn_route_callback(cn_req_t *req)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "[%s] " CNLOGNO(00203) "grant %s %s (%s)",
                   req->request_id, grant->id, reauth ? "re-authenticated" : "created",
                   it->provider);
-    return back_to_app(req, login, grant->id, email, NULL);
+    return back_to_app(req, login, grant->id, grant->email, NULL);
 }
 
 /* ---- grants ------------------------------------------------------------ */
@@ -289,7 +302,8 @@ int cn_route_grants_create(cn_req_t *req)
     cn_integration_t *it;
     cn_oauth_tokens_t *tokens;
     cn_grant_t *grant;
-    const char *secret, *refresh, *state, *email, *user_id;
+    const char *secret, *refresh, *state;
+    cn_oauth_identity_t *who;
     apr_status_t rv;
     if (!body) {
         return answer;
@@ -305,7 +319,7 @@ int cn_route_grants_create(cn_req_t *req)
     }
     /* A real refresh proves the token before anything is stored. */
     if (cn_oauth_token(ctx, it, secret, NULL, NULL, refresh, &tokens) != APR_SUCCESS
-        || cn_oauth_identity(ctx, it, tokens, &email, &user_id) != APR_SUCCESS) {
+        || cn_oauth_identity(ctx, it, tokens, &who) != APR_SUCCESS) {
         return cn_reply_result(req);
     }
     if (!tokens->refresh_token) {
@@ -314,7 +328,7 @@ int cn_route_grants_create(cn_req_t *req)
     if (!(ctx->db = cn_dbd_open(req->r))) {
         return cn_reply_error(req, "internal_error", NULL);
     }
-    rv = cn_grant_store(ctx, it, scope, state, NULL, tokens, email, user_id, &grant, &reauth);
+    rv = cn_grant_store(ctx, it, scope, state, NULL, tokens, who, &grant, &reauth);
     cn_dbd_close(req->r, ctx->db);
     ctx->db = NULL;
     if (rv != APR_SUCCESS) {

@@ -57,3 +57,13 @@ int cn_redirect(cn_req_t *req, const char *location)
     ap_set_content_length(r, 0);
     return OK;
 }
+
+int cn_page_ok(cn_req_t *req)
+{
+    request_rec *r = req->r;
+    page_headers(r);
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_set_content_length(r, 0);
+    return OK;
+}

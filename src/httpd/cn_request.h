@@ -53,6 +53,8 @@ int cn_reply_json(cn_req_t *req, int status, json_t *body);
  * the normal output path (so mod_session saves its cookie). */
 int cn_page_error(cn_req_t *req, const char *type, const char *description);
 int cn_redirect(cn_req_t *req, const char *location);
+/* 200 with the page headers and no body: what a HEAD of a page learns. */
+int cn_page_ok(cn_req_t *req);
 
 /* Route handlers of the hosted flow and the grants API (cn_hosted.c). */
 int cn_route_auth_create(cn_req_t *req);
@@ -64,7 +66,7 @@ int cn_route_grant_read(cn_req_t *req);
 int cn_route_grant_update(cn_req_t *req);
 int cn_route_grant_delete(cn_req_t *req);
 
-/* Read and parse a JSON object body (Content-Type not enforced); on failure
+/* Read and parse a JSON object body (Content-Type application/json, else 415); on failure
  * the answer is already sent and *ANSWER holds the handler's return value. */
 json_t *cn_read_json(cn_req_t *req, int *answer);
 

@@ -16,6 +16,15 @@ Usage: fake_provider.py PORT CERT KEY [SEEDFILE]. PORT 0 takes a free port;
 the first line printed names the port ("fake providers on https://127.0.0.1:PORT").
 SEEDFILE lines "provider refresh_token email" register refresh tokens at start.
 
+The login_hint names the account: "email", or "who|email" for another
+account that shows the same address (another Google user, or a user of
+another Microsoft tenant whose admin set its mail attributes to that
+address: the "nOAuth" pattern). An account's identity (Google sub; Microsoft
+tid + oid) derives from who and the lowercased address. A Google "who"
+account has the address verified (what a key on the email would confuse); a
+Microsoft "who" account is a user of tenant <who> whose admin set its mail
+attributes: no xms_edov claim, userPrincipalName <local>@<who>.onmicrosoft.example.
+
 Behaviour is chosen by the user's login_hint (its local part), so parallel
 flows do not interfere:
   deny*        authorize answers error=access_denied
@@ -27,6 +36,8 @@ flows do not interfere:
   narrow*      the granted scope lacks the requested ones
   noemail*     the id_token has no email (userinfo / Graph /me is asked)
   badgrant*    the code exchange fails with invalid_grant
+  unverified*  Google: email_verified false; Microsoft: the email claim without xms_edov
+  notid*       Microsoft: the id_token has no tid
 Without a login_hint the user is user@example.com.
 """
 import base64, hashlib, json, secrets, socket, ssl, sys, threading, time, urllib.parse
@@ -53,9 +64,44 @@ def jwt(claims):
     return f"{head}.{body}.{b64url(b'not-a-real-signature')}"
 
 
+CONSUMER_TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+
+def account_of(hint):
+    """(who, email) of a login_hint "email" or "who|email"."""
+    who, _, email = hint.rpartition("|")
+    return who, email
+
+
+def account_key(who, email):
+    return (who + "|" if who else "") + email.lower()
+
+
+def google_sub(who, email):
+    return hashlib.sha1(account_key(who, email).encode()).hexdigest()
+
+
+def microsoft_oid(who, email):
+    return "ms-" + hashlib.sha1(account_key(who, email).encode()).hexdigest()[:16]
+
+
+def microsoft_tid(who):
+    if not who:
+        return CONSUMER_TID
+    h = hashlib.sha1(who.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def microsoft_upn(who, email):
+    if not who:
+        return email
+    return email.split("@")[0] + "@" + who + ".onmicrosoft.example"
+
+
 def fault_of(email):
     local = email.split("@")[0]
-    for f in ("deny", "slow", "t500", "tbadjson", "thtml", "norefresh", "narrow", "noemail", "badgrant"):
+    for f in ("deny", "slow", "t500", "tbadjson", "thtml", "norefresh", "narrow", "noemail", "badgrant",
+              "unverified", "notid"):
         if local.startswith(f):
             return f
     return ""
@@ -136,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
         redirect_uri = q.get("redirect_uri", "")
         if q.get("client_id") != CLIENTS[provider][0] or not redirect_uri:
             return self.send(400, "<html><body>Error 400: invalid_request</body></html>", "text/html")
-        email = q.get("login_hint") or "user@example.com"
+        who, email = account_of(q.get("login_hint") or "user@example.com")
         fault = fault_of(email)
         sep = "&" if "?" in redirect_uri else "?"
         if fault == "deny":
@@ -145,10 +191,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(302, "", "text/html", [("Location", loc)])
         code = secrets.token_urlsafe(24)
         with lock:
-            codes[code] = {"email": email, "scope": q.get("scope", ""), "provider": provider,
+            codes[code] = {"email": email, "who": who, "scope": q.get("scope", ""), "provider": provider,
                            "challenge": q.get("code_challenge"), "method": q.get("code_challenge_method"),
                            "redirect_uri": redirect_uri, "fault": fault}
-            issued.append({"kind": "code", "value": code, "email": email, "provider": provider})
+            issued.append({"kind": "code", "value": code, "email": email, "provider": provider, "who": who})
         loc = redirect_uri + sep + urllib.parse.urlencode({"code": code, "state": q.get("state", "")})
         self.send(302, "", "text/html", [("Location", loc)])
 
@@ -162,12 +208,13 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(401, {"error": {"code": "InvalidAuthenticationToken",
                                                       "message": "Access token is empty."}})
             return self.send_json(401, {"error": "invalid_token", "error_description": "Invalid Credentials"})
+        acct, email = who.get("who", ""), who["email"]
         if provider == "microsoft":
-            return self.send_json(200, {"id": "ms-" + hashlib.sha1(who["email"].encode()).hexdigest()[:16],
-                                        "mail": who["email"], "userPrincipalName": who["email"],
+            return self.send_json(200, {"id": microsoft_oid(acct, email), "mail": email,
+                                        "userPrincipalName": microsoft_upn(acct, email),
                                         "displayName": "Test User"})
-        self.send_json(200, {"sub": "g-" + hashlib.sha1(who["email"].encode()).hexdigest()[:16],
-                             "email": who["email"], "email_verified": True})
+        self.send_json(200, {"sub": google_sub(acct, email), "email": email,
+                             "email_verified": fault_of(email) != "unverified"})
 
     # ---- POST ---------------------------------------------------------------
     def do_POST(self):
@@ -181,7 +228,9 @@ class Handler(BaseHTTPRequestHandler):
             if form.get("provider") not in CLIENTS or not form.get("refresh_token") or not form.get("email"):
                 return self.send_json(400, {"error": "provider, refresh_token and email are required"})
             with lock:
-                refresh[form["refresh_token"]] = {"email": form["email"], "scope": form.get("scope", "openid email"),
+                who, email = account_of(form["email"])
+                refresh[form["refresh_token"]] = {"email": email, "who": who,
+                                                  "scope": form.get("scope", "openid email"),
                                                   "provider": form["provider"]}
             return self.send_json(200, {})
         provider, op = self.provider_of(url.path)
@@ -191,27 +240,34 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {})
         self.send_json(404, {"error": "not_found"})
 
-    def issue(self, provider, email, scope, fault, with_refresh=True):
+    def issue(self, provider, email, scope, fault, with_refresh=True, who=""):
         at = "at-" + secrets.token_urlsafe(24)
         rt = "rt-" + secrets.token_urlsafe(24)
         with lock:
-            access[at] = {"email": email, "provider": provider}
-            issued.append({"kind": "access", "value": at, "email": email, "provider": provider})
+            access[at] = {"email": email, "provider": provider, "who": who}
+            issued.append({"kind": "access", "value": at, "email": email, "provider": provider, "who": who})
             if with_refresh:
-                refresh[rt] = {"email": email, "scope": scope, "provider": provider}
-                issued.append({"kind": "refresh", "value": rt, "email": email, "provider": provider})
+                refresh[rt] = {"email": email, "scope": scope, "provider": provider, "who": who}
+                issued.append({"kind": "refresh", "value": rt, "email": email, "provider": provider, "who": who})
         granted = scope
         if fault == "narrow":
             granted = " ".join(s for s in scope.split() if s in ("openid", "email")) or "openid"
         claims = {"iss": "https://accounts.google.com" if provider == "google"
-                  else "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+                  else f"https://login.microsoftonline.com/{microsoft_tid(who)}/v2.0",
                   "aud": CLIENTS[provider][0], "iat": int(time.time()), "exp": int(time.time()) + 3600,
-                  "sub": hashlib.sha1(email.encode()).hexdigest()}
+                  "sub": google_sub(who, email)}
+        verified = fault != "unverified" and not (who and provider == "microsoft")
+        if provider == "microsoft" and fault != "notid":
+            claims["tid"] = microsoft_tid(who)
         if fault != "noemail":
             claims["email"] = email
-            if provider == "microsoft":
+            if provider == "google":
+                claims["email_verified"] = verified
+            else:
                 claims["preferred_username"] = email
-                claims["oid"] = "ms-" + hashlib.sha1(email.encode()).hexdigest()[:16]
+                claims["oid"] = microsoft_oid(who, email)
+                if verified:
+                    claims["xms_edov"] = True
         body = {"access_token": at, "expires_in": 3599, "scope": granted, "token_type": "Bearer",
                 "id_token": jwt(claims)}
         if provider == "microsoft":
@@ -247,14 +303,16 @@ class Handler(BaseHTTPRequestHandler):
             if c["challenge"]:
                 if c["method"] != "S256" or b64url(hashlib.sha256(verifier.encode()).digest()) != c["challenge"]:
                     return self.oauth_error(provider, 400, "invalid_grant", "Invalid code verifier.")
-            body = self.issue(provider, c["email"], c["scope"], fault, with_refresh=(fault != "norefresh"))
+            body = self.issue(provider, c["email"], c["scope"], fault, with_refresh=(fault != "norefresh"),
+                              who=c["who"])
             return self.send_json(200, body)
         if gt == "refresh_token":
             with lock:
                 r = refresh.get(form.get("refresh_token", ""))
             if not r or r["provider"] != provider:  # a token is only good where it was issued
                 return self.oauth_error(provider, 400, "invalid_grant", "Token has been expired or revoked.")
-            body = self.issue(provider, r["email"], r["scope"], "", with_refresh=(provider == "microsoft"))
+            body = self.issue(provider, r["email"], r["scope"], fault_of(r["email"]),
+                              with_refresh=(provider == "microsoft"), who=r.get("who", ""))
             return self.send_json(200, body)
         self.oauth_error(provider, 400, "unsupported_grant_type", "Invalid grant_type")
 
@@ -276,7 +334,8 @@ def main():
             if not line.strip() or line.startswith("#"):
                 continue
             provider, token, email = line.split()
-            refresh[token] = {"email": email, "scope": "openid email", "provider": provider}
+            who, email = account_of(email)
+            refresh[token] = {"email": email, "who": who, "scope": "openid email", "provider": provider}
     CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     CTX.load_cert_chain(cert, key)
     httpd = Server(("127.0.0.1", port), Handler)

@@ -61,8 +61,12 @@ static const struct bad_case {
     {"two documents", "{} {}", 0, NULL},
     {"unterminated string", "{\"a\":\"x}", 0, NULL},
     {"invalid utf-8", "{\"a\":\"\xff\"}", 0, NULL},
-    {"escaped NUL", "{\"a\":\"x\\u0000y\"}", 0, "\\u0000"},
-    {"escaped NUL alone", "[\"\\u0000\"]", 0, "\\u0000"},
+    {"escaped NUL", "{\"a\":\"x\\u0000y\"}", 0, "NUL character"},
+    {"escaped NUL alone", "[\"\\u0000\"]", 0, "NUL character"},
+    /* the error names where, never what: jansson's own text would quote it */
+    {"unquoted secret", "{\"refresh_token\": SECRETWORDabcdef}", 0, "invalid syntax"},
+    {"secret after a value", "{\"a\":1} SECRETWORDabcdef", 0, "after the JSON value"},
+    {"secret in a bad escape", "{\"a\":\"SECRETWORD\\qabcdef\"}", 0, "byte"},
     {"raw NUL in string", "{\"a\":\"x\0y\"}", 11, NULL},
     {"raw NUL after document", "{\"a\":1}\0", 8, NULL},
     {"duplicate keys", "{\"a\":1,\"a\":2}", 0, "duplicate"},
@@ -83,6 +87,8 @@ START_TEST(test_parse_malformed)
         ck_assert_msg(strstr(err, c->err_has) != NULL, "%s: error \"%s\" does not mention %s",
                       c->name, err, c->err_has);
     }
+    ck_assert_msg(strstr(err, "SECRET") == NULL && strstr(err, "abcdef") == NULL,
+                  "%s: error \"%s\" quotes the input", c->name, err);
     /* ERR is optional */
     ck_assert_ptr_null(cn_json_parse(pool, c->text, len, NULL));
 }

@@ -38,7 +38,7 @@ use CnTest qw(:all);
 
 our @EXPORT = qw(hosted_flow make_integration app_redirect_uri browser fake_url fake_ua
                  fake_log fake_issued fake_seed seeded_tokens query_of fake_client
-                 google_user_id microsoft_user_id page_header_problems error_page_problems
+                 google_user_id microsoft_user_id microsoft_tenant_id page_header_problems error_page_problems
                  grant_keys);
 
 # The client credentials the fake accepts.
@@ -51,9 +51,20 @@ sub fake_port { conf_value('cn_fakeport') }
 sub ca_file   { conf_value('cn_cafile') }
 sub fake_url  { 'https://127.0.0.1:' . fake_port() . (defined $_[0] ? $_[0] : '') }
 
-# The provider_user_id the fake gives EMAIL (as signed in, before lowercasing).
-sub google_user_id    { Digest::SHA::sha1_hex($_[0]) }
-sub microsoft_user_id { 'ms-' . substr Digest::SHA::sha1_hex($_[0]), 0, 16 }
+# The fake's accounts: a login_hint "email" or "who|email" (another account
+# showing the same address). Its identity derives from who and the
+# lowercased address (t/fake/fake_provider.py).
+sub _account_key { my ($email, $who) = @_; ($who ? "$who|" : '') . lc $email }
+# The provider_user_id the fake gives that account: Google's sub, Microsoft's oid.
+sub google_user_id    { Digest::SHA::sha1_hex(_account_key(@_)) }
+sub microsoft_user_id { 'ms-' . substr Digest::SHA::sha1_hex(_account_key(@_)), 0, 16 }
+# The Microsoft tenant of an account (tid).
+sub microsoft_tenant_id {
+    my $who = shift;
+    return '9188040d-6c67-4c5b-b112-36a304b66dad' unless $who;
+    my $h = Digest::SHA::sha1_hex($who);
+    return join '-', substr($h, 0, 8), substr($h, 8, 4), substr($h, 12, 4), substr($h, 16, 4), substr($h, 20, 12);
+}
 
 # The redirect URI an application registers (never contacted: the tests
 # read the Location that points there).
