@@ -276,6 +276,7 @@ our $PROBLEM_RE = qr/runtime error:|ERROR: (?:Address|Leak|Thread|Memory)Sanitiz
 sub _report_problems {
     my $self = shift;
     my $text = $self->output;
+    return unless defined $PROBLEM_RE;    # global destruction: the pattern is gone already
     return if $text !~ $PROBLEM_RE || $self->{reported}{ length $text }++;
     my $logs = CnTest::conf_value('t_logs') or return;
     my $file = File::Spec->catfile($logs, "sanitizer.standalone.$$." . ++$self->{nreports});
