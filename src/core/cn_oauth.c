@@ -288,12 +288,15 @@ static char *lower(apr_pool_t *p, const char *s)
     return c;
 }
 
-/* GET userinfo (Google) or Graph /me (Microsoft) with the access token. */
+/* GET userinfo (Google) or Graph /me (Microsoft) with the access token. The
+ * user it names (sub; id) must be *USER_ID when that is known already, and
+ * becomes it when not. */
 static apr_status_t user_document(cn_ctx_t *ctx, int google, const cn_oauth_tokens_t *tokens,
-                                  json_t **out)
+                                  const char **user_id, json_t **out)
 {
     cn_http_request_t req = {0};
     cn_http_response_t resp;
+    const char *what = google ? "userinfo" : "Graph /me", *named;
     json_t *body;
     apr_status_t rv;
     req.method = "GET";
@@ -304,8 +307,15 @@ static apr_status_t user_document(cn_ctx_t *ctx, int google, const cn_oauth_toke
     rv = provider_call(ctx, &req, &resp);
     body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
     if (rv != APR_SUCCESS || resp.status != 200 || !body) {
-        return provider_failure(ctx, google ? "userinfo" : "Graph /me", rv, &resp, body,
-                                "oauth_provider_error");
+        return provider_failure(ctx, what, rv, &resp, body, "oauth_provider_error");
+    }
+    named = claim(body, google ? "sub" : "id");
+    if (*user_id && named && strcmp(*user_id, named)) {
+        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+                       "%s names another user than the id_token", what);
+    }
+    if (!*user_id) {
+        *user_id = named;
     }
     *out = body;
     return APR_SUCCESS;
@@ -327,14 +337,9 @@ static apr_status_t google_identity(cn_ctx_t *ctx, const cn_oauth_tokens_t *toke
     }
     if (!sub || !usable_email(email)) {
         json_t *info;
-        if (user_document(ctx, 1, tokens, &info) != APR_SUCCESS) {
+        if (user_document(ctx, 1, tokens, &sub, &info) != APR_SUCCESS) {
             return APR_EGENERAL;
         }
-        if (sub && claim(info, "sub") && strcmp(sub, claim(info, "sub"))) {
-            return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
-                           "userinfo names another user than the id_token");
-        }
-        sub = claim(info, "sub");
         email = claim_true(info, "email_verified") ? claim(info, "email") : NULL;
         if (!email && claim(info, "email")) {
             return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
@@ -370,14 +375,9 @@ static apr_status_t microsoft_identity(cn_ctx_t *ctx, const cn_oauth_tokens_t *t
     }
     if (!oid || !usable_email(email)) {
         json_t *me;
-        if (user_document(ctx, 0, tokens, &me) != APR_SUCCESS) {
+        if (user_document(ctx, 0, tokens, &oid, &me) != APR_SUCCESS) {
             return APR_EGENERAL;
         }
-        if (oid && claim(me, "id") && strcmp(oid, claim(me, "id"))) {
-            return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
-                           "Graph /me names another user than the id_token");
-        }
-        oid = claim(me, "id");
         if (!usable_email(email)) {
             email = claim(me, "userPrincipalName");
         }
