@@ -11,7 +11,7 @@
 #define CN_TENANT_MAX 253        /* a DNS name's limit */
 
 /* S percent-encoded for a query component or a path segment (APR's
- * urlencoded form: everything but A-Z a-z 0-9 - . _ ~ is escaped, space as
+ * urlencoded form: everything but A-Z a-z 0-9 - . _ * is escaped, space as
  * '+'). NULL for NULL. */
 const char *cn_url_encode(apr_pool_t *pool, const char *s);
 
