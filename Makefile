@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PORT ?= 8080
 
-.PHONY: all deps build unit test test-sqlite test-pgsql asan valgrind run stop bench clean
+.PHONY: all deps build unit fuzz-replay fuzz test test-sqlite test-pgsql asan valgrind run stop bench clean
 
 all: build
 
@@ -15,7 +15,15 @@ build: deps
 unit: build
 	@$(MAKE) -s -C t/unit check CORE_LIB=../../build/libcncore.a
 
-test: unit
+# The fuzz targets' seed corpora (t/fuzz), each input once; `make fuzz`
+# fuzzes for a while (SECONDS per target, default 60).
+fuzz-replay: build
+	@$(MAKE) -s -C t/fuzz replay
+
+fuzz: build
+	@$(MAKE) -s -C t/fuzz fuzz
+
+test: unit fuzz-replay
 	@scripts/test.sh
 
 asan: deps
@@ -42,3 +50,4 @@ bench: build
 clean:
 	rm -rf build build-asan
 	-@$(MAKE) -s -C t/unit clean
+	-@$(MAKE) -s -C t/fuzz clean

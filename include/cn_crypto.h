@@ -44,6 +44,9 @@ apr_status_t cn_crypto_seal(apr_pool_t *pool, const cn_keyring_t *ring, const ch
 apr_status_t cn_crypto_open(apr_pool_t *pool, const cn_keyring_t *ring, const char *sealed,
                             const char *aad, const char **out, apr_size_t *outlen);
 
+/* True when VALUE has the form of a sealed value ("cn1.<kid>.<data>"). */
+int cn_crypto_is_sealed(const char *value);
+
 /* True when SEALED was not sealed with the ring's first key. */
 int cn_crypto_needs_rekey(const cn_keyring_t *ring, const char *sealed);
 

@@ -39,6 +39,40 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
 apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
                              const char **refresh);
 
+/* ---- grant settings ---- */
+
+#define CN_GRANT_SETTINGS_MAX 16384 /* bytes of a grant's stored settings (compact JSON) */
+
+/* True when the values of settings key KEY are secrets (refresh_token,
+ * access_token, password, imap_password, smtp_password, client_secret; in any
+ * case): never stored in the clear, never returned. */
+int cn_grant_setting_is_secret(const char *key);
+
+/* The AAD of secret KEY in the settings of grant GRANT_ID:
+ * "grants.settings.<key>.<grant id>". */
+const char *cn_grant_setting_aad(apr_pool_t *pool, const char *grant_id, const char *key);
+
+/* The settings of grant GRANT_ID once PATCH is merged into STORED (top-level
+ * keys replace), as a new object in *MERGED; STORED is not changed. Secret
+ * values are sealed in place, except refresh_token, which is left out and
+ * handed back in *REFRESH (or NULL) for its own column. APR_EINVAL: a secret
+ * is not a non-empty string, or sits below the top level; APR_ENOSPC: the
+ * result would dump to more than MAX bytes; *WHY says which (never with a
+ * value). APR_EGENERAL: sealing failed. */
+apr_status_t cn_grant_settings_merge(apr_pool_t *pool, const cn_keyring_t *ring,
+                                     const char *grant_id, const json_t *stored,
+                                     const json_t *patch, apr_size_t max, json_t **merged,
+                                     const char **refresh, const char **why);
+
+/* ConnectReencrypt for SETTINGS of grant GRANT_ID, in place: secrets sealed
+ * with another key than the ring's first are re-sealed with it, secrets kept
+ * in the clear (before settings secrets were sealed) are sealed. *CHANGED
+ * counts them. APR_EINVAL when a sealed value does not open (*WHY names its
+ * key), APR_EGENERAL when sealing fails. */
+apr_status_t cn_grant_settings_reseal(apr_pool_t *pool, const cn_keyring_t *ring,
+                                      const char *grant_id, json_t *settings, int *changed,
+                                      const char **why);
+
 /* Create the grant of (app, provider, ID's subject) or re-authenticate the
  * existing one, with the provider tokens sealed and the email updated, and
  * record the event; in one transaction. REAUTH_ID: the grant a re-auth was

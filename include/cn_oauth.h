@@ -18,14 +18,17 @@ typedef struct cn_oauth_tokens_t {
 } cn_oauth_tokens_t;
 
 /* The URL of endpoint NAME (authorize, token, userinfo, revoke, adminconsent,
- * graph) of PROVIDER, with {tenant} replaced. */
+ * graph) of PROVIDER, with {tenant} replaced by TENANT ("common" when NULL),
+ * percent-encoded. NULL when the endpoint is unknown, or has {tenant} and
+ * TENANT is not one (cn_url_tenant_valid). */
 const char *cn_oauth_endpoint(cn_ctx_t *ctx, const char *provider, const char *name,
                               const char *tenant);
 
 /* The tenant of a Microsoft integration ("common" by default). */
 const char *cn_oauth_tenant(const cn_integration_t *it);
 
-/* The provider's authorize URL for the hosted dance. SCOPE is a JSON array. */
+/* The provider's authorize URL for the hosted dance. SCOPE is a JSON array.
+ * NULL when the integration's tenant is not valid. */
 const char *cn_oauth_authorize_url(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
                                    const char *state, const char *code_challenge,
                                    const char *login_hint);

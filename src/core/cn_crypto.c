@@ -209,6 +209,12 @@ apr_status_t cn_crypto_open(apr_pool_t *pool, const cn_keyring_t *ring, const ch
     return APR_SUCCESS;
 }
 
+int cn_crypto_is_sealed(const char *value)
+{
+    const char *kid;
+    return sealed_parts(value, &kid) != NULL;
+}
+
 int cn_crypto_needs_rekey(const cn_keyring_t *ring, const char *sealed)
 {
     const char *kid;

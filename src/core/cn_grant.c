@@ -334,8 +334,7 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
                        bad);
     }
     if (cn_json_get_object(body, "settings", &settings) != APR_SUCCESS
-        || cn_json_get_string_array(body, "scope", 100, 512, &scope) != APR_SUCCESS
-        || (settings && cn_json_get_string(settings, "refresh_token", &refresh) != APR_SUCCESS)) {
+        || cn_json_get_string_array(body, "scope", 100, 512, &scope) != APR_SUCCESS) {
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
                        "settings must be an object, scope an array of strings");
     }
@@ -346,16 +345,25 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
         return APR_EGENERAL;
     }
     g->settings = cn_json_load_stored(ctx->pool, g->settings_text);
-    if (!g->settings) {
-        g->settings = cn_json_own(ctx->pool, json_object());
-    }
     if (settings) {
-        json_t *copy = cn_json_own(ctx->pool, json_deep_copy(settings));
-        json_object_del(copy, "refresh_token"); /* sealed in its own column */
-        json_object_update(g->settings, copy);
+        const char *why = NULL;
+        json_t *merged = NULL;
+        apr_status_t rv = cn_grant_settings_merge(ctx->pool, ctx->ring, g->id, g->settings,
+                                                  settings, CN_GRANT_SETTINGS_MAX, &merged,
+                                                  &refresh, &why);
+        if (rv == APR_EINVAL || rv == APR_ENOSPC) {
+            return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "%s", why);
+        }
+        if (rv != APR_SUCCESS) {
+            return db_failed(ctx);
+        }
+        g->settings = merged;
         if (refresh && seal(ctx, "refresh_token", g->id, refresh, &g->refresh_token) != APR_SUCCESS) {
             return APR_EGENERAL;
         }
+    }
+    if (!g->settings) {
+        g->settings = cn_json_own(ctx->pool, json_object());
     }
     if (scope) {
         g->scope = scope;

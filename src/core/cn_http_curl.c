@@ -2,11 +2,11 @@
  * process (apr_reslist) so connections and TLS sessions are reused. */
 #include <string.h>
 #include <apr_strings.h>
-#include <apr_escape.h>
 #include <apr_reslist.h>
 #include <curl/curl.h>
 
 #include "cn_http.h"
+#include "cn_url.h"
 
 typedef struct curl_client_t {
     cn_http_options_t opts;
@@ -183,8 +183,8 @@ static const char *encode_pairs(apr_pool_t *pool, const char *const *pairs)
         if (!pairs[1]) {
             continue;
         }
-        out = apr_pstrcat(pool, out, first ? "" : "&", apr_pescape_urlencoded(pool, pairs[0]),
-                          "=", apr_pescape_urlencoded(pool, pairs[1]), NULL);
+        out = apr_pstrcat(pool, out, first ? "" : "&", cn_url_encode(pool, pairs[0]), "=",
+                          cn_url_encode(pool, pairs[1]), NULL);
         first = 0;
     }
     return out;

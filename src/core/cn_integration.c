@@ -3,14 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
-#include <apr_uri.h>
 
 #include "cn_json.h"
 #include "cn_service.h"
+#include "cn_url.h"
 
 #define CN_NAME_MAX 256
-#define CN_URI_MAX 2048
-#define CN_URIS_MAX 50
 #define CN_SCOPES_MAX 100
 #define CN_SCOPE_MAX 512
 #define CN_SETTING_MAX 4096
@@ -137,14 +135,14 @@ apr_status_t cn_integration_require(cn_ctx_t *ctx, const char *provider, cn_inte
 
 /* ---- validation -------------------------------------------------------- */
 
-static apr_status_t check_uri(cn_ctx_t *ctx, const char *s)
+static apr_status_t check_uri(cn_ctx_t *ctx, size_t i, const char *s)
 {
-    apr_uri_t u;
-    if (strlen(s) > CN_URI_MAX || apr_uri_parse(ctx->pool, s, &u) != APR_SUCCESS || !u.scheme
-        || u.fragment
-        || ((!strcasecmp(u.scheme, "http") || !strcasecmp(u.scheme, "https")) && !u.hostname)) {
+    const char *why = NULL;
+    if (cn_url_redirect_uri_check(ctx->pool, s, &why) != APR_SUCCESS) {
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
-                       "redirect_uris must be absolute URIs without a fragment");
+                       "redirect_uris[%" APR_SIZE_T_FMT "] must be an absolute URI (http, https "
+                       "or a native app's scheme) without a fragment: %s",
+                       (apr_size_t)i, why);
     }
     return APR_SUCCESS;
 }
@@ -159,14 +157,15 @@ static apr_status_t check_common(cn_ctx_t *ctx, json_t *body, const char **name,
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
                        "name must be a non-empty string of at most 256 bytes");
     }
-    if (cn_json_get_string_array(body, "redirect_uris", CN_URIS_MAX, CN_URI_MAX, uris)
+    if (cn_json_get_string_array(body, "redirect_uris", CN_REDIRECT_URIS_MAX, CN_REDIRECT_URI_MAX,
+                                 uris)
         != APR_SUCCESS) {
         return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
-                       "redirect_uris must be an array of at most 50 non-empty strings");
+                       "redirect_uris must be an array of at most 50 strings of 1 to 2048 bytes");
     }
     if (*uris) {
         json_array_foreach(*uris, i, u) {
-            if (check_uri(ctx, json_string_value(u)) != APR_SUCCESS) {
+            if (check_uri(ctx, i, json_string_value(u)) != APR_SUCCESS) {
                 return APR_EGENERAL;
             }
         }
@@ -227,6 +226,11 @@ static apr_status_t check_settings(cn_ctx_t *ctx, const char *provider, json_t *
             || json_string_length(v) > CN_SETTING_MAX) {
             return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
                            "settings.%s must be a non-empty string", key);
+        }
+        if (!strcmp(key, "tenant") && !cn_url_tenant_valid(json_string_value(v))) {
+            return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                           "settings.tenant must be a GUID, a DNS name, or common, "
+                           "organizations or consumers");
         }
         if (!strcmp(key, "client_secret")) {
             *secret = json_string_value(v);

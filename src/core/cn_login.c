@@ -6,6 +6,7 @@
 
 #include "cn_grant.h"
 #include "cn_json.h"
+#include "cn_url.h"
 
 #define CN_LOGIN_MIN 60
 #define CN_LOGIN_MAX 86400
@@ -87,6 +88,12 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     }
     if (!uri_allowed(it->redirect_uris, redirect_uri)) {
         return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed", NULL);
+    }
+    /* One stored before redirect URIs were checked is refused before a login
+     * can be spent on it. */
+    if (cn_url_redirect_uri_check(ctx->pool, redirect_uri, NULL) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed",
+                       "the integration's redirect URI is not a valid one: update it");
     }
     if (!scope || !json_array_size(scope)) {
         scope = it->scope;

@@ -5,6 +5,7 @@
 
 #include "cn_json.h"
 #include "cn_oauth.h"
+#include "cn_url.h"
 
 typedef struct endpoint_default_t {
     const char *key, *url;
@@ -37,8 +38,16 @@ const char *cn_oauth_endpoint(cn_ctx_t *ctx, const char *provider, const char *n
         }
     }
     if (url && (at = strstr(url, "{tenant}"))) {
+        /* Validated when the integration was stored; checked and encoded again
+         * here so that no stored value can leave its path segment. */
+        if (!tenant) {
+            tenant = "common";
+        }
+        if (!cn_url_tenant_valid(tenant)) {
+            return NULL;
+        }
         url = apr_pstrcat(ctx->pool, apr_pstrndup(ctx->pool, url, (apr_size_t)(at - url)),
-                          tenant ? tenant : "common", at + 8, NULL);
+                          cn_url_encode(ctx->pool, tenant), at + 8, NULL);
     }
     return url;
 }
@@ -129,7 +138,7 @@ const char *cn_oauth_authorize_url(cn_ctx_t *ctx, const cn_integration_t *it, js
         "response_mode", google ? NULL : "query",
         NULL, NULL
     };
-    return cn_http_url_with_query(ctx->pool, url, pairs);
+    return url ? cn_http_url_with_query(ctx->pool, url, pairs) : NULL;
 }
 
 json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
@@ -241,6 +250,10 @@ apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const cha
 
     req.method = "POST";
     req.url = cn_oauth_endpoint(ctx, it->provider, "token", cn_oauth_tenant(it));
+    if (!req.url) {
+        return cn_fail(ctx->pool, &ctx->res, "integration_problem",
+                       "the integration's tenant is not valid");
+    }
     req.body = cn_http_form(ctx->pool, pairs);
     req.body_len = strlen(req.body);
     rv = provider_call(ctx, &req, &resp);

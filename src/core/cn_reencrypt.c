@@ -2,6 +2,8 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "cn_grant.h"
+#include "cn_json.h"
 #include "cn_service.h"
 
 typedef struct sealed_column_t {
@@ -52,6 +54,50 @@ static apr_status_t reseal_column(cn_ctx_t *ctx, const sealed_column_t *c, int *
     return APR_SUCCESS;
 }
 
+/* Secrets sealed inside the grants' settings (JSON), each bound to its key
+ * and grant. */
+static apr_status_t reseal_grant_settings(cn_ctx_t *ctx, int *count)
+{
+    apr_array_header_t *rows;
+    int i;
+    if (cn_db_select(ctx->pool, ctx->db, "cn_grant_all_settings", 0, NULL, &rows)
+        != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot read grants");
+    }
+    for (i = 0; i < rows->nelts; ++i) {
+        cn_row_t *row = APR_ARRAY_IDX(rows, i, cn_row_t *);
+        json_t *settings = cn_json_load_stored(ctx->pool, row->cols[1]);
+        const char *args[2], *why = NULL;
+        int changed = 0;
+        apr_status_t rv;
+        if (!json_is_object(settings)) {
+            continue;
+        }
+        rv = cn_grant_settings_reseal(ctx->pool, ctx->ring, row->cols[0], settings, &changed,
+                                      &why);
+        if (rv == APR_EINVAL) {
+            return cn_fail(ctx->pool, &ctx->res, "internal_error",
+                           "grants.%s of row %s opens with no configured key", why,
+                           row->cols[0]);
+        }
+        if (rv != APR_SUCCESS) {
+            return cn_fail(ctx->pool, &ctx->res, "internal_error", "sealing failed");
+        }
+        if (!changed) {
+            continue;
+        }
+        args[0] = cn_json_dump(ctx->pool, settings);
+        args[1] = row->cols[0];
+        if (!args[0]
+            || cn_db_exec(ctx->pool, ctx->db, "cn_grant_set_settings", 2, args, NULL)
+                   != APR_SUCCESS) {
+            return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot update grants");
+        }
+        *count += changed;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t cn_store_reencrypt(cn_ctx_t *ctx, int *count)
 {
     const sealed_column_t *c;
@@ -62,6 +108,9 @@ apr_status_t cn_store_reencrypt(cn_ctx_t *ctx, int *count)
     }
     for (c = columns; c->table && rv == APR_SUCCESS; ++c) {
         rv = reseal_column(ctx, c, count);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = reseal_grant_settings(ctx, count);
     }
     if (rv != APR_SUCCESS) {
         cn_db_rollback(ctx->db);

@@ -122,6 +122,8 @@ static const cn_stmt_def_t statements[] = {
     {"cn_grant_set_refresh", "UPDATE grants SET refresh_token = %s WHERE id = %s"},
     {"cn_grant_all_access", "SELECT id, access_token FROM grants WHERE access_token IS NOT NULL"},
     {"cn_grant_set_access", "UPDATE grants SET access_token = %s WHERE id = %s"},
+    {"cn_grant_all_settings", "SELECT id, settings FROM grants WHERE settings <> '{}'"},
+    {"cn_grant_set_settings", "UPDATE grants SET settings = %s WHERE id = %s"},
     GRANT_LISTS("all", ""),
     GRANT_LISTS("provider", " AND provider = %s"),
     GRANT_LISTS("email", " AND email = %s"),

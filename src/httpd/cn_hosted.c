@@ -6,6 +6,7 @@
 #include "cn_session.h"
 #include "cn_grant.h"
 #include "cn_oauth.h"
+#include "cn_url.h"
 
 
 /* ---- POST /auth -------------------------------------------------------- */
@@ -48,7 +49,7 @@ int cn_route_login(cn_req_t *req)
     request_rec *r = req->r;
     const cn_keyring_t *ring = req->sc->ring;
     const char *id = apr_table_get(req->query, "id"), *cookie = NULL;
-    const char *state, *verifier, *challenge;
+    const char *state, *verifier, *challenge, *url;
     unsigned char digest[32];
     cn_login_t *login;
     cn_integration_t *it;
@@ -83,13 +84,16 @@ int cn_route_login(cn_req_t *req)
         session_put(r, ring, NULL, NULL, NULL, NULL);
         return cn_page_error(req, req->ctx.res.event->type, req->ctx.res.description);
     }
+    url = cn_oauth_authorize_url(&req->ctx, it, json_object_get(login->request, "scope"), state,
+                                 challenge, request_str(login->request, "login_hint"));
+    if (!url) {
+        session_put(r, ring, NULL, NULL, NULL, NULL);
+        return cn_page_error(req, "integration_problem", "the integration's tenant is not valid");
+    }
     cn_event_record(&req->ctx, "hosted_login_started", "info",
                     cn_json_own(r->pool, json_pack("{s:s,s:s}", "integration_id", it->id,
                                                    "provider", it->provider)));
-    return cn_redirect(req, cn_oauth_authorize_url(&req->ctx, it,
-                                                   json_object_get(login->request, "scope"),
-                                                   state, challenge,
-                                                   request_str(login->request, "login_hint")));
+    return cn_redirect(req, url);
 }
 
 /* ---- GET /callback ----------------------------------------------------- */
@@ -169,7 +173,13 @@ int cn_route_callback(cn_req_t *req)
     if (rv != APR_SUCCESS) {
         return cn_page_error(req, ctx->res.event->type, ctx->res.description);
     }
-    /* From here on the redirect URI is known to be the application's. */
+    /* From here on the redirect URI is known to be the application's; checked
+     * again before anything is exchanged or stored. */
+    if (cn_url_redirect_uri_check(r->pool, request_str(login->request, "redirect_uri"), NULL)
+        != APR_SUCCESS) {
+        return cn_page_error(req, "redirect_uri_not_allowed",
+                             "the login request's redirect URI is not a valid one");
+    }
     if (error) {
         cn_fail(r->pool, &ctx->res, "oauth_failed", "the provider answered error=%.64s", error);
         return fail_to_app(req, login);

@@ -50,6 +50,18 @@ int cn_page_error(cn_req_t *req, const char *type, const char *description)
 int cn_redirect(cn_req_t *req, const char *location)
 {
     request_rec *r = req->r;
+    const unsigned char *c;
+    /* What goes into Location was validated and encoded; a control character
+     * here would make httpd refuse the header with a bare 500. */
+    for (c = (const unsigned char *)location; c && *c; ++c) {
+        if (*c < 0x20 || *c == 0x7f) {
+            return cn_page_error(req, "redirect_uri_not_allowed",
+                                 "the redirect target has control characters");
+        }
+    }
+    if (!location || !*location) {
+        return cn_page_error(req, "internal_error", "no redirect target");
+    }
     page_headers(r);
     apr_table_setn(r->headers_out, "Location", location);
     r->status = HTTP_MOVED_TEMPORARILY;
