@@ -123,6 +123,15 @@ is $r->code, 200, 'app two reads its grant';
 $r = api(GET => '/grants/' . ($f->grant_id // 'none'));
 is $r->code, 404, 'app one does not see it';
 
+# ---- prompt: select_account by default, consent when the integration says so ------------------
+$r = api(PATCH => '/integrations/microsoft', { settings => { prompt => 'sometimes' } }, app => 'two');
+is $r->code, 400, 'settings.prompt other than select_account or consent: 400';
+$r = api(PATCH => '/integrations/microsoft', { settings => { prompt => 'consent' } }, app => 'two');
+is $r->code, 200, 'settings.prompt consent: 200' or diag $r->content;
+$f = hosted_flow(provider => 'microsoft', app => 'two', login_hint => 'consent@contoso.example');
+is $f->{authorize_query}{prompt}, 'consent', 'then the sign-in asks prompt=consent';
+is $f->result->{success}, 'true', '... and completes';
+
 # ---- failures at Microsoft end at the application ----------------------------------------------
 for my $case ([deny => 'oauth_failed'], [badgrant => 'provider_code_request_failed'],
               [narrow => 'scopes_conflict'], [t500 => 'oauth_provider_error'],

@@ -196,7 +196,8 @@ static int is_oauth(const char *provider)
 static apr_status_t check_settings(cn_ctx_t *ctx, const char *provider, json_t *settings,
                                    int create, json_t **pub, const char **secret)
 {
-    static const char *const oauth_keys[] = {"client_id", "client_secret", "tenant", NULL};
+    static const char *const oauth_keys[] = {"client_id", "client_secret", "tenant", "prompt",
+                                             NULL};
     static const char *const google_keys[] = {"client_id", "client_secret", NULL};
     const char *bad, *key;
     json_t *v;
@@ -231,6 +232,13 @@ static apr_status_t check_settings(cn_ctx_t *ctx, const char *provider, json_t *
             return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
                            "settings.tenant must be a GUID, a DNS name, or common, "
                            "organizations or consumers");
+        }
+        /* what Microsoft's sign-in asks the user: pick the account (default),
+         * or consent again */
+        if (!strcmp(key, "prompt") && strcmp(json_string_value(v), "select_account")
+            && strcmp(json_string_value(v), "consent")) {
+            return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+                           "settings.prompt must be select_account or consent");
         }
         if (!strcmp(key, "client_secret")) {
             *secret = json_string_value(v);
