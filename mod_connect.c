@@ -10,6 +10,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(cn_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(cn_dbd_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(cn_quick_handler, NULL, NULL, APR_HOOK_FIRST);
+    /* Before core's <Directory>/file walk (REALLY_LAST) and http's TRACE. */
+    ap_hook_map_to_storage(cn_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(cn_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -429,6 +429,45 @@ int cn_handler(request_rec *r)
     return rv;
 }
 
+/* SetHandler of the <Location>s that match the request: what core's fixups
+ * will put in r->handler, evaluated the same way (an expression; "none" is
+ * no handler). */
+static int location_handler_is_connect(request_rec *r)
+{
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *val;
+    if (!cd) {
+        return 0;
+    }
+    if (cd->expr_handler) {
+        val = ap_expr_str_exec(r, cd->expr_handler, &err);
+        return !err && val && !strcasecmp(val, CN_HANDLER);
+    }
+    return cd->handler && !strcasecmp(cd->handler, CN_HANDLER);
+}
+
+/* The API and the browser's pages map to no file: claim their requests
+ * before core walks <Directory> sections and stats the path under
+ * DocumentRoot, as mod_proxy does for its URLs. A tree httpd's User cannot
+ * search would otherwise answer 403 before the handler runs, and every call
+ * would pay the stat calls. The <Location> walk still merges the per-dir
+ * configuration (mod_session's, ours); core walks again after this hook and
+ * finds it cached. Subrequests keep httpd's mapping: a file subrequest needs
+ * its file. */
+int cn_map_to_storage(request_rec *r)
+{
+    ap_conf_vector_t *defaults = r->per_dir_config;
+    if (r->main || ap_location_walk(r) != OK) {
+        r->per_dir_config = defaults;
+        return DECLINED;
+    }
+    if (!location_handler_is_connect(r)) {
+        r->per_dir_config = defaults;
+        return DECLINED;
+    }
+    return OK;
+}
+
 /* Raw paths the core would refuse before any handler runs (bad or NUL
  * percent-escapes) still get the API's envelope under ConnectBaseURL's path. */
 int cn_quick_handler(request_rec *r, int lookup)

@@ -89,5 +89,6 @@ void cn_dbd_close(request_rec *r, cn_db_t *db);
 /* cn_handler.c */
 int cn_handler(request_rec *r);
 int cn_quick_handler(request_rec *r, int lookup);
+int cn_map_to_storage(request_rec *r);
 
 #endif
