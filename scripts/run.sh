@@ -1,9 +1,11 @@
 #!/bin/sh
-# `make run`: a local Apache with mod_connect on SQLite, under ./var.
+# `make run`: a local Apache with mod_connect on SQLite, its state under
+# ./var (or, when the server's User cannot reach the tree, in a directory of
+# its own: see scripts/state.sh).
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
-VAR=$TOP/var
+. scripts/state.sh
 PORT=${PORT:-8080}
 MODULES=$(apxs -q LIBEXECDIR)
 HTTPD=${HTTPD:-/usr/sbin/apache2}
@@ -24,6 +26,12 @@ if [ "$(id -u)" = 0 ]; then
   chown -R www-data:www-data "$VAR/db" "$VAR/keys"
   chmod 755 "$VAR"
 fi
+case "$VAR" in
+  "$TOP"/*) WHERE=${VAR#"$TOP"/} ;;
+  *) WHERE=$VAR
+     echo "The tree is not reachable by $USER_NAME (a directory above it is private):"
+     echo "the database, keys and logs live in $VAR" ;;
+esac
 sed -e "s#@VAR@#$VAR#g" -e "s#@PORT@#$PORT#g" -e "s#@MODULES@#$MODULES#g" \
     -e "s#@SO@#$TOP/build/mod_connect.so#g" -e "s#@USER@#$USER_NAME#g" -e "s#@GROUP@#$GROUP_NAME#g" \
     conf/httpd-connect.conf.in > "$VAR/httpd.conf"
@@ -44,10 +52,10 @@ done
 SECRET=$(cat "$VAR/keys/demo-app.secret")
 cat <<TXT
 
-mod_connect is running at http://127.0.0.1:$PORT/connect  (logs: var/log/error.log)
+mod_connect is running at http://127.0.0.1:$PORT/connect  (logs: $WHERE/log/error.log)
 
 Application client id:      demo-app
-Application client secret:  $SECRET   (var/keys/demo-app.secret)
+Application client secret:  $SECRET   ($WHERE/keys/demo-app.secret)
 
 Try it:
   curl -s -u demo-app:$SECRET -H 'Content-Type: application/json' \\
@@ -56,5 +64,5 @@ Try it:
   curl -s -u demo-app:$SECRET http://127.0.0.1:$PORT/connect/integrations
   curl -s 'http://127.0.0.1:$PORT/connect/providers/find?client_id=demo-app'
 
-Stop it with: make stop
+Stop it with: make stop  (the database and keys in $WHERE stay for the next make run)
 TXT

@@ -4,16 +4,20 @@
 # 127.0.0.1 and removed afterwards. `make test` runs it after the build.
 #
 #   scripts/test.sh [t/foo.t ...]       only these test files
-#   CN_PASSES="sqlite"                  only some passes (default "sqlite pgsql")
+#   CN_PASSES="sqlite"                  only some passes (default "sqlite pgsql",
+#                                       with "root" first when run as root)
 #   CN_MODULE=build-asan/mod_connect.so CN_SANITIZE=1 scripts/test.sh    (make asan)
 #   CN_KEEP=1                           keep the temporary work tree (root) and files
 #   CN_VERBOSE=1                        every test line (Apache::Test's -verbose)
 #
 # Apache::Test and PostgreSQL refuse to run as root. As root this script
-# creates the user cntest (CN_TEST_USER), copies the repository (with the
-# built module) into a temporary directory that user owns, and runs itself
-# there as that user; the logs of each pass are copied back to t/var/results/.
-# As any other user it runs in place. Exits non-zero on any failure.
+# first runs the pass "root": the tests of t/root/ (`make run` as root from a
+# private directory), with prove, in place; then it creates the user cntest
+# (CN_TEST_USER), copies the repository (with the built module) into a
+# temporary directory that user owns, and runs itself there as that user for
+# the other passes; the logs of each pass are copied back to
+# t/var/results/<pass>/. As any other user it runs in place (and has no
+# "root" pass). Exits non-zero on any failure.
 #
 # The hosted OAuth tests talk to fake Google and Microsoft endpoints
 # (t/fake/fake_provider.py, TLS under a test CA made by t/fake/mkcerts.sh):
@@ -25,7 +29,9 @@ cd "$(dirname "$0")/.."
 TOP=$(pwd)
 TEST_USER=${CN_TEST_USER:-cntest}
 MODULE=${CN_MODULE:-build/mod_connect.so}
-PASSES=${CN_PASSES:-sqlite pgsql}
+DEFAULT_PASSES="sqlite pgsql"
+[ "$(id -u)" = 0 ] && DEFAULT_PASSES="root $DEFAULT_PASSES"
+PASSES=${CN_PASSES:-$DEFAULT_PASSES}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 APXS=${APXS:-$(command -v apxs || echo /usr/bin/apxs)}
 
@@ -35,8 +41,44 @@ die() { printf '%s\n' "test.sh: $*" >&2; exit 1; }
 case "$MODULE" in /*) ;; *) MODULE=$TOP/$MODULE ;; esac
 [ -f "$MODULE" ] || die "$MODULE is missing: build it first (make build)"
 
-# ---- as root: an unprivileged user, a copy it owns, and this script again ----
+# One line per pass; a pass run as root before reaches the inner run here.
+SUMMARY=()
+FAILED=${CN_ROOT_FAILED:-0}
+[ -n "${CN_ROOT_SUMMARY:-}" ] && SUMMARY=("$CN_ROOT_SUMMARY")
+print_summary() {
+  local label=${MODULE#"$TOP"/} line
+  [ "${CN_SANITIZE:-0}" = 1 ] && label="$label, ASan+UBSan"
+  echo
+  echo "==== mod_connect Apache::Test suite ($label) ===="
+  for line in "${SUMMARY[@]}"; do echo "$line"; done
+  if [ "$FAILED" = 0 ]; then
+    echo "==== ALL PASSES PASSED ===="
+  else
+    echo "==== FAILED (logs: t/var/results/) ===="
+  fi
+}
+
+# ---- as root: the root pass, then an unprivileged user, a copy it owns, and
+# this script again for the other passes ----------------------------------------
 if [ "$(id -u)" = 0 ]; then
+  ROOT_FILES=()
+  OTHER_FILES=()
+  for f in "$@"; do
+    case "$f" in t/root/*|./t/root/*) ROOT_FILES+=("$f") ;; *) OTHER_FILES+=("$f") ;; esac
+  done
+  INNER_PASSES=""
+  RUN_ROOT=0
+  for pass in $PASSES; do
+    if [ "$pass" = root ]; then RUN_ROOT=1; else INNER_PASSES="$INNER_PASSES $pass"; fi
+  done
+  INNER_PASSES=${INNER_PASSES# }
+  # Named test files choose the passes they belong to.
+  if [ $# -gt 0 ]; then
+    [ ${#ROOT_FILES[@]} -gt 0 ] || RUN_ROOT=0
+    [ ${#OTHER_FILES[@]} -gt 0 ] || INNER_PASSES=""
+  else
+    ROOT_FILES=(t/root/*.t)
+  fi
   if ! id -u "$TEST_USER" >/dev/null 2>&1; then
     useradd --system --user-group --create-home --home-dir "/var/lib/$TEST_USER" \
             --shell /usr/sbin/nologin "$TEST_USER" 2>/dev/null \
@@ -44,18 +86,42 @@ if [ "$(id -u)" = 0 ]; then
     say "created the unprivileged user $TEST_USER"
   fi
   WORK=$(mktemp -d /tmp/mod_connect-test.XXXXXX) || die "mktemp failed"
+  ROOT_OUT=$WORK/.root-results
   cleanup_root() {
-    if [ -d "$WORK/t/var/results" ]; then
-      rm -rf "$TOP/t/var/results"; mkdir -p "$TOP/t/var"
-      cp -a "$WORK/t/var/results" "$TOP/t/var/results" 2>/dev/null || true
+    if [ -d "$WORK/t/var/results" ] || [ -d "$ROOT_OUT" ]; then
+      rm -rf "$TOP/t/var/results"; mkdir -p "$TOP/t/var/results"
+      cp -a "$WORK/t/var/results/." "$TOP/t/var/results/" 2>/dev/null || true
+      [ -d "$ROOT_OUT" ] && cp -a "$ROOT_OUT" "$TOP/t/var/results/root"
       chown -R --reference="$TOP" "$TOP/t/var" 2>/dev/null || true
     fi
     if [ "${CN_KEEP:-0}" = 1 ]; then say "kept the work tree $WORK"; else rm -rf "$WORK"; fi
   }
   trap cleanup_root EXIT
   trap 'exit 130' INT TERM
-  # The repository and the built module(s), without git metadata and old runs.
-  tar -C "$TOP" --exclude=./.git --exclude=./var --exclude=./t/logs --exclude=./t/var \
+  if [ "$RUN_ROOT" = 1 ]; then
+    mkdir -p "$ROOT_OUT"
+    say "=== pass root: ${ROOT_FILES[*]} ==="
+    t0=$SECONDS
+    prove ${CN_VERBOSE:+-v} "${ROOT_FILES[@]}" 2>&1 | tee "$ROOT_OUT/prove.log"
+    rc=${PIPESTATUS[0]}
+    result=$(grep -E '^Files=' "$ROOT_OUT/prove.log" | tail -1)
+    grep -q '^Result: PASS' "$ROOT_OUT/prove.log" || { [ "$rc" = 0 ] && rc=1; }
+    if [ "$rc" = 0 ]; then
+      CN_ROOT_SUMMARY="PASS  root ($((SECONDS - t0)) s) $result"
+    else
+      FAILED=1
+      CN_ROOT_SUMMARY="FAIL  root ($((SECONDS - t0)) s) exit $rc $result  logs: t/var/results/root"
+    fi
+    SUMMARY=("$CN_ROOT_SUMMARY")
+  fi
+  if [ -z "$INNER_PASSES" ]; then
+    print_summary
+    exit "$FAILED"
+  fi
+  set -- "${OTHER_FILES[@]}"
+  # The repository and the built module(s), without git metadata, old runs
+  # and the root pass's tests.
+  tar -C "$TOP" --exclude=./.git --exclude=./var --exclude=./t/logs --exclude=./t/var --exclude=./t/root \
       --exclude=./t/conf/httpd.conf --exclude=./t/conf/extra.conf \
       --exclude=./t/conf/apache_test_config.pm --exclude=./bench/out -cf - . \
     | tar -C "$WORK" -xf - || die "cannot copy the repository to $WORK"
@@ -69,6 +135,7 @@ if [ "$(id -u)" = 0 ]; then
   say "running as $TEST_USER in $WORK"
   cd "$WORK"
   runuser -u "$TEST_USER" -- env CN_MODULE="$INNER_MODULE" HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" \
+    CN_PASSES="$INNER_PASSES" CN_ROOT_SUMMARY="${CN_ROOT_SUMMARY:-}" CN_ROOT_FAILED="$FAILED" \
     "$WORK/scripts/test.sh" "$@"
   exit $?
 fi
@@ -91,8 +158,6 @@ PGDIR=""
 FAKEDIR=""
 FAKEPID=""
 FAKEPORT=""
-SUMMARY=()
-FAILED=0
 
 stop_httpd() {
   local pid
@@ -280,19 +345,13 @@ for pass in $PASSES; do
     fi
     stop_pg
     ;;
-  *) die "unknown pass $pass (sqlite, pgsql)" ;;
+  root)
+    SUMMARY+=("SKIP  root: the tests of t/root/ need root")
+    ;;
+  *) die "unknown pass $pass (root, sqlite, pgsql)" ;;
   esac
 done
 perl t/TEST.PL -clean >/dev/null 2>&1 || true
 
-echo
-label=${MODULE#"$TOP"/}
-[ "${CN_SANITIZE:-0}" = 1 ] && label="$label, ASan+UBSan"
-echo "==== mod_connect Apache::Test suite ($label) ===="
-for line in "${SUMMARY[@]}"; do echo "$line"; done
-if [ "$FAILED" = 0 ]; then
-  echo "==== ALL PASSES PASSED ===="
-else
-  echo "==== FAILED (logs: t/var/results/) ===="
-fi
+print_summary
 exit $FAILED
