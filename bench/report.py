@@ -1,7 +1,10 @@
-"""Summarise wrk outputs: req/s, p50, p99 and the ratio to the static ceiling."""
+"""Summarise wrk outputs: req/s, p50, p99 and the ratio to the static ceiling.
+   report.py OUT_DIR NAME[=LABEL] ...   (the first is the ceiling)"""
 import re, sys
 
-out, names = sys.argv[1], sys.argv[2:]
+out = sys.argv[1]
+labels = dict(a.split("=", 1) if "=" in a else (a, a) for a in sys.argv[2:])
+names = [a.split("=", 1)[0] for a in sys.argv[2:]]
 
 def parse(name):
     text = open(f"{out}/{name}.txt").read()
@@ -20,4 +23,4 @@ ceiling = rows[names[0]][0]
 print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}{'non-2xx':>9}")
 for n in names:
     rps, p50, p99, bad = rows[n]
-    print(f"{n:<22}{rps:>10.0f}{p50:>9.2f}{p99:>9.2f}{rps / ceiling:>8.0%}{bad:>9}")
+    print(f"{labels[n]:<22}{rps:>10.0f}{p50:>9.2f}{p99:>9.2f}{rps / ceiling:>8.0%}{bad:>9}")

@@ -14,7 +14,6 @@ mkdir -p "$VAR/keys" "$VAR/db" "$VAR/log" "$VAR/run" "$VAR/htdocs"
 umask 077
 [ -s "$VAR/keys/key1" ] || openssl rand -base64 32 > "$VAR/keys/key1"
 [ -s "$VAR/keys/demo-app.secret" ] || openssl rand -hex 24 > "$VAR/keys/demo-app.secret"
-[ -s "$VAR/keys/session.pass" ] || openssl rand -hex 32 > "$VAR/keys/session.pass"
 umask 022
 echo "mod_connect is running" > "$VAR/htdocs/index.html"
 

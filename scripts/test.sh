@@ -1,10 +1,12 @@
 #!/bin/bash
 # The Apache::Test suite (t/*.t) against the built module in a real httpd
-# (event MPM), twice: on SQLite, then on a PostgreSQL server started here on
-# 127.0.0.1 and removed afterwards. `make test` runs it after the build.
+# (event MPM), three times: on SQLite, on a PostgreSQL server started here on
+# 127.0.0.1 and removed afterwards, and on SQLite with mod_session_crypto
+# encrypting the session cookie as well (pass sqlite-crypto; the shipped
+# configurations leave it out). `make test` runs it after the build.
 #
 #   scripts/test.sh [t/foo.t ...]       only these test files
-#   CN_PASSES="sqlite"                  only some passes (default "sqlite pgsql",
+#   CN_PASSES="sqlite"                  only some passes (default "sqlite pgsql sqlite-crypto",
 #                                       with "root" first when run as root)
 #   CN_MODULE=build-asan/mod_connect.so CN_SANITIZE=1 scripts/test.sh    (make asan)
 #   CN_KEEP=1                           keep the temporary work tree (root) and files
@@ -29,7 +31,7 @@ cd "$(dirname "$0")/.."
 TOP=$(pwd)
 TEST_USER=${CN_TEST_USER:-cntest}
 MODULE=${CN_MODULE:-build/mod_connect.so}
-DEFAULT_PASSES="sqlite pgsql"
+DEFAULT_PASSES="sqlite pgsql sqlite-crypto"
 [ "$(id -u)" = 0 ] && DEFAULT_PASSES="root $DEFAULT_PASSES"
 PASSES=${CN_PASSES:-$DEFAULT_PASSES}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
@@ -345,10 +347,13 @@ for pass in $PASSES; do
     fi
     stop_pg
     ;;
+  sqlite-crypto)
+    run_pass sqlite-crypto -cn_dbdriver sqlite3 -cn_sessioncrypto 1
+    ;;
   root)
     SUMMARY+=("SKIP  root: the tests of t/root/ need root")
     ;;
-  *) die "unknown pass $pass (root, sqlite, pgsql)" ;;
+  *) die "unknown pass $pass (root, sqlite, pgsql, sqlite-crypto)" ;;
   esac
 done
 perl t/TEST.PL -clean >/dev/null 2>&1 || true

@@ -27,9 +27,12 @@ use HTTP::Request ();
 use POSIX ();
 use CnTest ();
 
-# The Event MPM and what mod_connect needs.
-our @ALL_MODULES = qw(mpm_event authz_core dbd session session_cookie session_crypto
-                      socache_shmcb);
+# The Event MPM and what mod_connect needs; mod_session_crypto too in the
+# pass that runs the suite with it (t/TEST.PL's -cn_sessioncrypto).
+our @ALL_MODULES = (qw(mpm_event authz_core dbd session session_cookie socache_shmcb),
+                    session_crypto() ? 'session_crypto' : ());
+
+sub session_crypto { CnTest::conf_value('cn_sessioncrypto') ? 1 : 0 }
 
 sub free_port {
     my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0,
@@ -158,8 +161,9 @@ CONF
     $c .= "<Location /connect>\n    SetHandler connect\n";
     if ($o{session}) {
         $c .= "    Session On\n"
-            . "    SessionCookieName connect_session path=/connect;HttpOnly;SameSite=Lax\n"
-            . "    SessionCryptoPassphrase standalone-test-passphrase-0123456789\n";
+            . "    SessionCookieName connect_session path=/connect;HttpOnly;SameSite=Lax\n";
+        $c .= "    SessionCryptoPassphrase standalone-test-passphrase-0123456789\n"
+            if grep { $_ eq 'session_crypto' } @{ $o{modules} };
     }
     $c .= "</Location>\n";
     $c .= "$o{extra}\n" if defined $o{extra};
