@@ -281,7 +281,8 @@ sub _file_since {
     return defined $text ? $text : '';
 }
 
-# The access log (common log format: ... "GET /connect/x HTTP/1.1" 200 123).
+# The access log, in the shipped format without query strings:
+# ... "GET /connect/x HTTP/1.1" 200 123 <X-Request-Id> <microseconds>.
 sub _access_log_file { File::Spec->catfile(conf_value('t_logs'), 'access_log') }
 sub access_log_offset { -s _access_log_file() || 0 }
 sub access_log_since { _file_since(_access_log_file(), @_) }
