@@ -17,10 +17,13 @@ fi
 DEPS_CFLAGS="$(apr-1-config --includes --cppflags) $(apu-1-config --includes) $(pkg-config --cflags jansson libcurl libxml-2.0 openssl)"
 DEPS_LIBS="$(pkg-config --libs jansson libcurl libxml-2.0 openssl)"
 
-# The core: no httpd headers on the include path, so a stray #include <httpd.h> fails.
+# The core, folder by area (src/core/<area>/<name>.c -> <area>_<name>.o): no
+# httpd headers on the include path, so a stray #include <httpd.h> fails.
+rm -rf "$OUT/core"; mkdir -p "$OUT/core"
 objs=""
-for src in src/core/*.c; do
-  obj="$OUT/core/$(basename "$src" .c).o"
+for src in src/core/*/*.c; do
+  area=$(basename "$(dirname "$src")")
+  obj="$OUT/core/${area}_$(basename "$src" .c).o"
   $CC -std=gnu99 -fPIC -O2 -g $WARN $SAN -Iinclude $DEPS_CFLAGS -c "$src" -o "$obj"
   objs="$objs $obj"
 done

@@ -11,12 +11,11 @@
 #include <apr_hash.h>
 #include <apr_tables.h>
 
-#include "cn_crypto.h"
-#include "cn_event.h"
-#include "cn_json.h"
+#include "cn_util.h"
 #include "cn_store.h"
-#include "cn_service.h"
-#include "cn_http.h"
+#include "cn_model.h"
+#include "cn_proto.h"
+#include "cn_discover.h"
 
 /* So that `LogLevel connect:debug` works. */
 APLOG_USE_MODULE(connect);

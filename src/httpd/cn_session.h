@@ -3,7 +3,7 @@
 
 #include <httpd.h>
 
-#include "cn_crypto.h"
+#include "cn_util.h"
 
 #define CN_SESSION_PREFIX "connect-"
 

@@ -4,7 +4,7 @@
  * script or local scheme. */
 #include <strings.h>
 
-#include "cn_url.h"
+#include "cn_util.h"
 #include "fuzz_common.h"
 
 static int starts_with_scheme(const char *s, const char *scheme)

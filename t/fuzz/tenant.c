@@ -1,7 +1,7 @@
 /* libFuzzer target: cn_url_tenant_valid and cn_url_encode. An accepted tenant
  * goes into a provider URL's path: it must be a single segment that
  * percent-encoding leaves as it is (no '/', '?', '#', '%', no dot segment). */
-#include "cn_url.h"
+#include "cn_util.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

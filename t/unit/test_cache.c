@@ -4,8 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "cn_cache.h"
-#include "cn_json.h"
+#include "cn_util.h"
 #include "cn_test.h"
 
 static cn_text_t text_of(const char *s)

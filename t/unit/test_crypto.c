@@ -2,7 +2,7 @@
  * rotation, SHA-256, base64url, random tokens, UUIDs, constant-time compare. */
 #include <apr_strings.h>
 
-#include "cn_crypto.h"
+#include "cn_util.h"
 #include "cn_test.h"
 
 #define NONCE_LEN 12

@@ -2,7 +2,7 @@
  * type and by code, and cn_fail(). */
 #include <apr_strings.h>
 
-#include "cn_event.h"
+#include "cn_util.h"
 #include "cn_test.h"
 
 /* Specific events of the seed; http -1: not checked here. */

@@ -4,8 +4,8 @@
  * secrets refused; the size cap), and ConnectReencrypt's re-sealing. */
 #include <apr_strings.h>
 
-#include "cn_grant.h"
-#include "cn_json.h"
+#include "cn_model.h"
+#include "cn_util.h"
 #include "cn_test.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))

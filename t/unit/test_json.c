@@ -2,7 +2,7 @@
  * unknown keys, compact dumps and pool ownership. */
 #include <apr_strings.h>
 
-#include "cn_json.h"
+#include "cn_util.h"
 #include "cn_test.h"
 
 static json_t *parse_ok(const char *text)

@@ -4,7 +4,7 @@
  * provider guarantees; an email counts only when the provider vouches for it. */
 #include <apr_strings.h>
 
-#include "cn_oauth.h"
+#include "cn_proto.h"
 #include "cn_test.h"
 
 /* The fake provider: one user document and how many times it was asked. */
@@ -99,8 +99,8 @@ START_TEST(test_identity)
     cn_http_t http = {fake_perform, &fake};
     cn_ctx_t ctx = {0};
     cn_integration_t it = {0};
-    cn_oauth_tokens_t tokens = {0};
-    cn_oauth_identity_t *id = NULL;
+    cn_tokens_t tokens = {0};
+    cn_identity_t *id = NULL;
     apr_status_t rv;
 
     fake.doc = c->doc;
@@ -147,8 +147,8 @@ START_TEST(test_email_too_long)
     cn_http_t http = {fake_perform, &fake};
     cn_ctx_t ctx = {0};
     cn_integration_t it = {0};
-    cn_oauth_tokens_t tokens = {0};
-    cn_oauth_identity_t *id = NULL;
+    cn_tokens_t tokens = {0};
+    cn_identity_t *id = NULL;
     char local[300];
     const char *email;
     memset(local, 'a', sizeof(local) - 1);
@@ -171,9 +171,9 @@ START_TEST(test_no_http_client)
 {
     cn_ctx_t ctx = {0};
     cn_integration_t it = {0};
-    cn_oauth_tokens_t tokens = {0};
-    cn_oauth_identity_t *id = NULL;
-    cn_oauth_tokens_t *out = NULL;
+    cn_tokens_t tokens = {0};
+    cn_identity_t *id = NULL;
+    cn_tokens_t *out = NULL;
     ctx.pool = pool;
     it.provider = "google";
     it.settings = json_pack("{s:s}", "client_id", "cid");

@@ -3,7 +3,7 @@
  * tenant check. */
 #include <apr_strings.h>
 
-#include "cn_url.h"
+#include "cn_util.h"
 #include "cn_test.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))

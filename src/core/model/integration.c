@@ -4,9 +4,8 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "cn_json.h"
-#include "cn_service.h"
-#include "cn_url.h"
+#include "cn_util.h"
+#include "cn_model.h"
 
 #define CN_NAME_MAX 256
 #define CN_SCOPES_MAX 100

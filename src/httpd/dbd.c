@@ -4,7 +4,7 @@
 #include <apr_optional.h>
 
 #include "cn_httpd.h"
-#include "cn_cache.h"
+#include "cn_util.h"
 
 #include <mod_dbd.h>
 #include <unixd.h>

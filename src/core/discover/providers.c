@@ -2,9 +2,9 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 
-#include "cn_json.h"
-#include "cn_providers.h"
-#include "cn_service.h"
+#include "cn_util.h"
+#include "cn_discover.h"
+#include "cn_model.h"
 
 static const cn_known_domain_t known[] = {
     {"gmail.com", "google", "google", NULL, 0},

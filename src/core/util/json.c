@@ -1,7 +1,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "cn_json.h"
+#include "cn_util.h"
 
 static apr_status_t json_cleanup(void *data)
 {

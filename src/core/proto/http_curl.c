@@ -5,8 +5,8 @@
 #include <apr_reslist.h>
 #include <curl/curl.h>
 
-#include "cn_http.h"
-#include "cn_url.h"
+#include "cn_proto.h"
+#include "cn_util.h"
 
 typedef struct curl_client_t {
     cn_http_options_t opts;

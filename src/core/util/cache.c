@@ -3,7 +3,7 @@
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 
-#include "cn_cache.h"
+#include "cn_util.h"
 
 typedef struct entry_t {
     const char *sig;

@@ -8,7 +8,7 @@
 #include <apr_lib.h>
 #include <apr_uri.h>
 
-#include "cn_url.h"
+#include "cn_util.h"
 
 const char *cn_url_encode(apr_pool_t *pool, const char *s)
 {

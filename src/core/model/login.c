@@ -4,9 +4,8 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "cn_grant.h"
-#include "cn_json.h"
-#include "cn_url.h"
+#include "cn_model.h"
+#include "cn_util.h"
 
 #define CN_LOGIN_MIN 60
 #define CN_LOGIN_MAX 86400

@@ -4,9 +4,9 @@
 
 #include "cn_request.h"
 #include "cn_session.h"
-#include "cn_grant.h"
-#include "cn_oauth.h"
-#include "cn_url.h"
+#include "cn_model.h"
+#include "cn_proto.h"
+#include "cn_util.h"
 
 
 /* ---- POST /auth -------------------------------------------------------- */
@@ -137,10 +137,10 @@ int cn_route_callback(cn_req_t *req)
     const char *s_state = cn_session_get(r, ring, "state"), *s_login = cn_session_get(r, ring, "login");
     const char *s_verifier = cn_session_get(r, ring, "verifier"), *s_expires = cn_session_get(r, ring, "expires");
     const char *secret = NULL, *missing;
-    cn_oauth_identity_t *who;
+    cn_identity_t *who;
     cn_login_t *login;
     cn_integration_t *it;
-    cn_oauth_tokens_t *tokens;
+    cn_tokens_t *tokens;
     cn_grant_t *grant;
     json_t *scope;
     int reauth = 0;
@@ -310,10 +310,10 @@ int cn_route_grants_create(cn_req_t *req)
     int answer, reauth = 0;
     json_t *body = cn_read_json(req, &answer), *scope = NULL;
     cn_integration_t *it;
-    cn_oauth_tokens_t *tokens;
+    cn_tokens_t *tokens;
     cn_grant_t *grant;
     const char *secret, *refresh, *state;
-    cn_oauth_identity_t *who;
+    cn_identity_t *who;
     apr_status_t rv;
     if (!body) {
         return answer;

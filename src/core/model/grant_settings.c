@@ -3,8 +3,8 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "cn_grant.h"
-#include "cn_json.h"
+#include "cn_model.h"
+#include "cn_util.h"
 
 /* The keys whose values are secrets, wherever settings are taken. */
 static const char *const secret_keys[] = {

@@ -3,7 +3,7 @@
 #include <apr_strings.h>
 #include <apr_errno.h>
 
-#include "cn_event.h"
+#include "cn_util.h"
 
 /* The complete table of seed 004, in its order. http_code 0 = N/A. */
 static const cn_event_t events[] = {

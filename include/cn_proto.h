@@ -1,21 +1,71 @@
+/* Protocols the core speaks to the outside: the HTTP client seam (libcurl
+ * behind it), and upstream OAuth 2.0 with the providers' quirks. */
+#ifndef CN_PROTO_H
+#define CN_PROTO_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+#include "cn_model.h"
+
+/* ---- the HTTP client seam ---- */
+/* Outgoing HTTP: a small seam (a function table) so the core can call
+ * providers; libcurl is the implementation the module uses. */
+
+typedef struct cn_http_request_t {
+    const char *method;       /* "GET" or "POST" */
+    const char *url;
+    const char *content_type; /* of BODY, for POST */
+    const char *body;
+    apr_size_t body_len;
+    const char *bearer;       /* Authorization: Bearer <bearer>, or NULL */
+} cn_http_request_t;
+
+typedef struct cn_http_response_t {
+    int status;               /* HTTP status, 0 when no answer came */
+    const char *content_type; /* may be NULL */
+    const char *body;         /* NUL-terminated */
+    apr_size_t body_len;
+    const char *error;        /* transport failure, for logs (no secrets) */
+} cn_http_response_t;
+
+struct cn_http_t {
+    /* APR_SUCCESS when an HTTP answer came (whatever its status);
+     * APR_TIMEUP on a timeout, APR_ENOSPC when the answer exceeds the size
+     * cap, APR_EGENERAL for other transport failures. */
+    apr_status_t (*perform)(cn_http_t *http, apr_pool_t *pool, const cn_http_request_t *req,
+                            cn_http_response_t *resp);
+    void *baton;
+};
+
+typedef struct cn_http_options_t {
+    const char *ca_file;      /* NULL: the system's trust store */
+    long connect_timeout_ms;
+    long timeout_ms;
+    apr_size_t max_response;  /* bytes */
+} cn_http_options_t;
+
+/* Process-wide libcurl setup; call once before threads start. */
+apr_status_t cn_http_global_init(void);
+
+/* A libcurl client whose easy handles are pooled in POOL (a process-lifetime
+ * pool): no redirects are followed, only http/https, TLS verified. */
+apr_status_t cn_http_curl_make(apr_pool_t *pool, const cn_http_options_t *opts,
+                               cn_http_t **out);
+
+/* application/x-www-form-urlencoded from name/value pairs (NULL-terminated,
+ * NULL values skipped). */
+const char *cn_http_form(apr_pool_t *pool, const char *const *pairs);
+
+/* Append name=value pairs (NULL-terminated) to URL as a query string. */
+const char *cn_http_url_with_query(apr_pool_t *pool, const char *url,
+                                   const char *const *pairs);
+
+/* ---- upstream OAuth 2.0 ---- */
 /* The upstream side of OAuth 2.0: provider endpoints, the authorize URL,
  * token requests (code and refresh), identity, revocation. Provider answers
  * become cn_result_t failures with the seed's event types. */
-#ifndef CN_OAUTH_H
-#define CN_OAUTH_H
 
-#include <jansson.h>
-
-#include "cn_service.h"
-
-typedef struct cn_oauth_tokens_t {
-    const char *access_token;
-    const char *refresh_token; /* may be NULL */
-    const char *id_token;      /* may be NULL */
-    const char *scope;         /* space separated, as granted; may be NULL */
-    long expires_in;
-    json_t *claims;            /* the id_token's payload, or NULL */
-} cn_oauth_tokens_t;
 
 /* The URL of endpoint NAME (authorize, token, userinfo, revoke, adminconsent,
  * graph) of PROVIDER, with {tenant} replaced by TENANT ("common" when NULL),
@@ -42,24 +92,15 @@ const char *cn_oauth_redirect_uri(cn_ctx_t *ctx);
  * invalid_client, provider_not_responding, oauth_provider_error. */
 apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const char *client_secret,
                             const char *code, const char *verifier, const char *refresh,
-                            cn_oauth_tokens_t **out);
+                            cn_tokens_t **out);
 
-/* Who signed in. A grant is keyed by SUBJECT, what the provider guarantees
- * stable and unique (Google: sub; Microsoft: tid/oid), never by the email,
- * which a user or a tenant admin may set. */
-typedef struct cn_oauth_identity_t {
-    const char *subject;        /* the grant's key */
-    const char *legacy_subject; /* the key a grant of schema 4 has (Microsoft: the oid) */
-    const char *user_id;        /* provider_user_id: Google's sub, Microsoft's oid */
-    const char *email;          /* lowercased; only an address the provider vouches for */
-} cn_oauth_identity_t;
 
 /* The identity from the id_token claims, completed from userinfo (Google)
  * or Graph /me (Microsoft) when they lack something. Google's email counts
  * only with email_verified; Microsoft's `email` claim only with xms_edov,
  * else the userPrincipalName from Graph /me (never `mail`). */
 apr_status_t cn_oauth_identity(cn_ctx_t *ctx, const cn_integration_t *it,
-                               const cn_oauth_tokens_t *tokens, cn_oauth_identity_t **out);
+                               const cn_tokens_t *tokens, cn_identity_t **out);
 
 /* Requested scopes missing from GRANTED (space separated); NULL when all are
  * there. Provider spellings are normalised (Google's userinfo.* aliases,

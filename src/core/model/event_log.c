@@ -1,8 +1,8 @@
 /* Events in the seed's pub/sub message shape, recorded in the events table. */
 #include <apr_strings.h>
 
-#include "cn_grant.h"
-#include "cn_json.h"
+#include "cn_model.h"
+#include "cn_util.h"
 
 apr_status_t cn_event_record(cn_ctx_t *ctx, const char *type, const char *level, json_t *data)
 {

@@ -2,9 +2,8 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "cn_grant.h"
-#include "cn_json.h"
-#include "cn_service.h"
+#include "cn_model.h"
+#include "cn_util.h"
 
 typedef struct sealed_column_t {
     const char *select_label; /* SELECT id, value */

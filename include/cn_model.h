@@ -1,10 +1,84 @@
-/* Grants, hosted login requests and recorded events. */
-#ifndef CN_GRANT_H
-#define CN_GRANT_H
+/* The stored things and what the API does with them: integrations,
+ * credentials, grants and their settings, hosted login requests, the event
+ * log. Each operation takes a context (cn_core.h) and returns APR_SUCCESS
+ * with its result, or a failure described in ctx->res. */
+#ifndef CN_MODEL_H
+#define CN_MODEL_H
 
-#include "cn_cache.h"
-#include "cn_oauth.h"
-#include "cn_service.h"
+#include <apr_pools.h>
+#include <jansson.h>
+
+#include "cn_core.h"
+
+/* ---- what an upstream step proved: provider tokens and who signed in ---- */
+
+typedef struct cn_tokens_t {
+    const char *access_token;
+    const char *refresh_token; /* may be NULL */
+    const char *id_token;      /* may be NULL */
+    const char *scope;         /* space separated, as granted; may be NULL */
+    long expires_in;
+    json_t *claims;            /* the id_token's payload, or NULL */
+} cn_tokens_t;
+
+/* Who signed in. A grant is keyed by SUBJECT, what the provider guarantees
+ * stable and unique (Google: sub; Microsoft: tid/oid), never by the email,
+ * which a user or a tenant admin may set. */
+typedef struct cn_identity_t {
+    const char *subject;        /* the grant's key */
+    const char *legacy_subject; /* the key a grant of schema 4 has (Microsoft: the oid) */
+    const char *user_id;        /* provider_user_id: Google's sub, Microsoft's oid */
+    const char *email;          /* lowercased; only an address the provider vouches for */
+} cn_identity_t;
+
+/* Providers this build supports as integrations. */
+int cn_provider_supported(const char *provider);
+
+/* Paging: LIMIT and OFFSET query values; defaults 10 and 0, limit 1..200. */
+apr_status_t cn_paging_parse(cn_ctx_t *ctx, const char *limit, const char *offset, int *lim,
+                             int *off);
+
+/* Integrations (one per provider per application). */
+apr_status_t cn_integration_create(cn_ctx_t *ctx, json_t *body, json_t **out);
+apr_status_t cn_integration_list(cn_ctx_t *ctx, int limit, int offset, json_t **out);
+apr_status_t cn_integration_read(cn_ctx_t *ctx, const char *provider, json_t **out);
+apr_status_t cn_integration_update(cn_ctx_t *ctx, const char *provider, json_t *body,
+                                   json_t **out);
+apr_status_t cn_integration_delete(cn_ctx_t *ctx, const char *provider);
+
+/* The integration row of (app, provider): id and sealed client secret are
+ * what later flows need. APR_ENOENT when there is none. */
+typedef struct cn_integration_t {
+    const char *id, *app_id, *provider, *name;
+    json_t *settings;            /* without client_secret */
+    const char *client_secret;   /* sealed, may be NULL */
+    json_t *redirect_uris, *scope;
+    int expires_in;
+    apr_int64_t created_at, updated_at;
+} cn_integration_t;
+apr_status_t cn_integration_load(cn_ctx_t *ctx, const char *provider, cn_integration_t **out);
+
+/* The same for an operation that needs it: a missing integration (or an
+ * unknown provider) fails with integration_not_found, a database error with
+ * internal_error, both in ctx->res. */
+apr_status_t cn_integration_require(cn_ctx_t *ctx, const char *provider, cn_integration_t **out);
+
+/* Credentials of an integration. */
+apr_status_t cn_credential_create(cn_ctx_t *ctx, const char *provider, json_t *body,
+                                  json_t **out);
+apr_status_t cn_credential_list(cn_ctx_t *ctx, const char *provider, int limit, int offset,
+                                const char *sort_by, const char *order_by, json_t **out);
+apr_status_t cn_credential_read(cn_ctx_t *ctx, const char *provider, const char *id,
+                                json_t **out);
+apr_status_t cn_credential_update(cn_ctx_t *ctx, const char *provider, const char *id,
+                                  json_t *body, json_t **out);
+apr_status_t cn_credential_delete(cn_ctx_t *ctx, const char *provider, const char *id);
+
+/* Re-seal every stored secret not sealed with the ring's first key, in one
+ * transaction. *COUNT gets the number of values re-sealed. */
+apr_status_t cn_store_reencrypt(cn_ctx_t *ctx, int *count);
+
+/* Grants, hosted login requests and recorded events. */
 
 typedef struct cn_grant_t {
     const char *id, *app_id, *integration_id, *provider, *email, *grant_status;
@@ -80,7 +154,7 @@ apr_status_t cn_grant_settings_reseal(apr_pool_t *pool, const cn_keyring_t *ring
  * *REAUTHENTICATED tells which happened. */
 apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
                             const char *state, const char *reauth_id,
-                            const cn_oauth_tokens_t *tokens, const cn_oauth_identity_t *id,
+                            const cn_tokens_t *tokens, const cn_identity_t *id,
                             cn_grant_t **out, int *reauthenticated);
 
 /* Native authentication, phase 1 (database): validate BODY, load the

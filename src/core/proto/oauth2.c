@@ -3,9 +3,8 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 
-#include "cn_json.h"
-#include "cn_oauth.h"
-#include "cn_url.h"
+#include "cn_util.h"
+#include "cn_proto.h"
 
 typedef struct endpoint_default_t {
     const char *key, *url;
@@ -226,7 +225,7 @@ static json_t *json_answer(cn_ctx_t *ctx, const cn_http_response_t *resp)
 
 apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const char *client_secret,
                             const char *code, const char *verifier, const char *refresh,
-                            cn_oauth_tokens_t **out)
+                            cn_tokens_t **out)
 {
     const char *client_id = json_string_value(json_object_get(it->settings, "client_id"));
     const char *pairs[] = {
@@ -241,7 +240,7 @@ apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const cha
     };
     cn_http_request_t req = {0};
     cn_http_response_t resp;
-    cn_oauth_tokens_t *t;
+    cn_tokens_t *t;
     json_t *body;
     json_int_t exp = 0;
     apr_status_t rv;
@@ -304,7 +303,7 @@ static char *lower(apr_pool_t *p, const char *s)
 /* GET userinfo (Google) or Graph /me (Microsoft) with the access token. The
  * user it names (sub; id) must be *USER_ID when that is known already, and
  * becomes it when not. */
-static apr_status_t user_document(cn_ctx_t *ctx, int google, const cn_oauth_tokens_t *tokens,
+static apr_status_t user_document(cn_ctx_t *ctx, int google, const cn_tokens_t *tokens,
                                   const char **user_id, json_t **out)
 {
     cn_http_request_t req = {0};
@@ -340,8 +339,8 @@ static int usable_email(const char *e)
 }
 
 /* Google: sub is the identity; the email counts when email_verified says so. */
-static apr_status_t google_identity(cn_ctx_t *ctx, const cn_oauth_tokens_t *tokens,
-                                    cn_oauth_identity_t *id)
+static apr_status_t google_identity(cn_ctx_t *ctx, const cn_tokens_t *tokens,
+                                    cn_identity_t *id)
 {
     json_t *c = tokens->claims;
     const char *sub = c ? claim(c, "sub") : NULL, *email = NULL;
@@ -373,8 +372,8 @@ static apr_status_t google_identity(cn_ctx_t *ctx, const cn_oauth_tokens_t *toke
  * values a tenant admin can set: the email claim counts only with xms_edov
  * (the domain is verified by its owner), else the userPrincipalName, whose
  * domain must be one the tenant verified. */
-static apr_status_t microsoft_identity(cn_ctx_t *ctx, const cn_oauth_tokens_t *tokens,
-                                       cn_oauth_identity_t *id)
+static apr_status_t microsoft_identity(cn_ctx_t *ctx, const cn_tokens_t *tokens,
+                                       cn_identity_t *id)
 {
     json_t *c = tokens->claims;
     const char *tid = c ? claim(c, "tid") : NULL, *oid = c ? claim(c, "oid") : NULL;
@@ -406,9 +405,9 @@ static apr_status_t microsoft_identity(cn_ctx_t *ctx, const cn_oauth_tokens_t *t
 }
 
 apr_status_t cn_oauth_identity(cn_ctx_t *ctx, const cn_integration_t *it,
-                               const cn_oauth_tokens_t *tokens, cn_oauth_identity_t **out)
+                               const cn_tokens_t *tokens, cn_identity_t **out)
 {
-    cn_oauth_identity_t *id = apr_pcalloc(ctx->pool, sizeof(*id));
+    cn_identity_t *id = apr_pcalloc(ctx->pool, sizeof(*id));
     apr_status_t rv = !strcmp(it->provider, "google") ? google_identity(ctx, tokens, id)
                                                       : microsoft_identity(ctx, tokens, id);
     if (rv != APR_SUCCESS) {

@@ -7,9 +7,8 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 
-#include "cn_cache.h"
-#include "cn_grant.h"
-#include "cn_json.h"
+#include "cn_util.h"
+#include "cn_model.h"
 
 #define CN_FAR_FUTURE "9000000000000"
 
@@ -408,7 +407,7 @@ apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
 }
 
 static apr_status_t by_subject(cn_ctx_t *ctx, const char *provider,
-                               const cn_oauth_identity_t *id, cn_grant_t **out)
+                               const cn_identity_t *id, cn_grant_t **out)
 {
     apr_array_header_t *rows;
     const char *args[5] = {ctx->app_id, provider, id->subject, id->legacy_subject, id->subject};
@@ -424,7 +423,7 @@ static apr_status_t by_subject(cn_ctx_t *ctx, const char *provider,
 
 /* Whether grant G belongs to identity ID (a row of schema 4 still has the
  * legacy form of the subject). */
-static int same_identity(const cn_grant_t *g, const cn_oauth_identity_t *id)
+static int same_identity(const cn_grant_t *g, const cn_identity_t *id)
 {
     return g->subject && (!strcmp(g->subject, id->subject)
                           || !strcmp(g->subject, id->legacy_subject));
@@ -485,7 +484,7 @@ static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
 
 apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
                             const char *state, const char *reauth_id,
-                            const cn_oauth_tokens_t *tokens, const cn_oauth_identity_t *id,
+                            const cn_tokens_t *tokens, const cn_identity_t *id,
                             cn_grant_t **out, int *reauthenticated)
 {
     cn_grant_t *g = NULL, *asked = NULL;

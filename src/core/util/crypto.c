@@ -7,7 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "cn_crypto.h"
+#include "cn_util.h"
 
 #define CN_SEAL_PREFIX "cn1."
 #define CN_NONCE_LEN 12

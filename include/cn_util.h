@@ -1,0 +1,220 @@
+/* The core's utilities: JSON over jansson, event codes and results, crypto
+ * (AEAD, keyring, random, digests), percent-encoding and URL checks, the
+ * rendered-text cache. APR, APR-util, jansson and OpenSSL underneath; no httpd. */
+#ifndef CN_UTIL_H
+#define CN_UTIL_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+/* ---- JSON ---- */
+/* JSON helpers over jansson. Every json_t handed out here is owned by an APR
+ * pool: a cleanup drops the reference when the pool goes. */
+
+/* A JSON text as jansson dumped it, and its length. */
+typedef struct cn_text_t {
+    const char *text;
+    apr_size_t len;
+} cn_text_t;
+
+/* Tie J to POOL (json_decref at pool cleanup) and return it. NULL-safe. */
+json_t *cn_json_own(apr_pool_t *pool, json_t *j);
+
+/* Parse BUF[LEN] as a JSON document; NUL bytes are refused. On failure
+ * returns NULL and, when ERR is given, a short description in POOL. */
+json_t *cn_json_parse(apr_pool_t *pool, const char *buf, apr_size_t len, const char **err);
+
+/* Compact serialisation into POOL (NUL-terminated); NULL on failure. */
+const char *cn_json_dump(apr_pool_t *pool, const json_t *j);
+/* The same, with its length in *LEN (may be NULL). */
+const char *cn_json_dump_len(apr_pool_t *pool, const json_t *j, apr_size_t *len);
+
+/* SKELETON dumped by jansson with the N texts of ITEMS spliced into the empty
+ * array that is SKELETON's first member (whose key has no ':'), e.g.
+ * {"data":[],"limit":50} and two items -> {"data":[ITEM0,ITEM1],"limit":50}.
+ * Each item must itself be a JSON text jansson dumped (a cached rendering):
+ * only the commas between them are written here. NULL on failure. */
+const char *cn_json_splice_array(apr_pool_t *pool, const json_t *skeleton, const cn_text_t *items,
+                                 int n, apr_size_t *len);
+
+/* Typed field access on an object. A missing key is not an error; a key of
+ * the wrong type is (returns APR_EINVAL). Out-values are untouched when the
+ * key is missing. */
+apr_status_t cn_json_get_string(const json_t *obj, const char *key, const char **out);
+apr_status_t cn_json_get_int(const json_t *obj, const char *key, long long *out);
+apr_status_t cn_json_get_object(const json_t *obj, const char *key, json_t **out);
+apr_status_t cn_json_get_bool(const json_t *obj, const char *key, int *out);
+
+/* KEY must be an array of strings, each at most MAXLEN bytes, at most MAXN of
+ * them. APR_EINVAL otherwise. */
+apr_status_t cn_json_get_string_array(const json_t *obj, const char *key, apr_size_t maxn,
+                                      apr_size_t maxlen, json_t **out);
+
+/* The first key of OBJ that is not in the NULL-terminated list ALLOWED, or NULL. */
+const char *cn_json_unknown_key(const json_t *obj, const char *const *allowed);
+
+/* At most MAX bytes of TEXT if they are valid UTF-8 (cut back to a character
+ * boundary), else NULL: for header values that end up in JSON. */
+const char *cn_json_utf8_prefix(apr_pool_t *pool, const char *text, apr_size_t max);
+
+/* Parse TEXT stored by us (a JSON array or object); NULL on failure. */
+json_t *cn_json_load_stored(apr_pool_t *pool, const char *text);
+
+/* ---- events and results ---- */
+/* Event codes of the Unified Auth API (seed 004, "Event Codes").
+ * One table drives error envelopes, log lines and recorded events. */
+
+typedef struct cn_event_t {
+    const char *type;     /* e.g. "grant_not_found" */
+    int code;             /* event code, e.g. 25007 */
+    int http_code;        /* 0 where the seed says N/A */
+    const char *category; /* HTTP, Token, Grant, Integration, Provider */
+    const char *message;  /* default message */
+} cn_event_t;
+
+/* The event for TYPE, or NULL when the type is not in the table. */
+const cn_event_t *cn_event_by_type(const char *type);
+
+/* The event for CODE, or NULL. */
+const cn_event_t *cn_event_by_code(int code);
+
+/* The whole table (for tests and documentation), terminated by a NULL type. */
+const cn_event_t *cn_event_table(void);
+
+/* A failure travelling up to where it becomes an answer: an event plus an
+ * optional description that is safe to show (never a secret). */
+typedef struct cn_result_t {
+    const cn_event_t *event;
+    const char *description;
+} cn_result_t;
+
+/* Fill R with the event TYPE and a description formatted into POOL (FMT may
+ * be NULL for the default message); returns APR_EGENERAL so that callers can
+ * write `return cn_fail(...)`. An unknown TYPE becomes internal_error. */
+int cn_fail(apr_pool_t *pool, cn_result_t *r, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- crypto ---- */
+/* Secrets at rest and issued secrets (SPEC §7).
+ *
+ * Stored values: "cn1.<kid>.<base64url(nonce || ciphertext || tag)>", AES-256-GCM
+ * with a random 96-bit nonce, the key id of the key that sealed it, and AAD
+ * binding the value to "<table>.<column>.<row id>". A keyring holds one or more
+ * 32-byte keys: the first seals, any of them opens (rotation). */
+
+#define CN_KEY_LEN 32
+#define CN_KID_LEN 8 /* hex characters of SHA-256(key) */
+
+typedef struct cn_key_t {
+    char kid[CN_KID_LEN + 1];
+    unsigned char key[CN_KEY_LEN];
+} cn_key_t;
+
+typedef struct cn_keyring_t {
+    apr_array_header_t *keys; /* of cn_key_t, the first one seals */
+} cn_keyring_t;
+
+cn_keyring_t *cn_keyring_make(apr_pool_t *pool);
+
+/* Add a raw 32-byte key. APR_EINVAL when LEN is not 32. Keys are wiped when
+ * the keyring's pool goes. */
+apr_status_t cn_keyring_add(cn_keyring_t *ring, const unsigned char *key, apr_size_t len);
+
+/* Decode TEXT (base64 or base64url, surrounding white space ignored) into a
+ * 32-byte key and add it. APR_EINVAL when it does not decode to 32 bytes. */
+apr_status_t cn_keyring_add_base64(cn_keyring_t *ring, apr_pool_t *pool, const char *text);
+
+/* The AAD string for a value of TABLE.COLUMN in row ROW_ID. */
+const char *cn_crypto_aad(apr_pool_t *pool, const char *table, const char *column,
+                          const char *row_id);
+
+apr_status_t cn_crypto_seal(apr_pool_t *pool, const cn_keyring_t *ring, const char *plain,
+                            apr_size_t len, const char *aad, const char **out);
+
+/* Open a sealed value. APR_ENOENT: no configured key has that key id;
+ * APR_EINVAL: malformed or tampered (tag mismatch). *OUT is NUL-terminated. */
+apr_status_t cn_crypto_open(apr_pool_t *pool, const cn_keyring_t *ring, const char *sealed,
+                            const char *aad, const char **out, apr_size_t *outlen);
+
+/* True when VALUE has the form of a sealed value ("cn1.<kid>.<data>"). */
+int cn_crypto_is_sealed(const char *value);
+
+/* True when SEALED was not sealed with the ring's first key. */
+int cn_crypto_needs_rekey(const cn_keyring_t *ring, const char *sealed);
+
+/* Random bytes from OpenSSL; APR_EGENERAL when the generator fails. */
+apr_status_t cn_random_bytes(unsigned char *buf, apr_size_t len);
+
+/* A base64url token of NBYTES random bytes (>= 32 for issued secrets). */
+apr_status_t cn_random_token(apr_pool_t *pool, apr_size_t nbytes, const char **out);
+
+/* A random (version 4) UUID. */
+apr_status_t cn_uuid(apr_pool_t *pool, const char **out);
+
+/* Lowercase hex SHA-256 of DATA[LEN]. */
+const char *cn_sha256_hex(apr_pool_t *pool, const void *data, apr_size_t len);
+
+/* Raw 32-byte SHA-256 into OUT. */
+void cn_sha256(const void *data, apr_size_t len, unsigned char out[32]);
+
+/* base64url without padding (RFC 4648 §5), over APR's encoder. */
+const char *cn_b64url_encode(apr_pool_t *pool, const void *data, apr_size_t len);
+/* NULL when TEXT is not valid base64url. */
+const unsigned char *cn_b64url_decode(apr_pool_t *pool, const char *text, apr_size_t *len);
+
+/* Constant-time equality of two byte strings (length leaks, content does not). */
+int cn_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t blen);
+
+/* ---- URLs ---- */
+/* Values that end up in URLs and headers: percent-encoding, and the checks of
+ * what an application may register as a redirect URI or a Microsoft tenant.
+ * APR and APR-util only (the fuzz targets build this file on its own). */
+
+#define CN_REDIRECT_URI_MAX 2048 /* bytes of one redirect URI */
+#define CN_REDIRECT_URIS_MAX 50  /* redirect URIs of one integration */
+#define CN_TENANT_MAX 253        /* a DNS name's limit */
+
+/* S percent-encoded for a query component or a path segment (APR's
+ * urlencoded form: everything but A-Z a-z 0-9 - . _ * is escaped, space as
+ * '+'). NULL for NULL. */
+const char *cn_url_encode(apr_pool_t *pool, const char *s);
+
+/* APR_SUCCESS when URI may be registered as a redirect URI: at most
+ * CN_REDIRECT_URI_MAX bytes of printable ASCII without white space, parsed by
+ * apr_uri_parse, absolute, no fragment; http/https need a host (and a port,
+ * if any, of 1-65535); any other scheme is a native app's (RFC 8252 §7.1,
+ * e.g. com.example.app:/oauth), except javascript, data, file and vbscript.
+ * APR_EINVAL otherwise, with *WHY (when given) saying why, in words that do
+ * not repeat the value. */
+apr_status_t cn_url_redirect_uri_check(apr_pool_t *pool, const char *uri, const char **why);
+
+/* True when TENANT is a Microsoft tenant: a GUID (8-4-4-4-12 hex digits), a
+ * DNS name of at least two labels (each 1-63 of A-Z a-z 0-9 and '-', not
+ * starting or ending with '-'; CN_TENANT_MAX bytes in all), or one of common,
+ * organizations, consumers (in any case). */
+int cn_url_tenant_valid(const char *tenant);
+
+/* ---- the rendered-text cache ---- */
+/* A process-wide cache of rendered texts (a grant's JSON as jansson dumped
+ * it), shared between threads. A text is found by its key and must carry the
+ * same signature (the row text it was rendered from), so a changed row is
+ * never answered from the cache. Readers get a copy in their own pool: an
+ * entry may be replaced or dropped the moment the lock is released. */
+
+typedef struct cn_text_cache_t cn_text_cache_t;
+
+/* MAX entries at most; when full, the cache starts over (no per-entry bookkeeping
+ * on the hot path). */
+apr_status_t cn_text_cache_make(apr_pool_t *pool, unsigned max, cn_text_cache_t **out);
+
+/* For each of N keys under one lock: OUT[i] is a copy in POOL of the text
+ * KEYS[i] was rendered to from SIGS[i], or {NULL, 0}. Returns the number found. */
+int cn_text_cache_get_many(cn_text_cache_t *cache, apr_pool_t *pool, int n,
+                           const char *const *keys, const char *const *sigs, cn_text_t *out);
+
+/* Remember TEXT (copied) as KEY rendered from SIG. */
+void cn_text_cache_put(cn_text_cache_t *cache, const char *key, const char *sig,
+                       const cn_text_t *text);
+
+#endif

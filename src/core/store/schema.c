@@ -1,0 +1,304 @@
+/* The schema: created or migrated at start-up (SQLite and PostgreSQL alike),
+ * and the per-connection settings. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "cn_store.h"
+
+/* Migrations: each step moves the schema from version N-1 to N. The DDL is
+ * common to SQLite and PostgreSQL (TEXT, INTEGER, BIGINT). */
+typedef struct migration_t {
+    int version;
+    const char *const *sql;
+} migration_t;
+
+static const char *const migration_1[] = {
+    "CREATE TABLE integrations ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " settings TEXT NOT NULL,"
+    " client_secret TEXT,"
+    " redirect_uris TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " expires_in INTEGER NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (app_id, provider))",
+    "CREATE INDEX integrations_app_created ON integrations (app_id, created_at, id)",
+    "CREATE TABLE credentials ("
+    " id TEXT PRIMARY KEY,"
+    " integration_id TEXT NOT NULL,"
+    " app_id TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " credential_type TEXT NOT NULL,"
+    " credential_data TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (integration_id, name))",
+    "CREATE INDEX credentials_integration_created ON credentials (integration_id, created_at, id)",
+    "CREATE INDEX credentials_integration_updated ON credentials (integration_id, updated_at, id)",
+    NULL
+};
+
+static const char *const migration_2[] = {
+    "CREATE TABLE login_requests ("
+    " id_digest TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " integration_id TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " request TEXT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " used_at BIGINT,"
+    " created_at BIGINT NOT NULL)",
+    "CREATE INDEX login_requests_expires ON login_requests (expires_at)",
+    "CREATE TABLE grants ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " integration_id TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " email TEXT NOT NULL,"
+    " grant_status TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " user_agent TEXT,"
+    " ip TEXT,"
+    " state TEXT,"
+    " provider_user_id TEXT,"
+    " settings TEXT NOT NULL,"
+    " refresh_token TEXT,"
+    " access_token TEXT,"
+    " access_expires_at BIGINT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (app_id, provider, email))",
+    "CREATE INDEX grants_app_created ON grants (app_id, created_at, id)",
+    "CREATE INDEX grants_app_updated ON grants (app_id, updated_at, id)",
+    "CREATE INDEX grants_app_provider_created ON grants (app_id, provider, created_at, id)",
+    "CREATE INDEX grants_app_provider_updated ON grants (app_id, provider, updated_at, id)",
+    "CREATE INDEX grants_app_email ON grants (app_id, email)",
+    "CREATE INDEX grants_app_status ON grants (app_id, grant_status, created_at)",
+    "CREATE INDEX grants_app_ip ON grants (app_id, ip)",
+    "CREATE INDEX grants_integration ON grants (integration_id)",
+    "CREATE TABLE events ("
+    " log_id TEXT PRIMARY KEY,"
+    " app_id TEXT,"
+    " code INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " level TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " request_id TEXT,"
+    " time BIGINT NOT NULL)",
+    "CREATE INDEX events_app_time ON events (app_id, time)",
+    NULL
+};
+
+static const char *const migration_3[] = {
+    /* the provider's redirect back is accepted once per login request */
+    "ALTER TABLE login_requests ADD COLUMN callback_at BIGINT",
+    NULL
+};
+
+static const char *const migration_4[] = {
+    /* a grant's revision: bumped by every change the API can show */
+    "ALTER TABLE grants ADD COLUMN revision BIGINT NOT NULL DEFAULT 0",
+    NULL
+};
+
+/* A grant belongs to a provider identity, not to an email string: the
+ * unique key moves from (app, provider, email) to (app, provider, subject).
+ * A table constraint cannot be dropped in SQLite, so the table is rebuilt
+ * (the same statements work on PostgreSQL). Existing rows take their
+ * provider_user_id as subject: Google's sub, Microsoft's oid, which the next
+ * sign-in of the same identity upgrades to tenant/oid. */
+#define GRANTS_V5_COLS \
+    "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
+    "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, " \
+    "updated_at, revision"
+static const char *const migration_5[] = {
+    "CREATE TABLE grants_v5 ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " integration_id TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " email TEXT NOT NULL,"
+    " grant_status TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " user_agent TEXT,"
+    " ip TEXT,"
+    " state TEXT,"
+    " provider_user_id TEXT,"
+    " settings TEXT NOT NULL,"
+    " refresh_token TEXT,"
+    " access_token TEXT,"
+    " access_expires_at BIGINT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " revision BIGINT NOT NULL DEFAULT 0,"
+    " subject TEXT,"
+    " UNIQUE (app_id, provider, subject))",
+    "INSERT INTO grants_v5 (" GRANTS_V5_COLS ", subject) SELECT " GRANTS_V5_COLS
+    ", provider_user_id FROM grants",
+    "DROP TABLE grants",
+    "ALTER TABLE grants_v5 RENAME TO grants",
+    "CREATE INDEX grants_app_created ON grants (app_id, created_at, id)",
+    "CREATE INDEX grants_app_updated ON grants (app_id, updated_at, id)",
+    "CREATE INDEX grants_app_provider_created ON grants (app_id, provider, created_at, id)",
+    "CREATE INDEX grants_app_provider_updated ON grants (app_id, provider, updated_at, id)",
+    "CREATE INDEX grants_app_email ON grants (app_id, email)",
+    "CREATE INDEX grants_app_status ON grants (app_id, grant_status, created_at)",
+    "CREATE INDEX grants_app_ip ON grants (app_id, ip)",
+    "CREATE INDEX grants_integration ON grants (integration_id)",
+    NULL
+};
+
+static const migration_t migrations[] = {
+    {1, migration_1},
+    {2, migration_2},
+    {3, migration_3},
+    {4, migration_4},
+    {5, migration_5},
+    {0, NULL}
+};
+
+int cn_store_schema_version(void)
+{
+    int v = 0;
+    const migration_t *m;
+    for (m = migrations; m->sql; ++m) {
+        v = m->version;
+    }
+    return v;
+}
+
+static apr_status_t raw(apr_pool_t *pool, cn_db_t *db, const char *sql, const char **err)
+{
+    int n = 0, rv = apr_dbd_query(db->driver, db->handle, &n, sql);
+    (void)pool;
+    if (rv) {
+        if (err) {
+            *err = apr_pstrcat(pool, cn_db_error(db, rv), " (in: ", sql, ")", NULL);
+        }
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* A statement that answers with rows (SQLite's PRAGMAs do), rows discarded. */
+static apr_status_t pragma(apr_pool_t *pool, cn_db_t *db, const char *sql, const char **err)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv = apr_dbd_select(db->driver, pool, db->handle, &res, sql, 0);
+    if (rv) {
+        if (err) {
+            *err = apr_pstrcat(pool, cn_db_error(db, rv), " (in: ", sql, ")", NULL);
+        }
+        return APR_EGENERAL;
+    }
+    while (apr_dbd_get_row(db->driver, pool, res, &row, -1) == 0) {
+    }
+    return APR_SUCCESS;
+}
+
+void cn_store_connection_setup(apr_pool_t *pool, cn_db_t *db)
+{
+    if (!db->pgsql) {
+        /* Writers from several processes queue instead of failing at once;
+         * in WAL mode, NORMAL syncs at checkpoints only and stays consistent. */
+        pragma(pool, db, "PRAGMA busy_timeout = 5000", NULL);
+        pragma(pool, db, "PRAGMA synchronous = NORMAL", NULL);
+    }
+}
+
+static apr_status_t read_version(apr_pool_t *pool, cn_db_t *db, int *version, const char **err)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv = apr_dbd_select(db->driver, pool, db->handle, &res,
+                            "SELECT version FROM schema_version", 0);
+    *version = 0;
+    if (rv) {
+        *err = cn_db_error(db, rv);
+        return APR_EGENERAL;
+    }
+    while (apr_dbd_get_row(db->driver, pool, res, &row, -1) == 0) {
+        const char *v = apr_dbd_get_entry(db->driver, row, 0);
+        if (v) {
+            *version = atoi(v);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_store_migrate(apr_pool_t *pool, cn_db_t *db, int *from, int *to,
+                              const char **err)
+{
+    const migration_t *m;
+    int version = 0;
+    const char *dummy;
+    if (!err) {
+        err = &dummy;
+    }
+    *err = NULL;
+    cn_store_connection_setup(pool, db);
+    if (!db->pgsql) {
+        /* WAL lets readers and a writer work at once; it is a property of the
+         * database file, so setting it here once is enough. */
+        if (pragma(pool, db, "PRAGMA journal_mode = WAL", err) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+    }
+    if (raw(pool, db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+            err) != APR_SUCCESS) {
+        if (!db->pgsql) {
+            return APR_EGENERAL;
+        }
+        /* Two nodes creating it at once: the loser's error is harmless. */
+    }
+    /* One migrator at a time, across processes and nodes. */
+    if (raw(pool, db, db->pgsql ? "BEGIN" : "BEGIN IMMEDIATE", err) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (db->pgsql
+        && raw(pool, db, "LOCK TABLE schema_version IN EXCLUSIVE MODE", err) != APR_SUCCESS) {
+        raw(pool, db, "ROLLBACK", NULL);
+        return APR_EGENERAL;
+    }
+    if (read_version(pool, db, &version, err) != APR_SUCCESS) {
+        raw(pool, db, "ROLLBACK", NULL);
+        return APR_EGENERAL;
+    }
+    *from = version;
+    for (m = migrations; m->sql; ++m) {
+        const char *const *stmt;
+        if (m->version <= version) {
+            continue;
+        }
+        for (stmt = m->sql; *stmt; ++stmt) {
+            if (raw(pool, db, *stmt, err) != APR_SUCCESS) {
+                raw(pool, db, "ROLLBACK", NULL);
+                return APR_EGENERAL;
+            }
+        }
+        version = m->version;
+    }
+    if (version != *from) {
+        if (raw(pool, db, "DELETE FROM schema_version", err) != APR_SUCCESS
+            || raw(pool, db,
+                   apr_psprintf(pool, "INSERT INTO schema_version (version) VALUES (%d)", version),
+                   err) != APR_SUCCESS) {
+            raw(pool, db, "ROLLBACK", NULL);
+            return APR_EGENERAL;
+        }
+    }
+    if (raw(pool, db, "COMMIT", err) != APR_SUCCESS) {
+        raw(pool, db, "ROLLBACK", NULL);
+        return APR_EGENERAL;
+    }
+    *to = version;
+    return APR_SUCCESS;
+}

@@ -1,0 +1,143 @@
+/* Every statement the module runs, with its fixed label: prepared once by
+ * mod_dbd at configuration time. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "cn_store.h"
+
+/* Columns, in the order the model reads them. */
+#define INTEGRATION_COLS \
+    "id, app_id, provider, name, settings, client_secret, redirect_uris, scope, " \
+    "expires_in, created_at, updated_at"
+#define GRANT_COLS \
+    "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
+    "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, " \
+    "updated_at, subject"
+/* What a list shows: no sealed column is read for it. The last, revision, is
+ * the list cache's signature: every statement that changes one of the other
+ * columns bumps it (cn_grant_reauth, cn_grant_update). */
+#define GRANT_PUBLIC_COLS \
+    "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
+    "provider_user_id, created_at, updated_at, revision"
+#define GRANT_FILTERS \
+    " AND (%s = '' OR grant_status = %s) AND (%s = '' OR ip = %s)" \
+    " AND created_at >= %lld AND created_at < %lld"
+/* Each list twice: the rows, and only their ids and revisions (enough when
+ * every row's rendering is in the cache). */
+#define GRANT_LIST_OF(kind, cols, suffix, where, sort, order) \
+    {"cn_grant_" kind "_" suffix "_" sort "_" order, \
+     "SELECT " cols " FROM grants WHERE app_id = %s" where GRANT_FILTERS \
+     " ORDER BY " sort "_at " order ", id " order " LIMIT %d OFFSET %d"}
+#define GRANT_LIST(suffix, where, sort, order) \
+    GRANT_LIST_OF("list", GRANT_PUBLIC_COLS, suffix, where, sort, order), \
+    GRANT_LIST_OF("ids", "id, revision", suffix, where, sort, order)
+#define GRANT_LISTS(suffix, where) \
+    GRANT_LIST(suffix, where, "created", "desc"), GRANT_LIST(suffix, where, "created", "asc"), \
+    GRANT_LIST(suffix, where, "updated", "desc"), GRANT_LIST(suffix, where, "updated", "asc")
+#define CREDENTIAL_COLS \
+    "id, integration_id, app_id, provider, name, credential_type, credential_data, " \
+    "created_at, updated_at"
+
+static const cn_stmt_def_t statements[] = {
+    /* integrations */
+    {"cn_integration_insert",
+     "INSERT INTO integrations (" INTEGRATION_COLS ") VALUES "
+     "(%s, %s, %s, %s, %s, %s, %s, %s, %d, %lld, %lld)"},
+    {"cn_integration_get",
+     "SELECT " INTEGRATION_COLS " FROM integrations WHERE app_id = %s AND provider = %s"},
+    {"cn_integration_list",
+     "SELECT " INTEGRATION_COLS " FROM integrations WHERE app_id = %s "
+     "ORDER BY created_at, id LIMIT %d OFFSET %d"},
+    {"cn_integration_update",
+     "UPDATE integrations SET name = %s, settings = %s, client_secret = %s, "
+     "redirect_uris = %s, scope = %s, expires_in = %d, updated_at = %lld "
+     "WHERE id = %s AND app_id = %s"},
+    {"cn_integration_delete", "DELETE FROM integrations WHERE id = %s AND app_id = %s"},
+    {"cn_integration_providers",
+     "SELECT provider FROM integrations WHERE app_id = %s ORDER BY provider"},
+    {"cn_integration_all_secrets", "SELECT id, client_secret FROM integrations "
+                                   "WHERE client_secret IS NOT NULL"},
+    {"cn_integration_set_secret", "UPDATE integrations SET client_secret = %s WHERE id = %s"},
+    /* credentials */
+    {"cn_credential_insert",
+     "INSERT INTO credentials (" CREDENTIAL_COLS ") VALUES "
+     "(%s, %s, %s, %s, %s, %s, %s, %lld, %lld)"},
+    {"cn_credential_get",
+     "SELECT " CREDENTIAL_COLS " FROM credentials WHERE id = %s AND integration_id = %s"},
+    {"cn_credential_by_name",
+     "SELECT id FROM credentials WHERE integration_id = %s AND name = %s"},
+    {"cn_credential_list_created_desc",
+     "SELECT " CREDENTIAL_COLS " FROM credentials WHERE integration_id = %s "
+     "ORDER BY created_at DESC, id DESC LIMIT %d OFFSET %d"},
+    {"cn_credential_list_created_asc",
+     "SELECT " CREDENTIAL_COLS " FROM credentials WHERE integration_id = %s "
+     "ORDER BY created_at ASC, id ASC LIMIT %d OFFSET %d"},
+    {"cn_credential_list_updated_desc",
+     "SELECT " CREDENTIAL_COLS " FROM credentials WHERE integration_id = %s "
+     "ORDER BY updated_at DESC, id DESC LIMIT %d OFFSET %d"},
+    {"cn_credential_list_updated_asc",
+     "SELECT " CREDENTIAL_COLS " FROM credentials WHERE integration_id = %s "
+     "ORDER BY updated_at ASC, id ASC LIMIT %d OFFSET %d"},
+    {"cn_credential_update",
+     "UPDATE credentials SET name = %s, credential_data = %s, updated_at = %lld "
+     "WHERE id = %s AND integration_id = %s"},
+    {"cn_credential_delete", "DELETE FROM credentials WHERE id = %s AND integration_id = %s"},
+    {"cn_credential_delete_all", "DELETE FROM credentials WHERE integration_id = %s"},
+    {"cn_credential_all_secrets", "SELECT id, credential_data FROM credentials"},
+    {"cn_credential_set_secret", "UPDATE credentials SET credential_data = %s WHERE id = %s"},
+    /* login requests of the hosted flow (the id is kept only as a digest) */
+    {"cn_login_insert",
+     "INSERT INTO login_requests (id_digest, app_id, integration_id, provider, request, "
+     "expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %lld, %lld)"},
+    {"cn_login_get",
+     "SELECT id_digest, app_id, integration_id, provider, request, expires_at, used_at "
+     "FROM login_requests WHERE id_digest = %s"},
+    {"cn_login_use",
+     "UPDATE login_requests SET used_at = %lld "
+     "WHERE id_digest = %s AND used_at IS NULL AND expires_at > %lld"},
+    {"cn_login_callback",
+     "UPDATE login_requests SET callback_at = %lld "
+     "WHERE id_digest = %s AND used_at IS NOT NULL AND callback_at IS NULL AND expires_at > %lld"},
+    {"cn_login_purge", "DELETE FROM login_requests WHERE expires_at < %lld"},
+    /* grants */
+    {"cn_grant_insert",
+     "INSERT INTO grants (" GRANT_COLS ") VALUES "
+     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld, %s)"},
+    {"cn_grant_get", "SELECT " GRANT_COLS " FROM grants WHERE id = %s AND app_id = %s"},
+    /* The grant of a provider identity: its subject, or the form a row
+     * migrated from schema 4 keeps until its next sign-in (the exact one first). */
+    {"cn_grant_by_subject",
+     "SELECT " GRANT_COLS " FROM grants WHERE app_id = %s AND provider = %s "
+     "AND subject IN (%s, %s) ORDER BY CASE WHEN subject = %s THEN 0 ELSE 1 END LIMIT 1"},
+    {"cn_grant_reauth",
+     "UPDATE grants SET grant_status = 'valid', scope = %s, user_agent = %s, ip = %s, state = %s, "
+     "provider_user_id = %s, refresh_token = %s, access_token = %s, access_expires_at = %lld, "
+     "integration_id = %s, updated_at = %lld, email = %s, subject = %s, "
+     "revision = revision + 1 WHERE id = %s AND app_id = %s"},
+    {"cn_grant_update",
+     "UPDATE grants SET scope = %s, settings = %s, refresh_token = %s, updated_at = %lld, "
+     "revision = revision + 1 WHERE id = %s AND app_id = %s"},
+    {"cn_grant_delete", "DELETE FROM grants WHERE id = %s AND app_id = %s"},
+    {"cn_grant_delete_integration", "DELETE FROM grants WHERE integration_id = %s"},
+    {"cn_grant_all_refresh", "SELECT id, refresh_token FROM grants WHERE refresh_token IS NOT NULL"},
+    {"cn_grant_set_refresh", "UPDATE grants SET refresh_token = %s WHERE id = %s"},
+    {"cn_grant_all_access", "SELECT id, access_token FROM grants WHERE access_token IS NOT NULL"},
+    {"cn_grant_set_access", "UPDATE grants SET access_token = %s WHERE id = %s"},
+    {"cn_grant_all_settings", "SELECT id, settings FROM grants WHERE settings <> '{}'"},
+    {"cn_grant_set_settings", "UPDATE grants SET settings = %s WHERE id = %s"},
+    GRANT_LISTS("all", ""),
+    GRANT_LISTS("provider", " AND provider = %s"),
+    GRANT_LISTS("email", " AND email = %s"),
+    GRANT_LISTS("provider_email", " AND provider = %s AND email = %s"),
+    /* events, in the seed's pub/sub message shape */
+    {"cn_event_insert",
+     "INSERT INTO events (log_id, app_id, code, type, level, message, data, request_id, time) "
+     "VALUES (%s, %s, %d, %s, %s, %s, %s, %s, %lld)"},
+    {NULL, NULL}
+};
+
+const cn_stmt_def_t *cn_store_statements(void)
+{
+    return statements;
+}
