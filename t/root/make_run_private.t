@@ -35,8 +35,11 @@ chmod 0700, $private;
 my $clone = "$private/mod_connect";
 my $STATE_ROOT = '/var/lib/mod_connect';
 my $state_root_existed = -d $STATE_ROOT;
-my %before = map { $_ => 1 } $state_root_existed ? do { opendir my $d, $STATE_ROOT; readdir $d } : ();
+my %before = map { $_ => 1 } ($state_root_existed ? do { opendir(my $d, $STATE_ROOT) ? readdir($d) : () } : ());
 my $state;    # set only when make run made it: then it is removed at the end
+# As a user would run it: none of the test run's own settings (make asan's
+# CN_SANITIZE and CN_MODULE) reach the clone's make.
+delete @ENV{qw(CN_SANITIZE CN_MODULE CN_PASSES CN_KEEP MAKEFLAGS MAKELEVEL MFLAGS)};
 sub in_clone { my $cmd = shift; return scalar `cd '$clone' && $cmd 2>&1` }
 # Interrupted (or its output cut short), it still stops the server and cleans up.
 $SIG{$_} = sub { exit 1 } for qw(INT TERM HUP PIPE);
