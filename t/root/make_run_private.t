@@ -35,7 +35,11 @@ chmod 0700, $private;
 my $clone = "$private/mod_connect";
 my $STATE_ROOT = '/var/lib/mod_connect';
 my $state_root_existed = -d $STATE_ROOT;
-my %before = map { $_ => 1 } ($state_root_existed ? do { opendir(my $d, $STATE_ROOT) ? readdir($d) : () } : ());
+my %before;
+if ($state_root_existed && opendir(my $dh, $STATE_ROOT)) {
+    %before = map { $_ => 1 } readdir $dh;
+    closedir $dh;
+}
 my $state;    # set only when make run made it: then it is removed at the end
 # As a user would run it: none of the test run's own settings (make asan's
 # CN_SANITIZE and CN_MODULE) reach the clone's make.
