@@ -11,11 +11,46 @@
 #include "cn_util.h"
 #include "cn_store.h"
 
-typedef struct cn_http_t cn_http_t;             /* cn_proto.h */
+typedef struct cn_http_t cn_http_t; /* cn_proto.h */
+typedef struct cn_ctx_t cn_ctx_t;
 
-typedef struct cn_ctx_t {
+/* The module's own log IDs: "CN" + five digits, unique per call site (the
+ * test suite checks), in the core and in the glue alike. */
+#define CNLOGNO(n) "CN" #n ": "
+
+/* Log levels: syslog's numbers, as httpd's APLOG_*. */
+#define CN_LOG_CRIT 2
+#define CN_LOG_ERR 3
+#define CN_LOG_WARNING 4
+#define CN_LOG_NOTICE 5
+#define CN_LOG_INFO 6
+#define CN_LOG_DEBUG 7
+
+/* How the core writes a log line: httpd's log with the request (or, for
+ * background work, the server) behind it; a test may collect the lines.
+ * LINE starts with the log ID and never holds a secret. */
+typedef struct cn_log_seam_t {
+    void (*write)(void *baton, int level, const char *line);
+    int (*enabled)(void *baton, int level); /* may be NULL: every level */
+    void *baton;
+} cn_log_seam_t;
+
+/* Short database sections: the core opens a handle for a few statements
+ * and closes it before it talks to a provider (mod_dbd's ap_dbd_open and
+ * ap_dbd_close behind it in httpd, a plain apr_dbd connection in tests). */
+typedef struct cn_db_seam_t {
+    apr_status_t (*open)(void *baton, apr_pool_t *pool, cn_db_t **db);
+    void (*close)(void *baton, cn_db_t *db);
+    void *baton;
+} cn_db_seam_t;
+
+struct cn_ctx_t {
     apr_pool_t *pool;
-    cn_db_t *db;
+    cn_db_t *db;          /* the open database handle, or NULL */
+    int db_depth;         /* sections begun and not yet ended */
+    int db_owned;         /* db came from the seam (closed with the last section) */
+    cn_db_seam_t dbs;
+    cn_log_seam_t log;
     const cn_keyring_t *ring;
     const char *app_id; /* the authenticated application's client id */
     apr_int64_t now;    /* seconds since the epoch */
@@ -26,6 +61,23 @@ typedef struct cn_ctx_t {
     const char *base_url;          /* ConnectBaseURL */
     const char *client_ip, *user_agent; /* of the browser or caller */
     cn_text_cache_t *grant_cache; /* rendered grants, per process; may be NULL */
-} cn_ctx_t;
+};
+
+/* A log line of LEVEL through the context's seam (nothing when it has none). */
+void cn_log(cn_ctx_t *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Begin a database section: a handle from the seam, unless the caller
+ * already holds one (then the section is part of the caller's). Every
+ * cn_ctx_db_open is paired with a cn_ctx_db_close. A failure is in ctx->res. */
+apr_status_t cn_ctx_db_open(cn_ctx_t *ctx);
+void cn_ctx_db_close(cn_ctx_t *ctx);
+
+/* internal_error for a failed database statement or transaction: the
+ * driver's message goes to the log (never to the caller). */
+apr_status_t cn_fail_db(cn_ctx_t *ctx);
+
+/* internal_error for something that must not fail (randomness, sealing, a
+ * stored value that does not parse): WHAT goes to the log. */
+apr_status_t cn_fail_internal(cn_ctx_t *ctx, const char *what);
 
 #endif

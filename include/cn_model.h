@@ -31,8 +31,19 @@ typedef struct cn_identity_t {
     const char *email;          /* lowercased; only an address the provider vouches for */
 } cn_identity_t;
 
-/* Providers this build supports as integrations. */
-int cn_provider_supported(const char *provider);
+/* The providers an integration can be made for (a row each), and what
+ * they can do. */
+#define CN_PROVIDER_OAUTH 0x1    /* OAuth 2.0 sign-in (hosted) and refresh tokens (native) */
+#define CN_PROVIDER_PASSWORD 0x2 /* a mailbox password (IMAP) */
+typedef struct cn_provider_t {
+    const char *name;
+    unsigned caps;
+} cn_provider_t;
+
+/* The row of NAME, or NULL when no such provider is supported. */
+const cn_provider_t *cn_provider(const char *name);
+/* True when NAME is supported and can do all of CAPS. */
+int cn_provider_can(const char *name, unsigned caps);
 
 /* Paging: LIMIT and OFFSET query values; defaults 10 and 0, limit 1..200. */
 apr_status_t cn_paging_parse(cn_ctx_t *ctx, const char *limit, const char *offset, int *lim,
@@ -198,6 +209,7 @@ apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **
                                 cn_integration_t **it);
 
 /* Record an event of TYPE (seed event table) with DATA (may be NULL). */
-apr_status_t cn_event_record(cn_ctx_t *ctx, const char *type, const char *level, json_t *data);
+apr_status_t cn_event_record(cn_ctx_t *ctx, cn_event_id_t type, const char *level,
+                             json_t *data);
 
 #endif

@@ -23,6 +23,7 @@ typedef struct cn_db_t {
      * a process-wide mutex while it does). NULL: no serialisation. */
     apr_global_mutex_t *write_lock;
     void *baton; /* the glue's, for giving the handle back */
+    const char *error; /* the last failure: the statement's label and the driver's message */
 } cn_db_t;
 
 typedef struct cn_stmt_def_t {

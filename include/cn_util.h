@@ -65,7 +65,78 @@ json_t *cn_json_load_stored(apr_pool_t *pool, const char *text);
 /* Event codes of the Unified Auth API (seed 004, "Event Codes").
  * One table drives error envelopes, log lines and recorded events. */
 
+/* The events, by name: a misspelt one does not compile. */
+typedef enum cn_event_id_t {
+    CN_EV_BAD_REQUEST,
+    CN_EV_INVALID_REQUEST_ERROR,
+    CN_EV_UNAUTHORIZED_ACCESS,
+    CN_EV_NOT_FOUND_ERROR,
+    CN_EV_INTERNAL_ERROR,
+    CN_EV_INVALID_REQUEST_PAYLOAD,
+    CN_EV_INVALID_QUERY_PARAMS,
+    CN_EV_APP_ID_NOT_ALLOWED,
+    CN_EV_INVALID_TOKEN_EXPIRY,
+    CN_EV_LOGIN_EXPIRES_IN_INVALID,
+    CN_EV_REDIRECT_URI_NOT_ALLOWED,
+    CN_EV_LOGIN_ID_INVALID,
+    CN_EV_INTEGRATION_NO_LONGER_EXISTS,
+    CN_EV_NO_LOGIN_SCOPES,
+    CN_EV_GRANT_NOT_FOUND,
+    CN_EV_REFRESH_TOKEN_INVALID,
+    CN_EV_GRANT_EXPIRED,
+    CN_EV_PROVIDER_REQUIRED,
+    CN_EV_REFRESH_TOKEN_REQUIRED,
+    CN_EV_GRANT_CREATED,
+    CN_EV_GRANT_DELETED,
+    CN_EV_GRANT_UPDATED,
+    CN_EV_REAUTH_EMAIL_INVALID,
+    CN_EV_SCOPES_CONFLICT,
+    CN_EV_GMAIL_DOMAIN_INVALID,
+    CN_EV_GRANT_ACCESS_DENIED,
+    CN_EV_HISTORIC_SYNC_COMPLETED,
+    CN_EV_INVALID_AUTHENTICATION,
+    CN_EV_PROVIDER_NOT_RESPONDING,
+    CN_EV_AUTH_LIMIT_REACHED,
+    CN_EV_GRANT_REAUTHENTICATED,
+    CN_EV_HOSTED_LOGIN_STARTED,
+    CN_EV_HOSTED_LOGIN_USED,
+    CN_EV_SESSION_REVOKE_FAILED,
+    CN_EV_SESSION_REVOKE_SUCCESS,
+    CN_EV_INTEGRATION_CREATED,
+    CN_EV_INTEGRATION_DELETED,
+    CN_EV_INTEGRATION_UPDATED,
+    CN_EV_INTEGRATION_NOT_FOUND,
+    CN_EV_PROVIDER_NOT_SUPPORTED,
+    CN_EV_PROVIDER_SETTINGS_INVALID,
+    CN_EV_PROVIDER_SETTINGS_SECRET_REQUIRED,
+    CN_EV_INTEGRATION_ALREADY_EXISTS,
+    CN_EV_INTEGRATION_PROBLEM,
+    CN_EV_CREDENTIAL_NOT_FOUND,
+    CN_EV_CREDENTIAL_ALREADY_EXISTS,
+    CN_EV_CREDENTIAL_MISSING_PARAM,
+    CN_EV_CREDENTIAL_CREATED,
+    CN_EV_CREDENTIAL_UPDATED,
+    CN_EV_CREDENTIAL_DELETED,
+    CN_EV_PROVIDER_CODE_REQUEST_FAILED,
+    CN_EV_OAUTH_FAILED,
+    CN_EV_INVALID_CLIENT,
+    CN_EV_INVALID_GRANT,
+    CN_EV_INVALID_REQUEST,
+    CN_EV_REDIRECT_URI_MISMATCH,
+    CN_EV_UNSUPPORTED_GRANT_TYPE,
+    CN_EV_INVALID_TOKEN,
+    CN_EV_OAUTH_REDIRECT,
+    CN_EV_OAUTH_PROVIDER_ERROR,
+    /* beyond the seed: the HTTP layer's own answers */
+    CN_EV_METHOD_NOT_ALLOWED,
+    CN_EV_PAYLOAD_TOO_LARGE,
+    CN_EV_UNSUPPORTED_MEDIA_TYPE,
+    CN_EV_SERVICE_UNAVAILABLE,
+    CN_EV__COUNT
+} cn_event_id_t;
+
 typedef struct cn_event_t {
+    cn_event_id_t id;
     const char *type;     /* e.g. "grant_not_found" */
     int code;             /* event code, e.g. 25007 */
     int http_code;        /* 0 where the seed says N/A */
@@ -73,27 +144,32 @@ typedef struct cn_event_t {
     const char *message;  /* default message */
 } cn_event_t;
 
-/* The event for TYPE, or NULL when the type is not in the table. */
-const cn_event_t *cn_event_by_type(const char *type);
+/* The event ID (an unknown value: internal_error). */
+const cn_event_t *cn_event(cn_event_id_t id);
 
-/* The event for CODE, or NULL. */
+/* The event of TYPE or CODE, or NULL: for tests and for reading stored events. */
+const cn_event_t *cn_event_by_type(const char *type);
 const cn_event_t *cn_event_by_code(int code);
 
 /* The whole table (for tests and documentation), terminated by a NULL type. */
 const cn_event_t *cn_event_table(void);
 
-/* A failure travelling up to where it becomes an answer: an event plus an
- * optional description that is safe to show (never a secret). */
+/* A failure travelling up to where it becomes an answer, a page or a log
+ * line: its cause (an APR status), the event, and a description that is
+ * safe to show (never a secret). */
 typedef struct cn_result_t {
+    apr_status_t status;
     const cn_event_t *event;
     const char *description;
 } cn_result_t;
 
-/* Fill R with the event TYPE and a description formatted into POOL (FMT may
- * be NULL for the default message); returns APR_EGENERAL so that callers can
- * write `return cn_fail(...)`. An unknown TYPE becomes internal_error. */
-int cn_fail(apr_pool_t *pool, cn_result_t *r, const char *type, const char *fmt, ...)
+/* Fill R with event ID and a description formatted into POOL (FMT may be NULL
+ * for the event's default message); the status is APR_EGENERAL, or RV for
+ * cn_fail_rv. Both return that status, so callers write `return cn_fail(...)`. */
+apr_status_t cn_fail(apr_pool_t *pool, cn_result_t *r, cn_event_id_t id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+apr_status_t cn_fail_rv(apr_pool_t *pool, cn_result_t *r, apr_status_t rv, cn_event_id_t id,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ---- crypto ---- */
 /* Secrets at rest and issued secrets (SPEC §7).

@@ -39,8 +39,6 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 /* Rendered grants kept per process for lists (a few MiB at most). */
 #define CN_GRANT_CACHE_ENTRIES 4096
 
-/* The module's own log IDs: "CN" + five digits, unique per call site. */
-#define CNLOGNO(n) "CN" #n ": "
 
 typedef struct cn_app_t {
     const char *client_id;

@@ -37,7 +37,7 @@ typedef struct cn_route_t {
 extern const cn_route_t cn_api_routes[];
 
 /* Answers. Each returns the value the handler should return (OK / DONE). */
-int cn_reply_error(cn_req_t *req, const char *type, const char *description);
+int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description);
 int cn_reply_result(cn_req_t *req); /* from req->ctx.res */
 int cn_reply_data(cn_req_t *req, int status, json_t *data);      /* {"data":...} */
 int cn_reply_success(cn_req_t *req, int status, json_t *data);   /* {"success":true,...} */
@@ -51,7 +51,9 @@ int cn_reply_json(cn_req_t *req, int status, json_t *body);
 
 /* An HTML error page (400) for the browser; and a 302 that goes through
  * the normal output path (so mod_session saves its cookie). */
-int cn_page_error(cn_req_t *req, const char *type, const char *description);
+int cn_page_error(cn_req_t *req, cn_event_id_t type, const char *description);
+/* The same page for the failure in req->ctx.res. */
+int cn_page_result(cn_req_t *req);
 int cn_redirect(cn_req_t *req, const char *location);
 /* 200 with the page headers and no body: what a HEAD of a page learns. */
 int cn_page_ok(cn_req_t *req);

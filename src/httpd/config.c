@@ -113,7 +113,7 @@ static const char *set_endpoint(cmd_parms *cmd, void *dc, const char *provider,
 {
     const char *const *n;
     apr_uri_t uri;
-    if (!cn_provider_supported(provider) || !strcmp(provider, "imap")) {
+    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH)) {
         return apr_pstrcat(cmd->pool, CN_DIR_ENDPOINT, ": unknown provider '", provider,
                            "' (google, microsoft)", NULL);
     }

@@ -41,14 +41,11 @@ int cn_reply_json(cn_req_t *req, int status, json_t *body)
     return reply_text(req->r, status, text, len);
 }
 
-int cn_reply_error(cn_req_t *req, const char *type, const char *description)
+int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description)
 {
-    const cn_event_t *ev = cn_event_by_type(type);
+    const cn_event_t *ev = cn_event(type);
     json_t *body;
     int status;
-    if (!ev) {
-        ev = cn_event_by_type("internal_error");
-    }
     status = ev->http_code ? ev->http_code : HTTP_BAD_REQUEST;
     body = cn_json_own(req->r->pool,
                        json_pack("{s:b,s:{s:s,s:i,s:i,s:s,s:s}}", "success", 0, "error", "type",
@@ -68,7 +65,7 @@ int cn_reply_error(cn_req_t *req, const char *type, const char *description)
 int cn_reply_result(cn_req_t *req)
 {
     const cn_result_t *res = &req->ctx.res;
-    return cn_reply_error(req, res->event ? res->event->type : "internal_error",
+    return cn_reply_error(req, res->event ? res->event->id : CN_EV_INTERNAL_ERROR,
                           res->description);
 }
 
@@ -132,16 +129,16 @@ json_t *cn_read_json(cn_req_t *req, int *answer)
     long n;
 
     if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
-        *answer = cn_reply_error(req, "invalid_request_payload", "unreadable request body");
+        *answer = cn_reply_error(req, CN_EV_INVALID_REQUEST_PAYLOAD, "unreadable request body");
         return NULL;
     }
     if ((r->remaining > 0 || r->read_chunked) && !is_json_type(r)) {
-        *answer = cn_reply_error(req, "unsupported_media_type",
+        *answer = cn_reply_error(req, CN_EV_UNSUPPORTED_MEDIA_TYPE,
                                  "the body must be sent as Content-Type: application/json");
         return NULL;
     }
     if (r->remaining > max) {
-        *answer = cn_reply_error(req, "payload_too_large",
+        *answer = cn_reply_error(req, CN_EV_PAYLOAD_TOO_LARGE,
                                  apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
                                                        " bytes", max));
         r->connection->keepalive = AP_CONN_CLOSE;
@@ -170,7 +167,7 @@ json_t *cn_read_json(cn_req_t *req, int *answer)
             }
             len += (apr_size_t)n;
             if (len > (apr_size_t)max) {
-                *answer = cn_reply_error(req, "payload_too_large",
+                *answer = cn_reply_error(req, CN_EV_PAYLOAD_TOO_LARGE,
                                          apr_psprintf(r->pool, "the body is larger than %"
                                                       APR_OFF_T_FMT " bytes", max));
                 r->connection->keepalive = AP_CONN_CLOSE;
@@ -178,17 +175,17 @@ json_t *cn_read_json(cn_req_t *req, int *answer)
             }
         }
         if (n < 0) {
-            *answer = cn_reply_error(req, "invalid_request_payload", "unreadable request body");
+            *answer = cn_reply_error(req, CN_EV_INVALID_REQUEST_PAYLOAD, "unreadable request body");
             return NULL;
         }
     }
     if (!len) {
-        *answer = cn_reply_error(req, "invalid_request_payload", "a JSON object body is required");
+        *answer = cn_reply_error(req, CN_EV_INVALID_REQUEST_PAYLOAD, "a JSON object body is required");
         return NULL;
     }
     j = cn_json_parse(r->pool, buf, len, &err);
     if (!j || !json_is_object(j)) {
-        *answer = cn_reply_error(req, "invalid_request_payload",
+        *answer = cn_reply_error(req, CN_EV_INVALID_REQUEST_PAYLOAD,
                                  j ? "the body must be a JSON object"
                                    : apr_pstrcat(r->pool, "the body is not JSON: ", err, NULL));
         return NULL;
@@ -230,7 +227,7 @@ int cn_need_db(cn_req_t *req, int *answer)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
                           "[%s] " CNLOGNO(00102) "no database connection from mod_dbd",
                           req->request_id);
-            *answer = cn_reply_error(req, "internal_error", NULL);
+            *answer = cn_reply_error(req, CN_EV_INTERNAL_ERROR, NULL);
             return 0;
         }
     }
@@ -327,7 +324,7 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
         if (rt->auth != CN_AUTH_PUBLIC && !req->app) {
             req->app = authenticate_basic(req);
             if (!req->app) {
-                return cn_reply_error(req, "invalid_request_error",
+                return cn_reply_error(req, CN_EV_INVALID_REQUEST_ERROR,
                                       "missing or wrong application credentials");
             }
         }
@@ -341,11 +338,11 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
     }
     if (allow) {
         apr_table_setn(req->r->err_headers_out, "Allow", allow);
-        return cn_reply_error(req, "method_not_allowed",
+        return cn_reply_error(req, CN_EV_METHOD_NOT_ALLOWED,
                               apr_psprintf(req->r->pool, "%s is not allowed here",
                                            req->r->method));
     }
-    return cn_reply_error(req, "not_found_error", "no such endpoint");
+    return cn_reply_error(req, CN_EV_NOT_FOUND_ERROR, "no such endpoint");
 }
 
 static const char *new_request_id(request_rec *r)
@@ -417,10 +414,10 @@ int cn_handler(request_rec *r)
         ap_discard_request_body(r);
         /* The browser's endpoints answer browsers with pages. */
         if (!strcmp(req.path, "/login") || !strcmp(req.path, "/callback")) {
-            return cn_page_error(&req, "login_id_invalid",
+            return cn_page_error(&req, CN_EV_LOGIN_ID_INVALID,
                                  "the query string is not valid percent-encoding");
         }
-        return cn_reply_error(&req, "invalid_query_params",
+        return cn_reply_error(&req, CN_EV_INVALID_QUERY_PARAMS,
                               "the query string is not valid percent-encoding");
     }
     rv = dispatch(&req, cn_api_routes);
@@ -491,5 +488,5 @@ int cn_quick_handler(request_rec *r, int lookup)
     init_req(&req, r);
     req.path = r->parsed_uri.path + n;
     ap_discard_request_body(r);
-    return cn_reply_error(&req, "bad_request", "the path is not valid percent-encoding");
+    return cn_reply_error(&req, CN_EV_BAD_REQUEST, "the path is not valid percent-encoding");
 }

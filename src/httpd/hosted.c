@@ -60,7 +60,7 @@ int cn_route_login(cn_req_t *req)
     }
     ap_cookie_read(r, "x-cookie-nonce", &cookie, 0);
     if (cn_login_check(&req->ctx, id ? id : "", cookie, &login) != APR_SUCCESS) {
-        return cn_page_error(req, req->ctx.res.event->type, req->ctx.res.description);
+        return cn_page_result(req);
     }
     /* A HEAD (a link checker, a preview) learns the link is good and leaves it so. */
     if (r->header_only) {
@@ -68,7 +68,7 @@ int cn_route_login(cn_req_t *req)
     }
     if (cn_random_token(r->pool, 32, &state) != APR_SUCCESS
         || cn_random_token(r->pool, 32, &verifier) != APR_SUCCESS) {
-        return cn_page_error(req, "internal_error", "no randomness");
+        return cn_page_error(req, CN_EV_INTERNAL_ERROR, "no randomness");
     }
     cn_sha256(verifier, strlen(verifier), digest);
     challenge = cn_b64url_encode(r->pool, digest, sizeof(digest));
@@ -77,20 +77,20 @@ int cn_route_login(cn_req_t *req)
     if (session_put(r, ring, state, login->digest, verifier,
                     apr_ltoa(r->pool, (long)login->expires_at)) != APR_SUCCESS) {
         session_put(r, ring, NULL, NULL, NULL, NULL);
-        return cn_page_error(req, "internal_error",
+        return cn_page_error(req, CN_EV_INTERNAL_ERROR,
                              "no session: is \"Session On\" set for this location?");
     }
     if (cn_login_spend(&req->ctx, login, &it) != APR_SUCCESS) {
         session_put(r, ring, NULL, NULL, NULL, NULL);
-        return cn_page_error(req, req->ctx.res.event->type, req->ctx.res.description);
+        return cn_page_result(req);
     }
     url = cn_oauth_authorize_url(&req->ctx, it, json_object_get(login->request, "scope"), state,
                                  challenge, request_str(login->request, "login_hint"));
     if (!url) {
         session_put(r, ring, NULL, NULL, NULL, NULL);
-        return cn_page_error(req, "integration_problem", "the integration's tenant is not valid");
+        return cn_page_error(req, CN_EV_INTEGRATION_PROBLEM, "the integration's tenant is not valid");
     }
-    cn_event_record(&req->ctx, "hosted_login_started", "info",
+    cn_event_record(&req->ctx, CN_EV_HOSTED_LOGIN_STARTED, "info",
                     cn_json_own(r->pool, json_pack("{s:s,s:s}", "integration_id", it->id,
                                                    "provider", it->provider)));
     return cn_redirect(req, url);
@@ -147,45 +147,45 @@ int cn_route_callback(cn_req_t *req)
     apr_status_t rv;
 
     if (!s_state || !s_login || !s_verifier || !s_expires) {
-        return cn_page_error(req, "login_id_invalid",
+        return cn_page_error(req, CN_EV_LOGIN_ID_INVALID,
                              "no sign-in in progress in this browser (missing session)");
     }
     if (!state || !cn_ct_equal(state, strlen(state), s_state, strlen(s_state))) {
-        return cn_page_error(req, "login_id_invalid", "state does not match this browser's");
+        return cn_page_error(req, CN_EV_LOGIN_ID_INVALID, "state does not match this browser's");
     }
     /* Single use: whatever happens next, this state is spent. */
     session_put(r, ring, NULL, NULL, NULL, NULL);
     if (apr_atoi64(s_expires) <= ctx->now) {
-        return cn_page_error(req, "login_id_invalid", "the sign-in took longer than allowed");
+        return cn_page_error(req, CN_EV_LOGIN_ID_INVALID, "the sign-in took longer than allowed");
     }
 
     if (!(ctx->db = cn_dbd_open(r))) {
-        return cn_page_error(req, "internal_error", "no database connection");
+        return cn_page_error(req, CN_EV_INTERNAL_ERROR, "no database connection");
     }
     rv = cn_login_by_digest(ctx, s_login, &login, &it);
     if (rv == APR_SUCCESS) {
-        cn_event_record(ctx, "hosted_login_used", "info",
+        cn_event_record(ctx, CN_EV_HOSTED_LOGIN_USED, "info",
                         cn_json_own(r->pool, json_pack("{s:s,s:s}", "integration_id", it->id,
                                                        "provider", it->provider)));
     }
     cn_dbd_close(r, ctx->db);
     ctx->db = NULL;
     if (rv != APR_SUCCESS) {
-        return cn_page_error(req, ctx->res.event->type, ctx->res.description);
+        return cn_page_result(req);
     }
     /* From here on the redirect URI is known to be the application's; checked
      * again before anything is exchanged or stored. */
     if (cn_url_redirect_uri_check(r->pool, request_str(login->request, "redirect_uri"), NULL)
         != APR_SUCCESS) {
-        return cn_page_error(req, "redirect_uri_not_allowed",
+        return cn_page_error(req, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                              "the login request's redirect URI is not a valid one");
     }
     if (error) {
-        cn_fail(r->pool, &ctx->res, "oauth_failed", "the provider answered error=%.64s", error);
+        cn_fail(r->pool, &ctx->res, CN_EV_OAUTH_FAILED, "the provider answered error=%.64s", error);
         return fail_to_app(req, login);
     }
     if (!code || !*code || strlen(code) > 4096) {
-        cn_fail(r->pool, &ctx->res, "invalid_request", "the provider sent no code");
+        cn_fail(r->pool, &ctx->res, CN_EV_INVALID_REQUEST, "the provider sent no code");
         return fail_to_app(req, login);
     }
     scope = json_object_get(login->request, "scope");
@@ -197,12 +197,12 @@ int cn_route_callback(cn_req_t *req)
         return fail_to_app(req, login);
     }
     if (!tokens->refresh_token) {
-        cn_fail(r->pool, &ctx->res, "provider_code_request_failed",
+        cn_fail(r->pool, &ctx->res, CN_EV_PROVIDER_CODE_REQUEST_FAILED,
                 "offline access was asked for but no refresh token came back");
         return fail_to_app(req, login);
     }
     if ((missing = cn_oauth_missing_scope(r->pool, it->provider, scope, tokens->scope))) {
-        cn_fail(r->pool, &ctx->res, "scopes_conflict", "scope %.200s was not granted", missing);
+        cn_fail(r->pool, &ctx->res, CN_EV_SCOPES_CONFLICT, "scope %.200s was not granted", missing);
         return fail_to_app(req, login);
     }
     if (cn_oauth_identity(ctx, it, tokens, &who) != APR_SUCCESS) {
@@ -210,7 +210,7 @@ int cn_route_callback(cn_req_t *req)
     }
 
     if (!(ctx->db = cn_dbd_open(r))) {
-        cn_fail(r->pool, &ctx->res, "internal_error", "no database connection");
+        cn_fail(r->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "no database connection");
         return fail_to_app(req, login);
     }
     rv = cn_grant_store(ctx, it, scope, request_str(login->request, "state"),
@@ -285,7 +285,7 @@ int cn_route_grant_delete(cn_req_t *req)
     const char *refresh = NULL;
     apr_status_t rv;
     if (!(ctx->db = cn_dbd_open(req->r))) {
-        return cn_reply_error(req, "internal_error", NULL);
+        return cn_reply_error(req, CN_EV_INTERNAL_ERROR, NULL);
     }
     rv = cn_grant_delete(ctx, req->params[0], &gone, &refresh);
     if (rv == APR_SUCCESS && refresh && cn_integration_load(ctx, gone->provider, &it) != APR_SUCCESS) {
@@ -319,7 +319,7 @@ int cn_route_grants_create(cn_req_t *req)
         return answer;
     }
     if (!(ctx->db = cn_dbd_open(req->r))) {
-        return cn_reply_error(req, "internal_error", NULL);
+        return cn_reply_error(req, CN_EV_INTERNAL_ERROR, NULL);
     }
     rv = cn_grant_native_prepare(ctx, body, &it, &secret, &refresh, &scope, &state);
     cn_dbd_close(req->r, ctx->db);
@@ -336,7 +336,7 @@ int cn_route_grants_create(cn_req_t *req)
         tokens->refresh_token = refresh; /* providers that do not rotate keep the old one */
     }
     if (!(ctx->db = cn_dbd_open(req->r))) {
-        return cn_reply_error(req, "internal_error", NULL);
+        return cn_reply_error(req, CN_EV_INTERNAL_ERROR, NULL);
     }
     rv = cn_grant_store(ctx, it, scope, state, NULL, tokens, who, &grant, &reauth);
     cn_dbd_close(req->r, ctx->db);

@@ -13,14 +13,11 @@ static void page_headers(request_rec *r)
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
 }
 
-int cn_page_error(cn_req_t *req, const char *type, const char *description)
+int cn_page_error(cn_req_t *req, cn_event_id_t type, const char *description)
 {
     request_rec *r = req->r;
-    const cn_event_t *ev = cn_event_by_type(type);
+    const cn_event_t *ev = cn_event(type);
     const char *html;
-    if (!ev) {
-        ev = cn_event_by_type("internal_error");
-    }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "[%s] " CNLOGNO(00201) "%s %s -> page %s (%d)%s%s",
                   req->request_id, r->method, req->path, ev->type, ev->code,
                   description ? ": " : "", description ? description : "");
@@ -47,6 +44,12 @@ int cn_page_error(cn_req_t *req, const char *type, const char *description)
     return OK;
 }
 
+int cn_page_result(cn_req_t *req)
+{
+    const cn_result_t *res = &req->ctx.res;
+    return cn_page_error(req, res->event ? res->event->id : CN_EV_INTERNAL_ERROR, res->description);
+}
+
 int cn_redirect(cn_req_t *req, const char *location)
 {
     request_rec *r = req->r;
@@ -55,12 +58,12 @@ int cn_redirect(cn_req_t *req, const char *location)
      * here would make httpd refuse the header with a bare 500. */
     for (c = (const unsigned char *)location; c && *c; ++c) {
         if (*c < 0x20 || *c == 0x7f) {
-            return cn_page_error(req, "redirect_uri_not_allowed",
+            return cn_page_error(req, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                                  "the redirect target has control characters");
         }
     }
     if (!location || !*location) {
-        return cn_page_error(req, "internal_error", "no redirect target");
+        return cn_page_error(req, CN_EV_INTERNAL_ERROR, "no redirect target");
     }
     page_headers(r);
     apr_table_setn(r->headers_out, "Location", location);

@@ -151,10 +151,10 @@ static int providers_find(cn_req_t *req)
     json_t *out = NULL;
     apr_status_t rv;
     if (!client_id || !*client_id) {
-        return cn_reply_error(req, "invalid_query_params", "client_id is required");
+        return cn_reply_error(req, CN_EV_INVALID_QUERY_PARAMS, "client_id is required");
     }
     if (!apr_hash_get(req->sc->apps_by_id, client_id, APR_HASH_KEY_STRING)) {
-        return cn_reply_error(req, "not_found_error", "no such application");
+        return cn_reply_error(req, CN_EV_NOT_FOUND_ERROR, "no such application");
     }
     if (!cn_need_db(req, &answer)) {
         return answer;
@@ -178,12 +178,12 @@ static int providers_detect(cn_req_t *req)
             all = 1;
         }
         else if (strcmp(all_s, "false") && strcmp(all_s, "0")) {
-            return cn_reply_error(req, "invalid_query_params",
+            return cn_reply_error(req, CN_EV_INVALID_QUERY_PARAMS,
                                   "all_provider_types must be true or false");
         }
     }
     if (!email || !*email) {
-        return cn_reply_error(req, "invalid_query_params", "email is required");
+        return cn_reply_error(req, CN_EV_INVALID_QUERY_PARAMS, "email is required");
     }
     if (!cn_need_db(req, &answer)) {
         return answer;

@@ -111,10 +111,12 @@ END_TEST
 
 START_TEST(test_fail_with_description)
 {
-    cn_result_t r = {NULL, NULL};
-    int rv = cn_fail(pool, &r, "grant_not_found", "grant %s of %d", "g-1", 42);
+    cn_result_t r = {0};
+    apr_status_t rv = cn_fail(pool, &r, CN_EV_GRANT_NOT_FOUND, "grant %s of %d", "g-1", 42);
     ck_assert_int_eq(rv, APR_EGENERAL);
+    ck_assert_int_eq(r.status, APR_EGENERAL);
     ck_assert_ptr_eq(r.event, cn_event_by_type("grant_not_found"));
+    ck_assert_int_eq(r.event->id, CN_EV_GRANT_NOT_FOUND);
     ck_assert_int_eq(r.event->code, 25007);
     ck_assert_int_eq(r.event->http_code, 404);
     ck_assert_ptr_nonnull(r.description);
@@ -122,10 +124,22 @@ START_TEST(test_fail_with_description)
 }
 END_TEST
 
+START_TEST(test_fail_keeps_the_cause)
+{
+    cn_result_t r = {0};
+    ck_assert_int_eq(cn_fail_rv(pool, &r, APR_TIMEUP, CN_EV_PROVIDER_NOT_RESPONDING, "slow"),
+                     APR_TIMEUP);
+    ck_assert_int_eq(r.status, APR_TIMEUP);
+    ck_assert_str_eq(r.event->type, "provider_not_responding");
+    /* a "failure" with APR_SUCCESS as its cause is still a failure */
+    ck_assert_int_eq(cn_fail_rv(pool, &r, APR_SUCCESS, CN_EV_BAD_REQUEST, NULL), APR_EGENERAL);
+}
+END_TEST
+
 START_TEST(test_fail_default_message)
 {
-    cn_result_t r = {NULL, "stale description"};
-    ck_assert_int_eq(cn_fail(pool, &r, "integration_not_found", NULL), APR_EGENERAL);
+    cn_result_t r = {0, NULL, "stale description"};
+    ck_assert_int_eq(cn_fail(pool, &r, CN_EV_INTEGRATION_NOT_FOUND, NULL), APR_EGENERAL);
     ck_assert_ptr_nonnull(r.event);
     ck_assert_str_eq(r.event->type, "integration_not_found");
     ck_assert_int_eq(r.event->code, 35004);
@@ -133,29 +147,29 @@ START_TEST(test_fail_default_message)
 }
 END_TEST
 
-START_TEST(test_fail_unknown_type)
+/* Every id names its own row: the table is indexed by the enum. */
+START_TEST(test_ids_index_the_table)
 {
-    cn_result_t r = {NULL, NULL};
-    ck_assert_int_eq(cn_fail(pool, &r, "made_up_event", "detail %d", 1), APR_EGENERAL);
-    ck_assert_ptr_nonnull(r.event);
-    ck_assert_str_eq(r.event->type, "internal_error");
-    ck_assert_int_eq(r.event->code, 500);
-    ck_assert_int_eq(r.event->http_code, 500);
-    ck_assert_str_eq(r.description, "detail 1");
-    r.event = NULL;
-    ck_assert_int_eq(cn_fail(pool, &r, NULL, NULL), APR_EGENERAL);
-    ck_assert_ptr_nonnull(r.event);
-    ck_assert_str_eq(r.event->type, "internal_error");
+    int i;
+    for (i = 0; i < CN_EV__COUNT; ++i) {
+        const cn_event_t *e = cn_event((cn_event_id_t)i);
+        ck_assert_msg(e->type != NULL, "event id %d has no row", i);
+        ck_assert_int_eq(e->id, i);
+        ck_assert_ptr_eq(cn_event_by_type(e->type), e);
+    }
+    ck_assert_ptr_eq(cn_event_table()[CN_EV__COUNT].type, NULL);
+    ck_assert_str_eq(cn_event(CN_EV__COUNT)->type, "internal_error");
+    ck_assert_str_eq(cn_event((cn_event_id_t)-1)->type, "internal_error");
 }
 END_TEST
 
 START_TEST(test_fail_description_in_pool)
 {
     /* The description is formatted into POOL, not kept as the caller's buffer. */
-    cn_result_t r = {NULL, NULL};
+    cn_result_t r = {0};
     char buf[32];
     apr_cpystrn(buf, "original", sizeof(buf));
-    cn_fail(pool, &r, "bad_request", "%s", buf);
+    cn_fail(pool, &r, CN_EV_BAD_REQUEST, "%s", buf);
     apr_cpystrn(buf, "changed", sizeof(buf));
     ck_assert_str_eq(r.description, "original");
 }
@@ -178,7 +192,8 @@ static Suite *event_suite(void)
     tc = cn_tcase("fail");
     tcase_add_test(tc, test_fail_with_description);
     tcase_add_test(tc, test_fail_default_message);
-    tcase_add_test(tc, test_fail_unknown_type);
+    tcase_add_test(tc, test_fail_keeps_the_cause);
+    tcase_add_test(tc, test_ids_index_the_table);
     tcase_add_test(tc, test_fail_description_in_pool);
     suite_add_tcase(s, tc);
     return s;

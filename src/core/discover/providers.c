@@ -83,7 +83,7 @@ apr_status_t cn_providers_find(cn_ctx_t *ctx, json_t **out)
     int i;
     if (cn_db_select(ctx->pool, ctx->db, "cn_integration_providers", 1, args, &rows)
         != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
+        return cn_fail_db(ctx);
     }
     *out = cn_json_own(ctx->pool, json_array());
     for (i = 0; i < rows->nelts; ++i) {
@@ -100,7 +100,7 @@ apr_status_t cn_providers_detect(cn_ctx_t *ctx, const char *email, int all_provi
     int detected = 0;
     json_t *data;
     if (!cn_email_valid(email)) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "email must be an address of the form local@domain");
     }
     k = cn_providers_lookup(ctx->pool, email);
@@ -111,7 +111,7 @@ apr_status_t cn_providers_detect(cn_ctx_t *ctx, const char *email, int all_provi
         if (!all_provider_types) {
             rv = cn_integration_load(ctx, k->provider, &it);
             if (rv != APR_SUCCESS && rv != APR_ENOENT) {
-                return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
+                return cn_fail_db(ctx);
             }
         }
         detected = rv == APR_SUCCESS;

@@ -37,11 +37,6 @@ static const cred_type_t *cred_type(const char *type)
     return NULL;
 }
 
-static apr_status_t db_failed(cn_ctx_t *ctx)
-{
-    return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
-}
-
 static json_t *to_json(apr_pool_t *p, const cn_row_t *row)
 {
     return cn_json_own(p, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "id", row->cols[0],
@@ -59,13 +54,13 @@ static apr_status_t check_data(cn_ctx_t *ctx, const cred_type_t *t, json_t *data
     for (k = t->required; *k; ++k) {
         json_t *v = json_object_get(data, *k);
         if (!json_is_string(v) || !json_string_length(v)) {
-            return cn_fail(ctx->pool, &ctx->res, "credential_missing_param",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_MISSING_PARAM,
                            "credential_data.%s is required for %s credentials", *k, t->type);
         }
     }
     *text = cn_json_dump(ctx->pool, data);
     if (!*text || strlen(*text) > CN_CRED_DATA_MAX) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "credential_data is larger than 32 KiB");
     }
     return APR_SUCCESS;
@@ -77,7 +72,7 @@ static apr_status_t seal_data(cn_ctx_t *ctx, const char *id, const char *text,
     if (cn_crypto_seal(ctx->pool, ctx->ring, text, strlen(text),
                        cn_crypto_aad(ctx->pool, "credentials", "credential_data", id), sealed)
         != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_internal(ctx, "sealing credential data");
     }
     return APR_SUCCESS;
 }
@@ -85,7 +80,7 @@ static apr_status_t seal_data(cn_ctx_t *ctx, const char *id, const char *text,
 static apr_status_t check_name(cn_ctx_t *ctx, const char *name)
 {
     if (!*name || strlen(name) > CN_CRED_NAME_MAX) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "name must be a non-empty string of at most 256 bytes");
     }
     return APR_SUCCESS;
@@ -111,10 +106,10 @@ static apr_status_t load(cn_ctx_t *ctx, const char *integration_id, const char *
     apr_array_header_t *rows;
     const char *args[2] = {id, integration_id};
     if (cn_db_select(ctx->pool, ctx->db, "cn_credential_get", 2, args, &rows) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (!rows->nelts) {
-        return cn_fail(ctx->pool, &ctx->res, "credential_not_found", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_NOT_FOUND, NULL);
     }
     *row = APR_ARRAY_IDX(rows, 0, cn_row_t *);
     return APR_SUCCESS;
@@ -133,46 +128,49 @@ apr_status_t cn_credential_create(cn_ctx_t *ctx, const char *provider, json_t *b
     int taken = 0;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "unknown field '%s'",
                        bad);
     }
     if (cn_json_get_string(body, "name", &name) != APR_SUCCESS || !name) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "name is required and must be a string");
     }
     if (check_name(ctx, name) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (cn_json_get_string(body, "credential_type", &type) != APR_SUCCESS || !(t = cred_type(type))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "credential_type must be adminconsent, serviceaccount or integration");
     }
     if (cn_json_get_object(body, "credential_data", &data) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "credential_data must be an object");
     }
     if (!data) {
-        return cn_fail(ctx->pool, &ctx->res, "credential_missing_param",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_MISSING_PARAM,
                        "credential_data is required");
     }
     if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (!strcmp(provider, "imap") || (t->provider && strcmp(t->provider, provider))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH) || (t->provider && strcmp(t->provider, provider))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "%s credentials do not apply to the %s provider", t->type, provider);
     }
     if (check_data(ctx, t, data, &text) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (name_taken(ctx, it->id, name, NULL, &taken) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (taken) {
-        return cn_fail(ctx->pool, &ctx->res, "credential_already_exists", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_ALREADY_EXISTS, NULL);
     }
-    if (cn_uuid(ctx->pool, &id) != APR_SUCCESS || seal_data(ctx, id, text, &sealed) != APR_SUCCESS) {
-        return db_failed(ctx);
+    if (cn_uuid(ctx->pool, &id) != APR_SUCCESS) {
+        return cn_fail_internal(ctx, "randomness");
+    }
+    if (seal_data(ctx, id, text, &sealed) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     now = apr_ltoa(ctx->pool, (long)ctx->now);
     args[0] = id;
@@ -187,9 +185,9 @@ apr_status_t cn_credential_create(cn_ctx_t *ctx, const char *provider, json_t *b
     if (cn_db_exec(ctx->pool, ctx->db, "cn_credential_insert", 9, args, NULL) != APR_SUCCESS) {
         /* A concurrent create of the same name loses on the unique index. */
         if (name_taken(ctx, it->id, name, NULL, &taken) == APR_SUCCESS && taken) {
-            return cn_fail(ctx->pool, &ctx->res, "credential_already_exists", NULL);
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_ALREADY_EXISTS, NULL);
         }
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     row.ncols = 9;
     row.cols = args;
@@ -205,11 +203,11 @@ apr_status_t cn_credential_list(cn_ctx_t *ctx, const char *provider, int limit, 
     const char *args[3], *label;
     int i;
     if (sort_by && strcmp(sort_by, "created_at") && strcmp(sort_by, "updated_at")) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "sort_by must be created_at or updated_at");
     }
     if (order_by && strcmp(order_by, "asc") && strcmp(order_by, "desc")) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "order_by must be asc or desc");
     }
     if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
@@ -222,7 +220,7 @@ apr_status_t cn_credential_list(cn_ctx_t *ctx, const char *provider, int limit, 
     args[1] = apr_itoa(ctx->pool, limit);
     args[2] = apr_itoa(ctx->pool, offset);
     if (cn_db_select(ctx->pool, ctx->db, label, 3, args, &rows) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     *out = cn_json_own(ctx->pool, json_array());
     for (i = 0; i < rows->nelts; ++i) {
@@ -254,17 +252,17 @@ apr_status_t cn_credential_update(cn_ctx_t *ctx, const char *provider, const cha
     int taken = 0, n = 0;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "unknown field '%s'",
                        bad);
     }
     if (cn_json_get_string(body, "name", &name) != APR_SUCCESS
         || (name && check_name(ctx, name) != APR_SUCCESS)) {
         return ctx->res.event ? APR_EGENERAL
-                              : cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+                              : cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                                         "name must be a string");
     }
     if (cn_json_get_object(body, "credential_data", &data) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "credential_data must be an object");
     }
     if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS || load(ctx, it->id, id, &row) != APR_SUCCESS) {
@@ -279,10 +277,10 @@ apr_status_t cn_credential_update(cn_ctx_t *ctx, const char *provider, const cha
     }
     if (name) {
         if (name_taken(ctx, it->id, name, id, &taken) != APR_SUCCESS) {
-            return db_failed(ctx);
+            return cn_fail_db(ctx);
         }
         if (taken) {
-            return cn_fail(ctx->pool, &ctx->res, "credential_already_exists", NULL);
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_ALREADY_EXISTS, NULL);
         }
         row->cols[4] = name;
     }
@@ -294,10 +292,10 @@ apr_status_t cn_credential_update(cn_ctx_t *ctx, const char *provider, const cha
     args[3] = id;
     args[4] = it->id;
     if (cn_db_exec(ctx->pool, ctx->db, "cn_credential_update", 5, args, &n) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "credential_not_found", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_NOT_FOUND, NULL);
     }
     *out = to_json(ctx->pool, row);
     return APR_SUCCESS;
@@ -314,10 +312,10 @@ apr_status_t cn_credential_delete(cn_ctx_t *ctx, const char *provider, const cha
     args[0] = id;
     args[1] = it->id;
     if (cn_db_exec(ctx->pool, ctx->db, "cn_credential_delete", 2, args, &n) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "credential_not_found", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_NOT_FOUND, NULL);
     }
     return APR_SUCCESS;
 }

@@ -4,9 +4,9 @@
 #include "cn_model.h"
 #include "cn_util.h"
 
-apr_status_t cn_event_record(cn_ctx_t *ctx, const char *type, const char *level, json_t *data)
+apr_status_t cn_event_record(cn_ctx_t *ctx, cn_event_id_t type, const char *level, json_t *data)
 {
-    const cn_event_t *ev = cn_event_by_type(type);
+    const cn_event_t *ev = cn_event(type);
     const char *log_id = NULL, *args[9];
     if (!ev || cn_uuid(ctx->pool, &log_id) != APR_SUCCESS) {
         return APR_EINVAL;

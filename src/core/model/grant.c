@@ -12,11 +12,6 @@
 
 #define CN_FAR_FUTURE "9000000000000"
 
-static apr_status_t db_failed(cn_ctx_t *ctx)
-{
-    return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
-}
-
 static const char *nz(const char *s)
 {
     return s ? s : "";
@@ -121,29 +116,29 @@ apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char
     q->sort_by = sort_by ? sort_by : "created_at";
     q->order_by = order_by ? order_by : "desc";
     if (strcmp(q->sort_by, "created_at") && strcmp(q->sort_by, "updated_at")) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "sort_by must be created_at or updated_at");
     }
     if (strcmp(q->order_by, "asc") && strcmp(q->order_by, "desc")) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "order_by must be asc or desc");
     }
     q->since = 0;
     q->before = 0;
     if ((since && !parse_time(since, &q->since)) || (before && !parse_time(before, &q->before))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "since and before are Unix times in seconds");
     }
     if (grant_status && *grant_status && strcmp(grant_status, "valid")
         && strcmp(grant_status, "invalid")) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "grant_status must be valid or invalid");
     }
-    if (provider && *provider && !cn_provider_supported(provider)) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params", "unknown provider");
+    if (provider && *provider && !cn_provider(provider)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS, "unknown provider");
     }
     if ((email && strlen(email) > 254) || (ip && strlen(ip) > 64)) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params", "filter value too long");
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS, "filter value too long");
     }
     q->email = email && *email ? lower(ctx->pool, email) : NULL;
     q->grant_status = grant_status && *grant_status ? grant_status : NULL;
@@ -189,7 +184,7 @@ static apr_status_t list_rows(cn_ctx_t *ctx, const cn_grant_query_t *q, const ch
     args[n++] = apr_itoa(ctx->pool, q->offset);
     return cn_db_select(ctx->pool, ctx->db, label, n, args, rows) == APR_SUCCESS
                ? APR_SUCCESS
-               : db_failed(ctx);
+               : cn_fail_db(ctx);
 }
 
 /* Keys (ids) and signatures (revisions) of ROWS, whose first column is the
@@ -242,7 +237,7 @@ apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, cn_text_t *
             continue; /* from the cache */
         }
         if (render(ctx, APR_ARRAY_IDX(rows, i, cn_row_t *), &(*items)[i]) != APR_SUCCESS) {
-            return db_failed(ctx);
+            return cn_fail_internal(ctx, "rendering a grant");
         }
         if (ctx->grant_cache) {
             cn_text_cache_put(ctx->grant_cache, keys[i], sigs[i], &(*items)[i]);
@@ -257,13 +252,13 @@ apr_status_t cn_grant_load(cn_ctx_t *ctx, const char *id, cn_grant_t **out)
     apr_array_header_t *rows;
     const char *args[2] = {id, ctx->app_id};
     if (strlen(id) > 64) {
-        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_GRANT_NOT_FOUND, NULL);
     }
     if (cn_db_select(ctx->pool, ctx->db, "cn_grant_get", 2, args, &rows) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (!rows->nelts) {
-        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_GRANT_NOT_FOUND, NULL);
     }
     *out = from_row(ctx->pool, APR_ARRAY_IDX(rows, 0, cn_row_t *));
     return APR_SUCCESS;
@@ -283,7 +278,7 @@ static apr_status_t seal(cn_ctx_t *ctx, const char *column, const char *id, cons
     }
     if (cn_crypto_seal(ctx->pool, ctx->ring, plain, strlen(plain), aad(ctx, column, id), out)
         != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_internal(ctx, "sealing a grant's token");
     }
     return APR_SUCCESS;
 }
@@ -298,12 +293,12 @@ static json_t *grant_event_data(cn_ctx_t *ctx, const cn_grant_t *g)
 /* Change exactly one grant row with statement LABEL and record EVENT, in one
  * transaction; grant_not_found when no row matched. */
 static apr_status_t change_one(cn_ctx_t *ctx, const char *label, int nargs, const char **args,
-                               const char *event, const cn_grant_t *g)
+                               cn_event_id_t event, const cn_grant_t *g)
 {
     apr_status_t rv;
     int n = 0;
     if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     rv = cn_db_exec(ctx->pool, ctx->db, label, nargs, args, &n);
     if (rv == APR_SUCCESS && n == 1) {
@@ -313,10 +308,10 @@ static apr_status_t change_one(cn_ctx_t *ctx, const char *label, int nargs, cons
         cn_db_rollback(ctx->db);
     }
     if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "grant_not_found", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_GRANT_NOT_FOUND, NULL);
     }
     return APR_SUCCESS;
 }
@@ -329,16 +324,16 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
     cn_grant_t *g;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "unknown field '%s'",
                        bad);
     }
     if (cn_json_get_object(body, "settings", &settings) != APR_SUCCESS
         || cn_json_get_string_array(body, "scope", 100, 512, &scope) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "settings must be an object, scope an array of strings");
     }
     if (settings && json_dumpb(settings, NULL, 0, JSON_COMPACT) > 8192) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "settings too large");
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "settings too large");
     }
     if (cn_grant_load(ctx, id, &g) != APR_SUCCESS) {
         return APR_EGENERAL;
@@ -351,10 +346,10 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
                                                   settings, CN_GRANT_SETTINGS_MAX, &merged,
                                                   &refresh, &why);
         if (rv == APR_EINVAL || rv == APR_ENOSPC) {
-            return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "%s", why);
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "%s", why);
         }
         if (rv != APR_SUCCESS) {
-            return db_failed(ctx);
+            return cn_fail_internal(ctx, "sealing a grant's settings");
         }
         g->settings = merged;
         if (refresh && seal(ctx, "refresh_token", g->id, refresh, &g->refresh_token) != APR_SUCCESS) {
@@ -374,7 +369,7 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
     args[3] = apr_ltoa(ctx->pool, (long)g->updated_at);
     args[4] = g->id;
     args[5] = ctx->app_id;
-    if (change_one(ctx, "cn_grant_update", 6, args, "grant_updated", g) != APR_SUCCESS) {
+    if (change_one(ctx, "cn_grant_update", 6, args, CN_EV_GRANT_UPDATED, g) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     *out = cn_grant_json(ctx->pool, g);
@@ -399,7 +394,7 @@ apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
     }
     args[0] = g->id;
     args[1] = ctx->app_id;
-    if (change_one(ctx, "cn_grant_delete", 2, args, "grant_deleted", g) != APR_SUCCESS) {
+    if (change_one(ctx, "cn_grant_delete", 2, args, CN_EV_GRANT_DELETED, g) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     *gone = g;
@@ -478,7 +473,7 @@ static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
             return APR_EEXIST;
         }
     }
-    return cn_event_record(ctx, reauth ? "grant_reauthenticated" : "grant_created", "info",
+    return cn_event_record(ctx, reauth ? CN_EV_GRANT_REAUTHENTICATED : CN_EV_GRANT_CREATED, "info",
                            grant_event_data(ctx, g));
 }
 
@@ -496,7 +491,7 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
             return APR_EGENERAL;
         }
         if (strcmp(asked->provider, it->provider) || !same_identity(asked, id)) {
-            return cn_fail(ctx->pool, &ctx->res, "reauth_email_invalid",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_REAUTH_EMAIL_INVALID,
                            "the account that signed in is not the grant's");
         }
     }
@@ -505,13 +500,13 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
     for (attempt = 0; attempt < 2; ++attempt) {
         rv = by_subject(ctx, it->provider, id, &g);
         if (rv != APR_SUCCESS && rv != APR_ENOENT) {
-            return db_failed(ctx);
+            return cn_fail_db(ctx);
         }
         *reauthenticated = rv == APR_SUCCESS;
         if (!*reauthenticated) {
             g = apr_pcalloc(ctx->pool, sizeof(*g));
             if (cn_uuid(ctx->pool, &g->id) != APR_SUCCESS) {
-                return db_failed(ctx);
+                return cn_fail_internal(ctx, "randomness");
             }
             g->app_id = ctx->app_id;
             g->provider = it->provider;
@@ -536,7 +531,7 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
             return APR_EGENERAL;
         }
         if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
-            return db_failed(ctx);
+            return cn_fail_db(ctx);
         }
         rv = write_grant(ctx, g, *reauthenticated);
         if (rv != APR_SUCCESS) {
@@ -553,7 +548,7 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
             break;
         }
     }
-    return db_failed(ctx);
+    return cn_fail_db(ctx);
 }
 
 apr_status_t cn_integration_secret(cn_ctx_t *ctx, const cn_integration_t *it,
@@ -564,7 +559,7 @@ apr_status_t cn_integration_secret(cn_ctx_t *ctx, const cn_integration_t *it,
         || cn_crypto_open(ctx->pool, ctx->ring, it->client_secret,
                           cn_crypto_aad(ctx->pool, "integrations", "client_secret", it->id),
                           secret, &len) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_problem",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_PROBLEM,
                        "the integration's client secret cannot be opened");
     }
     return APR_SUCCESS;
@@ -581,18 +576,18 @@ apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration
     *state = NULL;
     *scope = NULL;
     if ((bad = cn_json_unknown_key(body, allowed))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "unknown field '%s'",
                        bad);
     }
     if (cn_json_get_string(body, "provider", &provider) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "provider must be a string");
     }
     if (!provider) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_required", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_REQUIRED, NULL);
     }
-    if (!cn_provider_supported(provider) || !strcmp(provider, "imap")) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_not_supported",
+    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
                        "native authentication takes google or microsoft here");
     }
     if (cn_json_get_object(body, "settings", &settings) != APR_SUCCESS
@@ -600,11 +595,11 @@ apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration
         || cn_json_get_string_array(body, "scope", 100, 512, scope) != APR_SUCCESS
         || cn_json_get_string(body, "state", state) != APR_SUCCESS
         || (*state && strlen(*state) > 512)) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "settings must be an object, scope an array of strings, state a string");
     }
     if (!*refresh || !**refresh || strlen(*refresh) > 4096) {
-        return cn_fail(ctx->pool, &ctx->res, "refresh_token_required", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REFRESH_TOKEN_REQUIRED, NULL);
     }
     if (cn_integration_require(ctx, provider, it) != APR_SUCCESS) {
         return APR_EGENERAL;

@@ -15,17 +15,29 @@
 #define CN_EXPIRES_MIN 60
 #define CN_EXPIRES_MAX 315360000 /* ten years, as the seed's invalid_token_expiry says */
 
-static const char *const providers[] = {"google", "microsoft", "imap", NULL};
+/* The providers an integration can be made for, and what each can do. */
+static const cn_provider_t providers[] = {
+    {"google", CN_PROVIDER_OAUTH},
+    {"microsoft", CN_PROVIDER_OAUTH},
+    {"imap", CN_PROVIDER_PASSWORD},
+    {NULL, 0}
+};
 
-int cn_provider_supported(const char *provider)
+const cn_provider_t *cn_provider(const char *name)
 {
-    const char *const *p;
-    for (p = providers; provider && *p; ++p) {
-        if (!strcmp(*p, provider)) {
-            return 1;
+    const cn_provider_t *p;
+    for (p = providers; name && p->name; ++p) {
+        if (!strcmp(p->name, name)) {
+            return p;
         }
     }
-    return 0;
+    return NULL;
+}
+
+int cn_provider_can(const char *name, unsigned caps)
+{
+    const cn_provider_t *p = cn_provider(name);
+    return p && (p->caps & caps) == caps;
 }
 
 static int parse_nonneg(const char *s, long *out)
@@ -48,21 +60,16 @@ apr_status_t cn_paging_parse(cn_ctx_t *ctx, const char *limit, const char *offse
 {
     long l = 10, o = 0;
     if (limit && (!parse_nonneg(limit, &l) || l < 1 || l > 200)) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "limit must be an integer from 1 to 200");
     }
     if (offset && !parse_nonneg(offset, &o)) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_query_params",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "offset must be a non-negative integer");
     }
     *lim = (int)l;
     *off = (int)o;
     return APR_SUCCESS;
-}
-
-static apr_status_t db_failed(cn_ctx_t *ctx)
-{
-    return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
 }
 
 /* ---- rows <-> structs <-> JSON ---------------------------------------- */
@@ -120,16 +127,16 @@ apr_status_t cn_integration_load(cn_ctx_t *ctx, const char *provider, cn_integra
 apr_status_t cn_integration_require(cn_ctx_t *ctx, const char *provider, cn_integration_t **out)
 {
     apr_status_t rv;
-    if (!cn_provider_supported(provider)) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
+    if (!cn_provider(provider)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NOT_FOUND,
                        "no integration for that provider");
     }
     rv = cn_integration_load(ctx, provider, out);
     if (rv == APR_ENOENT) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_not_found",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NOT_FOUND,
                        "no integration for that provider");
     }
-    return rv == APR_SUCCESS ? APR_SUCCESS : db_failed(ctx);
+    return rv == APR_SUCCESS ? APR_SUCCESS : cn_fail_db(ctx);
 }
 
 /* ---- validation -------------------------------------------------------- */
@@ -138,7 +145,7 @@ static apr_status_t check_uri(cn_ctx_t *ctx, size_t i, const char *s)
 {
     const char *why = NULL;
     if (cn_url_redirect_uri_check(ctx->pool, s, &why) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "redirect_uris[%" APR_SIZE_T_FMT "] must be an absolute URI (http, https "
                        "or a native app's scheme) without a fragment: %s",
                        (apr_size_t)i, why);
@@ -153,13 +160,13 @@ static apr_status_t check_common(cn_ctx_t *ctx, json_t *body, const char **name,
     json_t *u;
     if (cn_json_get_string(body, "name", name) != APR_SUCCESS
         || (*name && (!**name || strlen(*name) > CN_NAME_MAX))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "name must be a non-empty string of at most 256 bytes");
     }
     if (cn_json_get_string_array(body, "redirect_uris", CN_REDIRECT_URIS_MAX, CN_REDIRECT_URI_MAX,
                                  uris)
         != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "redirect_uris must be an array of at most 50 strings of 1 to 2048 bytes");
     }
     if (*uris) {
@@ -171,22 +178,17 @@ static apr_status_t check_common(cn_ctx_t *ctx, json_t *body, const char **name,
     }
     if (cn_json_get_string_array(body, "scope", CN_SCOPES_MAX, CN_SCOPE_MAX, scope)
         != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "scope must be an array of at most 100 non-empty strings");
     }
     if (cn_json_get_int(body, "expires_in", expires) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "expires_in must be an integer");
     }
     if (*expires != -1 && (*expires < CN_EXPIRES_MIN || *expires > CN_EXPIRES_MAX)) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_token_expiry", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_TOKEN_EXPIRY, NULL);
     }
     return APR_SUCCESS;
-}
-
-static int is_oauth(const char *provider)
-{
-    return strcmp(provider, "imap") != 0;
 }
 
 /* Validate SETTINGS for PROVIDER. Splits the client secret out (into
@@ -203,32 +205,32 @@ static apr_status_t check_settings(cn_ctx_t *ctx, const char *provider, json_t *
     *pub = cn_json_own(ctx->pool, json_object());
     *secret = NULL;
     if (!settings) {
-        if (create && is_oauth(provider)) {
-            return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+        if (create && cn_provider_can(provider, CN_PROVIDER_OAUTH)) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                            "settings.client_id and settings.client_secret are required");
         }
         return APR_SUCCESS;
     }
-    if (!is_oauth(provider)) {
+    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH)) {
         if (json_object_size(settings)) {
-            return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                            "the imap provider takes no settings");
         }
         return APR_SUCCESS;
     }
     bad = cn_json_unknown_key(settings, strcmp(provider, "google") ? oauth_keys : google_keys);
     if (bad) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                        "unknown setting '%s'", bad);
     }
     json_object_foreach(settings, key, v) {
         if (!json_is_string(v) || !json_string_length(v)
             || json_string_length(v) > CN_SETTING_MAX) {
-            return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                            "settings.%s must be a non-empty string", key);
         }
         if (!strcmp(key, "tenant") && !cn_url_tenant_valid(json_string_value(v))) {
-            return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                            "settings.tenant must be a GUID, a DNS name, or common, "
                            "organizations or consumers");
         }
@@ -236,7 +238,7 @@ static apr_status_t check_settings(cn_ctx_t *ctx, const char *provider, json_t *
          * or consent again */
         if (!strcmp(key, "prompt") && strcmp(json_string_value(v), "select_account")
             && strcmp(json_string_value(v), "consent")) {
-            return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                            "settings.prompt must be select_account or consent");
         }
         if (!strcmp(key, "client_secret")) {
@@ -247,11 +249,11 @@ static apr_status_t check_settings(cn_ctx_t *ctx, const char *provider, json_t *
         }
     }
     if (create && (!json_object_get(settings, "client_id") || !*secret)) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                        "settings.client_id and settings.client_secret are required");
     }
     if (!create && (!json_object_get(settings, "client_id") != !*secret)) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_settings_secret_required", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_SECRET_REQUIRED, NULL);
     }
     if (!strcmp(provider, "microsoft") && !json_object_get(*pub, "tenant") && create) {
         json_object_set_new(*pub, "tenant", json_string("common"));
@@ -265,7 +267,7 @@ static apr_status_t seal_secret(cn_ctx_t *ctx, const char *id, const char *secre
     if (cn_crypto_seal(ctx->pool, ctx->ring, secret, strlen(secret),
                        cn_crypto_aad(ctx->pool, "integrations", "client_secret", id), sealed)
         != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
+        return cn_fail_internal(ctx, "sealing a client secret");
     }
     return APR_SUCCESS;
 }
@@ -284,28 +286,28 @@ apr_status_t cn_integration_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     apr_status_t rv;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "unknown field '%s'",
                        bad);
     }
     if (cn_json_get_string(body, "provider", &provider) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_not_supported",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
                        "provider must be a string");
     }
     if (!provider) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_required", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_REQUIRED, NULL);
     }
-    if (!cn_provider_supported(provider)) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_not_supported",
+    if (!cn_provider(provider)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
                        "provider must be google, microsoft or imap");
     }
     if (check_common(ctx, body, &name, &uris, &scope, &expires) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (!name) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "name is required");
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "name is required");
     }
     if (cn_json_get_object(body, "settings", &settings) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                        "settings must be an object");
     }
     if (check_settings(ctx, provider, settings, 1, &pub, &secret) != APR_SUCCESS) {
@@ -313,7 +315,7 @@ apr_status_t cn_integration_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     }
     memset(&it, 0, sizeof(it));
     if (cn_uuid(ctx->pool, &it.id) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_internal(ctx, "randomness");
     }
     if (secret && seal_secret(ctx, it.id, secret, &sealed) != APR_SUCCESS) {
         return APR_EGENERAL;
@@ -344,10 +346,10 @@ apr_status_t cn_integration_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         /* The unique (app, provider) constraint is the arbiter between
          * concurrent creators; tell the loser why. */
         if (cn_integration_load(ctx, provider, &existing) == APR_SUCCESS) {
-            return cn_fail(ctx->pool, &ctx->res, "integration_already_exists",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_ALREADY_EXISTS,
                            "an integration for %s exists already", provider);
         }
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     *out = to_json(ctx->pool, &it);
     return APR_SUCCESS;
@@ -359,7 +361,7 @@ apr_status_t cn_integration_list(cn_ctx_t *ctx, int limit, int offset, json_t **
     const char *args[3] = {ctx->app_id, apr_itoa(ctx->pool, limit), apr_itoa(ctx->pool, offset)};
     int i;
     if (cn_db_select(ctx->pool, ctx->db, "cn_integration_list", 3, args, &rows) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     *out = cn_json_own(ctx->pool, json_array());
     for (i = 0; i < rows->nelts; ++i) {
@@ -392,7 +394,7 @@ apr_status_t cn_integration_update(cn_ctx_t *ctx, const char *provider, json_t *
     int n = 0;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "unknown field '%s'",
                        bad);
     }
     if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
@@ -400,14 +402,14 @@ apr_status_t cn_integration_update(cn_ctx_t *ctx, const char *provider, json_t *
     }
     if (cn_json_get_string(body, "provider", &body_provider) != APR_SUCCESS
         || (body_provider && strcmp(body_provider, provider))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "the provider of an integration cannot change");
     }
     if (check_common(ctx, body, &name, &uris, &scope, &expires) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (cn_json_get_object(body, "settings", &settings) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_settings_invalid",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                        "settings must be an object");
     }
     if (settings) {
@@ -442,10 +444,10 @@ apr_status_t cn_integration_update(cn_ctx_t *ctx, const char *provider, json_t *
     args[7] = it->id;
     args[8] = ctx->app_id;
     if (cn_db_exec(ctx->pool, ctx->db, "cn_integration_update", 9, args, &n) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_not_found", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NOT_FOUND, NULL);
     }
     *out = to_json(ctx->pool, it);
     return APR_SUCCESS;
@@ -462,7 +464,7 @@ apr_status_t cn_integration_delete(cn_ctx_t *ctx, const char *provider)
     }
     /* The integration and everything hanging off it go together or not at all. */
     if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     one[0] = it->id;
     two[0] = it->id;
@@ -478,10 +480,10 @@ apr_status_t cn_integration_delete(cn_ctx_t *ctx, const char *provider)
         cn_db_rollback(ctx->db);
     }
     if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_not_found", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NOT_FOUND, NULL);
     }
     return APR_SUCCESS;
 }

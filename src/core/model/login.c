@@ -10,16 +10,11 @@
 #define CN_LOGIN_MIN 60
 #define CN_LOGIN_MAX 86400
 
-static apr_status_t db_failed(cn_ctx_t *ctx)
-{
-    return cn_fail(ctx->pool, &ctx->res, "internal_error", NULL);
-}
-
 static apr_status_t check_string(cn_ctx_t *ctx, json_t *body, const char *key, apr_size_t max,
                                  const char **out)
 {
     if (cn_json_get_string(body, key, out) != APR_SUCCESS || (*out && strlen(*out) > max)) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "%s must be a string of at most %" APR_SIZE_T_FMT " bytes", key, max);
     }
     return APR_SUCCESS;
@@ -50,7 +45,7 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     apr_int64_t expires_at;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload", "unknown field '%s'",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "unknown field '%s'",
                        bad);
     }
     if (check_string(ctx, body, "provider", 32, &provider) != APR_SUCCESS
@@ -63,48 +58,48 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     }
     if (cn_json_get_string_array(body, "scope", 100, 512, &scope) != APR_SUCCESS
         || cn_json_get_object(body, "settings", &settings) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "scope must be an array of strings, settings an object");
     }
     if (cn_json_get_int(body, "expires_in", &expires) != APR_SUCCESS
         || (json_object_get(body, "expires_in") && expires < 0)) {
-        return cn_fail(ctx->pool, &ctx->res, "login_expires_in_invalid",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_EXPIRES_IN_INVALID,
                        "expires_in must be an integer number of seconds");
     }
     if (!provider) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_required", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_REQUIRED, NULL);
     }
-    if (!cn_provider_supported(provider) || !strcmp(provider, "imap")) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_not_supported",
+    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
                        "hosted authentication takes google or microsoft");
     }
     if (!redirect_uri) {
-        return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                        "redirect_uri is required");
     }
     if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (!uri_allowed(it->redirect_uris, redirect_uri)) {
-        return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED, NULL);
     }
     /* One stored before redirect URIs were checked is refused before a login
      * can be spent on it. */
     if (cn_url_redirect_uri_check(ctx->pool, redirect_uri, NULL) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                        "the integration's redirect URI is not a valid one: update it");
     }
     if (!scope || !json_array_size(scope)) {
         scope = it->scope;
     }
     if (!json_array_size(scope)) {
-        return cn_fail(ctx->pool, &ctx->res, "no_login_scopes", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_NO_LOGIN_SCOPES, NULL);
     }
     if (expires == -1) {
         expires = it->expires_in < CN_LOGIN_MAX ? it->expires_in : CN_LOGIN_MAX;
     }
     if (expires < CN_LOGIN_MIN || expires > CN_LOGIN_MAX) {
-        return cn_fail(ctx->pool, &ctx->res, "login_expires_in_invalid", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_EXPIRES_IN_INVALID, NULL);
     }
     if (grant_id) {
         cn_grant_t *g;
@@ -112,12 +107,12 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
             return APR_EGENERAL;
         }
         if (strcmp(g->provider, provider)) {
-            return cn_fail(ctx->pool, &ctx->res, "invalid_request_payload",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                            "grant_id belongs to another provider");
         }
     }
     if (cn_random_token(ctx->pool, 32, &id) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_internal(ctx, "randomness");
     }
     expires_at = ctx->now + expires;
     request = cn_json_own(ctx->pool, json_pack("{s:s,s:s,s:O}", "redirect_uri", redirect_uri,
@@ -142,7 +137,7 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     args[5] = apr_ltoa(ctx->pool, (long)expires_at);
     args[6] = apr_ltoa(ctx->pool, (long)ctx->now);
     if (cn_db_exec(ctx->pool, ctx->db, "cn_login_insert", 7, args, NULL) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     /* What the application sees of its request: never the cookie nonce. */
     json_object_del(request, "cookie_nonce");
@@ -161,10 +156,10 @@ static apr_status_t load(cn_ctx_t *ctx, const char *digest, cn_login_t **out)
     cn_row_t *r;
     cn_login_t *l;
     if (cn_db_select(ctx->pool, ctx->db, "cn_login_get", 1, args, &rows) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (!rows->nelts) {
-        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID, NULL);
     }
     r = APR_ARRAY_IDX(rows, 0, cn_row_t *);
     l = apr_pcalloc(ctx->pool, sizeof(*l));
@@ -176,7 +171,7 @@ static apr_status_t load(cn_ctx_t *ctx, const char *digest, cn_login_t **out)
     l->expires_at = apr_atoi64(r->cols[5]);
     l->used_at = r->cols[6] ? apr_atoi64(r->cols[6]) : 0;
     if (!l->request) {
-        return db_failed(ctx);
+        return cn_fail_internal(ctx, "reading a stored login request");
     }
     *out = l;
     return APR_SUCCESS;
@@ -192,13 +187,13 @@ static apr_status_t with_integration(cn_ctx_t *ctx, cn_login_t *l, cn_integratio
     ctx->app_id = l->app_id;
     rv = cn_integration_load(ctx, l->provider, it);
     if (rv == APR_ENOENT || (rv == APR_SUCCESS && strcmp((*it)->id, l->integration_id))) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_no_longer_exists", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NO_LONGER_EXISTS, NULL);
     }
     if (rv != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (!json_is_string(uri) || !uri_allowed((*it)->redirect_uris, json_string_value(uri))) {
-        return cn_fail(ctx->pool, &ctx->res, "redirect_uri_not_allowed",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                        "the integration no longer allows this sign-in's redirect_uri");
     }
     return APR_SUCCESS;
@@ -210,20 +205,20 @@ apr_status_t cn_login_check(cn_ctx_t *ctx, const char *id, const char *cookie_no
     const char *nonce;
     json_t *v;
     if (!id || strlen(id) != 43) {
-        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID, NULL);
     }
     if (load(ctx, cn_sha256_hex(ctx->pool, id, strlen(id)), login) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if ((*login)->used_at || (*login)->expires_at <= ctx->now) {
-        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID, NULL);
     }
     /* A browser without the application's cookie does not burn the link. */
     v = json_object_get((*login)->request, "cookie_nonce");
     nonce = json_is_string(v) ? json_string_value(v) : NULL;
     if (nonce && (!cookie_nonce
                   || !cn_ct_equal(cookie_nonce, strlen(cookie_nonce), nonce, strlen(nonce)))) {
-        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID,
                        "the x-cookie-nonce cookie does not match the login request");
     }
     return APR_SUCCESS;
@@ -238,10 +233,10 @@ apr_status_t cn_login_spend(cn_ctx_t *ctx, cn_login_t *login, cn_integration_t *
     args[1] = login->digest;
     args[2] = args[0];
     if (cn_db_exec(ctx->pool, ctx->db, "cn_login_use", 3, args, &n) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid", NULL);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID, NULL);
     }
     return with_integration(ctx, login, it);
 }
@@ -260,10 +255,10 @@ apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **
     args[1] = digest;
     args[2] = args[0];
     if (cn_db_exec(ctx->pool, ctx->db, "cn_login_callback", 3, args, &n) != APR_SUCCESS) {
-        return db_failed(ctx);
+        return cn_fail_db(ctx);
     }
     if (n != 1) {
-        return cn_fail(ctx->pool, &ctx->res, "login_id_invalid",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID,
                        "this sign-in was already completed, or has expired");
     }
     return with_integration(ctx, *login, it);

@@ -162,18 +162,18 @@ json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
 /* Turn a failed provider exchange into a result. */
 static apr_status_t provider_failure(cn_ctx_t *ctx, const char *what, apr_status_t rv,
                                      const cn_http_response_t *resp, json_t *body,
-                                     const char *invalid_grant_type)
+                                     cn_event_id_t invalid_grant_type)
 {
     const char *err = NULL, *desc = NULL;
     if (rv == CN_NO_HTTP_CLIENT) {
-        return cn_fail(ctx->pool, &ctx->res, "service_unavailable", "%s: %s", what, resp->error);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE, "%s: %s", what, resp->error);
     }
     if (rv == APR_TIMEUP || rv == APR_EGENERAL) {
-        return cn_fail(ctx->pool, &ctx->res, "provider_not_responding", "%s: %s", what,
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_RESPONDING, "%s: %s", what,
                        resp->error ? resp->error : "no answer");
     }
     if (rv == APR_ENOSPC) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "%s: the answer is larger than allowed", what);
     }
     if (body) {
@@ -185,18 +185,18 @@ static apr_status_t provider_failure(cn_ctx_t *ctx, const char *what, apr_status
                        desc ? ": " : "", desc ? desc : "");
     }
     if (err && (!strcmp(err, "invalid_client") || !strcmp(err, "unauthorized_client"))) {
-        return cn_fail(ctx->pool, &ctx->res, "invalid_client", "%s: %s%s%s", what, err,
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_CLIENT, "%s: %s%s%s", what, err,
                        desc ? ": " : "", desc ? desc : "");
     }
     if (err) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error", "%s: %s%s%s", what, err,
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR, "%s: %s%s%s", what, err,
                        desc ? ": " : "", desc ? desc : "");
     }
     if (!body) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "%s: HTTP %d with a body that is not JSON", what, resp->status);
     }
-    return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error", "%s: HTTP %d", what,
+    return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR, "%s: HTTP %d", what,
                    resp->status);
 }
 
@@ -245,12 +245,12 @@ apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const cha
     json_int_t exp = 0;
     apr_status_t rv;
     const char *what = code ? "code exchange" : "token refresh";
-    const char *grant_err = code ? "provider_code_request_failed" : "refresh_token_invalid";
+    cn_event_id_t grant_err = code ? CN_EV_PROVIDER_CODE_REQUEST_FAILED : CN_EV_REFRESH_TOKEN_INVALID;
 
     req.method = "POST";
     req.url = cn_oauth_endpoint(ctx, it->provider, "token", cn_oauth_tenant(it));
     if (!req.url) {
-        return cn_fail(ctx->pool, &ctx->res, "integration_problem",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_PROBLEM,
                        "the integration's tenant is not valid");
     }
     req.body = cn_http_form(ctx->pool, pairs);
@@ -265,7 +265,7 @@ apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const cha
         || !t->access_token || cn_json_get_string(body, "refresh_token", &t->refresh_token)
         || cn_json_get_string(body, "id_token", &t->id_token)
         || cn_json_get_string(body, "scope", &t->scope)) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "%s: the answer has no usable access_token", what);
     }
     if (json_is_integer(json_object_get(body, "expires_in"))) {
@@ -319,11 +319,11 @@ static apr_status_t user_document(cn_ctx_t *ctx, int google, const cn_tokens_t *
     rv = provider_call(ctx, &req, &resp);
     body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
     if (rv != APR_SUCCESS || resp.status != 200 || !body) {
-        return provider_failure(ctx, what, rv, &resp, body, "oauth_provider_error");
+        return provider_failure(ctx, what, rv, &resp, body, CN_EV_OAUTH_PROVIDER_ERROR);
     }
     named = claim(body, google ? "sub" : "id");
     if (*user_id && named && strcmp(*user_id, named)) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "%s names another user than the id_token", what);
     }
     if (!*user_id) {
@@ -354,12 +354,12 @@ static apr_status_t google_identity(cn_ctx_t *ctx, const cn_tokens_t *tokens,
         }
         email = claim_true(info, "email_verified") ? claim(info, "email") : NULL;
         if (!email && claim(info, "email")) {
-            return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                            "Google has not verified the user's email address");
         }
     }
     if (!sub) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "the provider did not identify the user (no sub)");
     }
     id->subject = id->legacy_subject = id->user_id = sub;
@@ -382,7 +382,7 @@ static apr_status_t microsoft_identity(cn_ctx_t *ctx, const cn_tokens_t *tokens,
         email = claim(c, "email");
     }
     if (!tid) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "the id_token names no tenant (tid)");
     }
     if (!oid || !usable_email(email)) {
@@ -395,7 +395,7 @@ static apr_status_t microsoft_identity(cn_ctx_t *ctx, const cn_tokens_t *tokens,
         }
     }
     if (!oid) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "the provider did not identify the user (no oid)");
     }
     id->subject = apr_pstrcat(ctx->pool, tid, "/", oid, NULL);
@@ -414,11 +414,11 @@ apr_status_t cn_oauth_identity(cn_ctx_t *ctx, const cn_integration_t *it,
         return rv;
     }
     if (strlen(id->subject) > 512) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "the provider's user identifier is too long");
     }
     if (!usable_email(id->email)) {
-        return cn_fail(ctx->pool, &ctx->res, "oauth_provider_error",
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "the provider did not vouch for the user's email address");
     }
     id->email = lower(ctx->pool, id->email);

@@ -13,7 +13,19 @@ const char *cn_db_error(cn_db_t *db, int rv)
 
 static apr_dbd_prepared_t *stmt_get(cn_db_t *db, const char *label)
 {
-    return db->prepared ? apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING) : NULL;
+    apr_dbd_prepared_t *st = db->prepared ? apr_hash_get(db->prepared, label,
+                                                         APR_HASH_KEY_STRING) : NULL;
+    if (!st) {
+        db->error = label; /* a statement that was never prepared */
+    }
+    return st;
+}
+
+/* Keep what the driver said, for the log of whoever turns it into an answer. */
+static apr_status_t failed(apr_pool_t *pool, cn_db_t *db, const char *what, int rv)
+{
+    db->error = apr_pstrcat(pool, what, ": ", cn_db_error(db, rv), NULL);
+    return APR_EGENERAL;
 }
 
 apr_status_t cn_db_select(apr_pool_t *pool, cn_db_t *db, const char *label, int nargs,
@@ -29,7 +41,7 @@ apr_status_t cn_db_select(apr_pool_t *pool, cn_db_t *db, const char *label, int 
     /* Random access: the pgsql driver knows its columns only then. */
     rv = apr_dbd_pselect(db->driver, pool, db->handle, &res, st, 1, nargs, args);
     if (rv) {
-        return APR_EGENERAL;
+        return failed(pool, db, label, rv);
     }
     ncols = apr_dbd_num_cols(db->driver, res);
     *rows = apr_array_make(pool, 4, sizeof(cn_row_t *));
@@ -66,17 +78,19 @@ apr_status_t cn_db_exec(apr_pool_t *pool, cn_db_t *db, const char *label, int na
     if (affected) {
         *affected = n;
     }
-    return rv ? APR_EGENERAL : APR_SUCCESS;
+    return rv ? failed(pool, db, label, rv) : APR_SUCCESS;
 }
 
 apr_status_t cn_db_begin(apr_pool_t *pool, cn_db_t *db)
 {
+    int rv;
     db->trans = NULL;
     if (db->write_lock) {
         apr_global_mutex_lock(db->write_lock);
     }
-    if (apr_dbd_transaction_start(db->driver, pool, db->handle, &db->trans)) {
+    if ((rv = apr_dbd_transaction_start(db->driver, pool, db->handle, &db->trans))) {
         db->trans = NULL;
+        failed(pool, db, "BEGIN", rv);
         if (db->write_lock) {
             apr_global_mutex_unlock(db->write_lock);
         }
@@ -103,5 +117,5 @@ apr_status_t cn_db_end(apr_pool_t *pool, cn_db_t *db)
     if (db->write_lock) {
         apr_global_mutex_unlock(db->write_lock);
     }
-    return rv ? APR_EGENERAL : APR_SUCCESS;
+    return rv ? failed(pool, db, "COMMIT", rv) : APR_SUCCESS;
 }

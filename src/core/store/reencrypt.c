@@ -24,7 +24,7 @@ static apr_status_t reseal_column(cn_ctx_t *ctx, const sealed_column_t *c, int *
     apr_array_header_t *rows;
     int i;
     if (cn_db_select(ctx->pool, ctx->db, c->select_label, 0, NULL, &rows) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot read %s", c->table);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "cannot read %s", c->table);
     }
     for (i = 0; i < rows->nelts; ++i) {
         cn_row_t *row = APR_ARRAY_IDX(rows, i, cn_row_t *);
@@ -36,17 +36,17 @@ static apr_status_t reseal_column(cn_ctx_t *ctx, const sealed_column_t *c, int *
         }
         aad = cn_crypto_aad(ctx->pool, c->table, c->column, id);
         if (cn_crypto_open(ctx->pool, ctx->ring, value, aad, &plain, &len) != APR_SUCCESS) {
-            return cn_fail(ctx->pool, &ctx->res, "internal_error",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR,
                            "%s.%s of row %s opens with no configured key", c->table,
                            c->column, id);
         }
         if (cn_crypto_seal(ctx->pool, ctx->ring, plain, len, aad, &sealed) != APR_SUCCESS) {
-            return cn_fail(ctx->pool, &ctx->res, "internal_error", "sealing failed");
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "sealing failed");
         }
         args[0] = sealed;
         args[1] = id;
         if (cn_db_exec(ctx->pool, ctx->db, c->update_label, 2, args, NULL) != APR_SUCCESS) {
-            return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot update %s", c->table);
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "cannot update %s", c->table);
         }
         ++*count;
     }
@@ -61,7 +61,7 @@ static apr_status_t reseal_grant_settings(cn_ctx_t *ctx, int *count)
     int i;
     if (cn_db_select(ctx->pool, ctx->db, "cn_grant_all_settings", 0, NULL, &rows)
         != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot read grants");
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "cannot read grants");
     }
     for (i = 0; i < rows->nelts; ++i) {
         cn_row_t *row = APR_ARRAY_IDX(rows, i, cn_row_t *);
@@ -75,12 +75,12 @@ static apr_status_t reseal_grant_settings(cn_ctx_t *ctx, int *count)
         rv = cn_grant_settings_reseal(ctx->pool, ctx->ring, row->cols[0], settings, &changed,
                                       &why);
         if (rv == APR_EINVAL) {
-            return cn_fail(ctx->pool, &ctx->res, "internal_error",
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR,
                            "grants.%s of row %s opens with no configured key", why,
                            row->cols[0]);
         }
         if (rv != APR_SUCCESS) {
-            return cn_fail(ctx->pool, &ctx->res, "internal_error", "sealing failed");
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "sealing failed");
         }
         if (!changed) {
             continue;
@@ -90,7 +90,7 @@ static apr_status_t reseal_grant_settings(cn_ctx_t *ctx, int *count)
         if (!args[0]
             || cn_db_exec(ctx->pool, ctx->db, "cn_grant_set_settings", 2, args, NULL)
                    != APR_SUCCESS) {
-            return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot update grants");
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "cannot update grants");
         }
         *count += changed;
     }
@@ -103,7 +103,7 @@ apr_status_t cn_store_reencrypt(cn_ctx_t *ctx, int *count)
     apr_status_t rv = APR_SUCCESS;
     *count = 0;
     if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
-        return cn_fail(ctx->pool, &ctx->res, "internal_error", "cannot start a transaction");
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "cannot start a transaction");
     }
     for (c = columns; c->table && rv == APR_SUCCESS; ++c) {
         rv = reseal_column(ctx, c, count);
@@ -117,7 +117,7 @@ apr_status_t cn_store_reencrypt(cn_ctx_t *ctx, int *count)
     }
     if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS && rv == APR_SUCCESS) {
         *count = 0;
-        return cn_fail(ctx->pool, &ctx->res, "internal_error", "commit failed");
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, "commit failed");
     }
     return rv;
 }

@@ -1,0 +1,139 @@
+/* The flow engine: every way a mailbox gets connected is one flow.
+ *
+ * Something starts it (today GET /login of a hosted login request), the
+ * browser carries it in one sealed session value keyed by its state, an
+ * upstream step proves the mailbox (today the OAuth 2.0 code exchange), and
+ * a finisher stores the result and tells the application (today a redirect
+ * with grant_id). Steps and the kinds of flow are rows of small tables of
+ * function pointers (flow/engine.c): a new way in or out is a new row.
+ *
+ * The engine opens and closes short database sections through the
+ * context's seam and never holds a handle while it talks to a provider. */
+#ifndef CN_FLOW_H
+#define CN_FLOW_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+#include "cn_core.h"
+#include "cn_model.h"
+
+/* Prefix of the session keys of flows; at most this many flows per browser
+ * session (the oldest goes when another starts). */
+#define CN_FLOW_SESSION_PREFIX "connect-flow-"
+#define CN_FLOWS_PER_SESSION 4
+
+/* One flow, as the browser's session carries it (sealed). */
+typedef struct cn_flow_t {
+    const char *kind;           /* a row of the kinds table: "hosted" */
+    const char *app_id;
+    const char *integration_id;
+    const char *provider;
+    const char *origin;         /* what started it, as its kind knows it (hosted: the login's digest) */
+    const char *state;          /* sent upstream; 256 random bits */
+    const char *verifier;       /* the upstream PKCE verifier (S256) */
+    apr_int64_t created, deadline;
+} cn_flow_t;
+
+/* What started a flow, loaded anew when it goes on. */
+typedef struct cn_flow_origin_t {
+    cn_integration_t *it;       /* as it is now */
+    json_t *scope;              /* what the application asked for */
+    const char *redirect_uri;   /* the application's, still one of the integration's */
+    const char *app_state;      /* the application's own state */
+    const char *login_hint;
+    const char *reauth_grant_id;
+    void *data;                 /* the kind's own (hosted: the cn_login_t) */
+} cn_flow_origin_t;
+
+/* What an upstream step proved: provider tokens, and who signed in when the
+ * step knows it itself (else the engine asks the provider). */
+typedef struct cn_flow_proof_t {
+    cn_tokens_t *tokens;
+    cn_identity_t *id;
+} cn_flow_proof_t;
+
+/* An upstream step: how a mailbox is proven. */
+typedef struct cn_flow_step_t {
+    const char *name;
+    unsigned caps; /* the providers it serves: CN_PROVIDER_* of cn_provider_t */
+    /* Where the browser goes to prove it (no database handle held). */
+    apr_status_t (*start)(cn_ctx_t *ctx, const cn_flow_t *flow, const cn_flow_origin_t *origin,
+                          const char **location);
+    /* What came back (the callback's query) as a proof (no database handle held). */
+    apr_status_t (*finish)(cn_ctx_t *ctx, const cn_flow_t *flow, const cn_flow_origin_t *origin,
+                           const apr_table_t *query, cn_flow_proof_t *proof);
+} cn_flow_step_t;
+
+/* A kind of flow: what starts it and what the application hears at its end. */
+typedef struct cn_flow_kind_t {
+    const char *name;
+    /* Spend what started the flow, once its session value is written, and
+     * load the origin (in a database section). */
+    apr_status_t (*claim)(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin);
+    /* At the callback: the origin again, as it is now; accepted once (in a
+     * database section). A failure here is a page: the application's
+     * redirect URI is not known to be good. */
+    apr_status_t (*resume)(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin);
+    /* The proven mailbox stored; where the browser goes. */
+    apr_status_t (*done)(cn_ctx_t *ctx, const cn_flow_t *flow, const cn_flow_origin_t *origin,
+                         const cn_flow_proof_t *proof, const char **location);
+    /* Where the browser goes to tell the application of the failure in ctx->res. */
+    const char *(*failed)(cn_ctx_t *ctx, const cn_flow_t *flow, const cn_flow_origin_t *origin);
+} cn_flow_kind_t;
+
+/* The rows (flow/engine.c): NULL when there is none. */
+const cn_flow_kind_t *cn_flow_kind(const char *name);
+const cn_flow_step_t *cn_flow_step_for(const char *provider);
+
+/* A new flow of KIND: fresh state and PKCE verifier, created now. */
+apr_status_t cn_flow_new(cn_ctx_t *ctx, const char *kind, cn_flow_t **out);
+
+/* ---- the flow in the browser's session ---- */
+
+/* The session key of the flow whose state is STATE:
+ * CN_FLOW_SESSION_PREFIX + the first 8 hex digits of SHA-256(state). */
+const char *cn_flow_session_key(apr_pool_t *pool, const char *state);
+/* FLOW as one sealed value (AES-256-GCM, bound to its session key). */
+apr_status_t cn_flow_seal(cn_ctx_t *ctx, const cn_flow_t *flow, const char **key,
+                          const char **sealed);
+/* The flow sealed under KEY, without further checks (to find the oldest). */
+apr_status_t cn_flow_unseal(cn_ctx_t *ctx, const char *key, const char *sealed,
+                            cn_flow_t **out);
+/* The flow sealed under KEY for the callback's STATE: the states must match
+ * (compared in constant time) and the deadline must not have passed; else
+ * login_id_invalid. */
+apr_status_t cn_flow_open(cn_ctx_t *ctx, const char *key, const char *sealed, const char *state,
+                          cn_flow_t **out);
+
+/* ---- running a flow ---- */
+
+/* Hosted authentication, GET /login: a new flow for login request ID as it
+ * stands (unknown, used or expired, or a cookie_nonce that does not match:
+ * login_id_invalid). Nothing is spent. */
+apr_status_t cn_flow_hosted_begin(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
+                                  cn_flow_t **out);
+
+/* Once the browser's session holds FLOW: spend what started it, and where
+ * the browser goes for the upstream step. A failure is a page. */
+apr_status_t cn_flow_launch(cn_ctx_t *ctx, const cn_flow_t *flow, const char **location);
+
+/* The callback of FLOW with its QUERY. APR_SUCCESS: *LOCATION is where the
+ * browser goes (the application, told of success or failure). A failure is
+ * a page (the origin is gone, or no longer allowed). */
+apr_status_t cn_flow_complete(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_table_t *query,
+                              const char **location);
+
+/* The tail every way in shares: who signed in (from PROOF, else asked of the
+ * provider with its tokens), then the grant of that identity stored or
+ * re-authenticated (in a database section). */
+apr_status_t cn_flow_connect(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
+                             const char *state, const char *reauth_grant_id,
+                             const cn_flow_proof_t *proof, cn_grant_t **grant, int *reauth);
+
+/* POST /grants, native authentication: BODY's refresh token proven by a
+ * refresh at the provider, then the same tail. */
+apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth);
+
+#endif
