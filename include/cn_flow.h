@@ -34,6 +34,7 @@ typedef struct cn_flow_t {
     const char *state;          /* sent upstream; 256 random bits */
     const char *verifier;       /* the upstream PKCE verifier (S256) */
     apr_int64_t created, deadline;
+    const void *loaded;         /* what began it loaded, for its launch in the same request (not sealed) */
 } cn_flow_t;
 
 /* What started a flow, loaded anew when it goes on. */
@@ -135,5 +136,9 @@ apr_status_t cn_flow_connect(cn_ctx_t *ctx, const cn_integration_t *it, json_t *
 /* POST /grants, native authentication: BODY's refresh token proven by a
  * refresh at the provider, then the same tail. */
 apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth);
+
+/* DELETE /grants/{id}: the grant and its secrets deleted (in a database
+ * section), then its refresh token revoked at the provider, best effort. */
+apr_status_t cn_grant_revoke(cn_ctx_t *ctx, const char *id);
 
 #endif

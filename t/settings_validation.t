@@ -195,6 +195,8 @@ my $crlf = "https://app-one.example/oauth/done\r\nSet-Cookie: evil=1";
 {
     my $g = CnTest::Flow->new(provider => 'google', login_hint => 'crlf.callback@example.com');
     ok $g->auth, 'a login request for the callback check' or diag $g->{error};
+    my $grants = () = db_rows('grants');
+    ok $g->login && $g->authorize, '... through /login and the provider' or diag $g->{error};
     for my $l (db_rows('login_requests')) {
         my $req = json_decode($l->{request});
         next unless ($req->{login_hint} // '') eq 'crlf.callback@example.com';
@@ -202,14 +204,29 @@ my $crlf = "https://app-one.example/oauth/done\r\nSet-Cookie: evil=1";
         dbh()->do('UPDATE login_requests SET request = ? WHERE id_digest = ?', undef, json_encode($req),
                   $l->{id_digest});
     }
-    my $grants = () = db_rows('grants');
-    ok $g->login && $g->authorize, '... through /login and the provider' or diag $g->{error};
     $g->callback;
     is_deeply [error_page_problems($g->{callback}, 'redirect_uri_not_allowed')], [],
         '... the callback answers the redirect_uri_not_allowed page (not a 500, no Location)';
     my @exchanged = grep { $_->{method} eq 'POST' && ($_->{params}{code} // '') eq ($g->{code} // '-') } @{ fake_log() };
     is scalar(@exchanged), 0, '... the code was not exchanged';
     is scalar(() = db_rows('grants')), $grants, '... and no grant was stored';
+}
+# The same, tampered before /login: the page comes at once, and the provider sees nothing.
+{
+    my $g = CnTest::Flow->new(provider => 'google', login_hint => 'crlf.login@example.com');
+    ok $g->auth, 'a login request for the /login check' or diag $g->{error};
+    for my $l (db_rows('login_requests')) {
+        my $req = json_decode($l->{request});
+        next unless ($req->{login_hint} // '') eq 'crlf.login@example.com';
+        $req->{redirect_uri} = $crlf;
+        dbh()->do('UPDATE login_requests SET request = ? WHERE id_digest = ?', undef, json_encode($req),
+                  $l->{id_digest});
+    }
+    my $res = $g->browser_get($g->{login_url});
+    is_deeply [error_page_problems($res, 'redirect_uri_not_allowed')], [],
+        '... GET /login answers the redirect_uri_not_allowed page';
+    ok !(grep { ($_->{params}{login_hint} // '') eq 'crlf.login@example.com' } @{ fake_log() }),
+        '... and the provider was never asked';
 }
 dbh()->do('UPDATE integrations SET redirect_uris = ? WHERE id = ?', undef, json_encode(\@good_uris),
           row_of('google')->{id});

@@ -82,6 +82,8 @@ int cn_dbd_functions_present(void);
 /* cn_dbd.c: short-lived handles for requests that call providers in between */
 cn_db_t *cn_dbd_open(request_rec *r);
 void cn_dbd_close(request_rec *r, cn_db_t *db);
+/* The same as the core's database seam (cn_ctx_t.dbs) for request R. */
+cn_db_seam_t cn_dbd_seam(request_rec *r);
 
 /* cn_handler.c */
 int cn_handler(request_rec *r);

@@ -24,12 +24,26 @@ typedef enum {
     CN_AUTH_CLIENT_ID_OR_BASIC /* ?client_id= of a configured application, else Basic */
 } cn_auth_kind_t;
 
+/* How a route answers, its failures included: the API's JSON envelope, or
+ * an HTML page for the browser (and redirects). */
+typedef enum {
+    CN_ANSWER_JSON,
+    CN_ANSWER_PAGE
+} cn_answer_kind_t;
+
+/* What a route needs before its handler runs. */
+#define CN_NEEDS_NOTHING 0
+#define CN_NEEDS_DB 1 /* the request's database handle (the route calls no provider;
+                       * routes that do let the core open short sections) */
+
 typedef int (*cn_route_fn)(cn_req_t *req);
 
 typedef struct cn_route_t {
     int method;           /* M_GET, M_POST, M_PATCH, M_DELETE */
     const char *pattern;  /* "/integrations/{provider}/creds/{id}" */
     cn_auth_kind_t auth;
+    cn_answer_kind_t answer;
+    int needs;            /* CN_NEEDS_* */
     cn_route_fn fn;
 } cn_route_t;
 
@@ -71,10 +85,6 @@ int cn_route_grant_delete(cn_req_t *req);
 /* Read and parse a JSON object body (Content-Type application/json, else 415); on failure
  * the answer is already sent and *ANSWER holds the handler's return value. */
 json_t *cn_read_json(cn_req_t *req, int *answer);
-
-/* Open a database handle for the request; on failure answers 500 and
- * returns NULL with *ANSWER set. */
-int cn_need_db(cn_req_t *req, int *answer);
 
 /* Log a line with the request id in front; never pass a secret. */
 #define cn_log(req, level, fmt, ...) \

@@ -298,3 +298,24 @@ void cn_dbd_close(request_rec *r, cn_db_t *db)
         db->baton = NULL;
     }
 }
+
+/* The core's database seam: short sections on handles of their own. */
+static apr_status_t seam_open(void *baton, apr_pool_t *pool, cn_db_t **db)
+{
+    *db = cn_dbd_open(baton);
+    return *db ? APR_SUCCESS : APR_EGENERAL;
+}
+
+static void seam_close(void *baton, cn_db_t *db)
+{
+    cn_dbd_close(baton, db);
+}
+
+cn_db_seam_t cn_dbd_seam(request_rec *r)
+{
+    cn_db_seam_t seam;
+    seam.open = seam_open;
+    seam.close = seam_close;
+    seam.baton = r;
+    return seam;
+}

@@ -219,21 +219,6 @@ static apr_status_t parse_query(apr_pool_t *p, const char *args, apr_table_t **o
     return APR_SUCCESS;
 }
 
-int cn_need_db(cn_req_t *req, int *answer)
-{
-    if (!req->ctx.db) {
-        req->ctx.db = cn_dbd_acquire(req->r);
-        if (!req->ctx.db) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
-                          "[%s] " CNLOGNO(00102) "no database connection from mod_dbd",
-                          req->request_id);
-            *answer = cn_reply_error(req, CN_EV_INTERNAL_ERROR, NULL);
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* ---- authentication ---------------------------------------------------- */
 
 static const cn_app_t *authenticate_basic(cn_req_t *req)
@@ -301,7 +286,9 @@ static const char *method_name(int m)
     }
 }
 
-static int dispatch(cn_req_t *req, const cn_route_t *routes)
+/* The route of the request, with its {name} captures in req->params; NULL
+ * when there is none, with the 404 or 405 answer in *ANSWER. */
+static const cn_route_t *find_route(cn_req_t *req, const cn_route_t *routes, int *answer)
 {
     const cn_route_t *rt;
     const char *allow = NULL;
@@ -317,32 +304,64 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
         }
         memcpy(req->params, params, sizeof(params));
         capture_params(req->r->pool, req->params);
-        if (rt->auth == CN_AUTH_CLIENT_ID_OR_BASIC) {
-            const char *cid = apr_table_get(req->query, "client_id");
-            req->app = cid ? apr_hash_get(req->sc->apps_by_id, cid, APR_HASH_KEY_STRING) : NULL;
-        }
-        if (rt->auth != CN_AUTH_PUBLIC && !req->app) {
-            req->app = authenticate_basic(req);
-            if (!req->app) {
-                return cn_reply_error(req, CN_EV_INVALID_REQUEST_ERROR,
-                                      "missing or wrong application credentials");
-            }
-        }
-        if (req->app) {
-            req->ctx.app_id = req->app->client_id;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r, "[%s] " CNLOGNO(00103) "%s %s -> %s%s%s",
-                      req->request_id, req->r->method, req->path, rt->pattern,
-                      req->app ? " as " : "", req->app ? req->app->client_id : "");
-        return rt->fn(req);
+        return rt;
     }
     if (allow) {
         apr_table_setn(req->r->err_headers_out, "Allow", allow);
-        return cn_reply_error(req, CN_EV_METHOD_NOT_ALLOWED,
-                              apr_psprintf(req->r->pool, "%s is not allowed here",
-                                           req->r->method));
+        *answer = cn_reply_error(req, CN_EV_METHOD_NOT_ALLOWED,
+                                 apr_psprintf(req->r->pool, "%s is not allowed here",
+                                              req->r->method));
     }
-    return cn_reply_error(req, CN_EV_NOT_FOUND_ERROR, "no such endpoint");
+    else {
+        *answer = cn_reply_error(req, CN_EV_NOT_FOUND_ERROR, "no such endpoint");
+    }
+    return NULL;
+}
+
+/* A failure before the handler runs, in the route's kind of answer. */
+static int refuse(cn_req_t *req, const cn_route_t *rt, cn_event_id_t json_event,
+                  cn_event_id_t page_event, const char *why)
+{
+    return rt->answer == CN_ANSWER_PAGE ? cn_page_error(req, page_event, why)
+                                        : cn_reply_error(req, json_event, why);
+}
+
+/* Route, query, caller, what the route needs; then its handler. */
+static int dispatch(cn_req_t *req, const cn_route_t *routes)
+{
+    int answer = OK;
+    const cn_route_t *rt = find_route(req, routes, &answer);
+    if (!rt) {
+        return answer;
+    }
+    if (parse_query(req->r->pool, req->r->args, &req->query) != APR_SUCCESS) {
+        return refuse(req, rt, CN_EV_INVALID_QUERY_PARAMS, CN_EV_LOGIN_ID_INVALID,
+                      "the query string is not valid percent-encoding");
+    }
+    if (rt->auth == CN_AUTH_CLIENT_ID_OR_BASIC) {
+        const char *cid = apr_table_get(req->query, "client_id");
+        req->app = cid ? apr_hash_get(req->sc->apps_by_id, cid, APR_HASH_KEY_STRING) : NULL;
+    }
+    if (rt->auth != CN_AUTH_PUBLIC && !req->app) {
+        req->app = authenticate_basic(req);
+        if (!req->app) {
+            return cn_reply_error(req, CN_EV_INVALID_REQUEST_ERROR,
+                                  "missing or wrong application credentials");
+        }
+    }
+    if (req->app) {
+        req->ctx.app_id = req->app->client_id;
+    }
+    if ((rt->needs & CN_NEEDS_DB) && !(req->ctx.db = cn_dbd_acquire(req->r))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
+                      "[%s] " CNLOGNO(00102) "no database connection from mod_dbd",
+                      req->request_id);
+        return refuse(req, rt, CN_EV_INTERNAL_ERROR, CN_EV_INTERNAL_ERROR, NULL);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r, "[%s] " CNLOGNO(00103) "%s %s -> %s%s%s",
+                  req->request_id, req->r->method, req->path, rt->pattern,
+                  req->app ? " as " : "", req->app ? req->app->client_id : "");
+    return rt->fn(req);
 }
 
 static const char *new_request_id(request_rec *r)
@@ -377,6 +396,18 @@ static const char *path_below_mount(request_rec *r, const cn_server_conf_t *sc)
     return *rest ? rest : "/";
 }
 
+/* The core's log lines go to httpd's error log with the request behind them. */
+static void log_write(void *baton, int level, const char *line)
+{
+    request_rec *r = baton;
+    ap_log_rerror(APLOG_MARK, level, 0, r, "[%s] %s", r->log_id ? r->log_id : "-", line);
+}
+
+static int log_enabled(void *baton, int level)
+{
+    return APLOG_R_MODULE_IS_LEVEL((request_rec *)baton, APLOG_MODULE_INDEX, level);
+}
+
 static void init_req(cn_req_t *req, request_rec *r)
 {
     const char *ua;
@@ -389,6 +420,10 @@ static void init_req(cn_req_t *req, request_rec *r)
     /* err_headers_out travels with every answer, errors included. */
     apr_table_setn(r->err_headers_out, CN_REQUEST_ID_HEADER, req->request_id);
     req->ctx.pool = r->pool;
+    req->ctx.log.write = log_write;
+    req->ctx.log.enabled = log_enabled;
+    req->ctx.log.baton = r;
+    req->ctx.dbs = cn_dbd_seam(r);
     req->ctx.ring = req->sc->ring;
     req->ctx.now = (apr_int64_t)apr_time_sec(r->request_time);
     req->ctx.request_id = req->request_id;
@@ -410,16 +445,6 @@ int cn_handler(request_rec *r)
     }
     init_req(&req, r);
     req.path = path_below_mount(r, req.sc);
-    if (parse_query(r->pool, r->args, &req.query) != APR_SUCCESS) {
-        ap_discard_request_body(r);
-        /* The browser's endpoints answer browsers with pages. */
-        if (!strcmp(req.path, "/login") || !strcmp(req.path, "/callback")) {
-            return cn_page_error(&req, CN_EV_LOGIN_ID_INVALID,
-                                 "the query string is not valid percent-encoding");
-        }
-        return cn_reply_error(&req, CN_EV_INVALID_QUERY_PARAMS,
-                              "the query string is not valid percent-encoding");
-    }
     rv = dispatch(&req, cn_api_routes);
     /* Whatever a handler did not read is drained, so keep-alive stays sane. */
     ap_discard_request_body(r);

@@ -20,7 +20,7 @@ static int integration_create(cn_req_t *req)
     int answer;
     json_t *body = cn_read_json(req, &answer), *out = NULL;
     apr_status_t rv;
-    if (!body || !cn_need_db(req, &answer)) {
+    if (!body) {
         return answer;
     }
     rv = cn_integration_create(&req->ctx, body, &out);
@@ -32,7 +32,7 @@ static int integration_list(cn_req_t *req)
     int answer, limit, offset;
     json_t *out = NULL;
     apr_status_t rv;
-    if (!paging(req, &limit, &offset, &answer) || !cn_need_db(req, &answer)) {
+    if (!paging(req, &limit, &offset, &answer)) {
         return answer;
     }
     rv = cn_integration_list(&req->ctx, limit, offset, &out);
@@ -41,12 +41,8 @@ static int integration_list(cn_req_t *req)
 
 static int integration_read(cn_req_t *req)
 {
-    int answer;
     json_t *out = NULL;
     apr_status_t rv;
-    if (!cn_need_db(req, &answer)) {
-        return answer;
-    }
     rv = cn_integration_read(&req->ctx, req->params[0], &out);
     return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
 }
@@ -56,7 +52,7 @@ static int integration_update(cn_req_t *req)
     int answer;
     json_t *body = cn_read_json(req, &answer), *out = NULL;
     apr_status_t rv;
-    if (!body || !cn_need_db(req, &answer)) {
+    if (!body) {
         return answer;
     }
     rv = cn_integration_update(&req->ctx, req->params[0], body, &out);
@@ -70,11 +66,7 @@ static json_t *removed(apr_pool_t *p)
 
 static int integration_delete(cn_req_t *req)
 {
-    int answer;
     apr_status_t rv;
-    if (!cn_need_db(req, &answer)) {
-        return answer;
-    }
     rv = cn_integration_delete(&req->ctx, req->params[0]);
     return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, removed(req->r->pool)));
 }
@@ -86,7 +78,7 @@ static int credential_create(cn_req_t *req)
     int answer;
     json_t *body = cn_read_json(req, &answer), *out = NULL;
     apr_status_t rv;
-    if (!body || !cn_need_db(req, &answer)) {
+    if (!body) {
         return answer;
     }
     rv = cn_credential_create(&req->ctx, req->params[0], body, &out);
@@ -98,7 +90,7 @@ static int credential_list(cn_req_t *req)
     int answer, limit, offset;
     json_t *out = NULL;
     apr_status_t rv;
-    if (!paging(req, &limit, &offset, &answer) || !cn_need_db(req, &answer)) {
+    if (!paging(req, &limit, &offset, &answer)) {
         return answer;
     }
     rv = cn_credential_list(&req->ctx, req->params[0], limit, offset,
@@ -109,12 +101,8 @@ static int credential_list(cn_req_t *req)
 
 static int credential_read(cn_req_t *req)
 {
-    int answer;
     json_t *out = NULL;
     apr_status_t rv;
-    if (!cn_need_db(req, &answer)) {
-        return answer;
-    }
     rv = cn_credential_read(&req->ctx, req->params[0], req->params[1], &out);
     return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
 }
@@ -124,7 +112,7 @@ static int credential_update(cn_req_t *req)
     int answer;
     json_t *body = cn_read_json(req, &answer), *out = NULL;
     apr_status_t rv;
-    if (!body || !cn_need_db(req, &answer)) {
+    if (!body) {
         return answer;
     }
     rv = cn_credential_update(&req->ctx, req->params[0], req->params[1], body, &out);
@@ -133,11 +121,7 @@ static int credential_update(cn_req_t *req)
 
 static int credential_delete(cn_req_t *req)
 {
-    int answer;
     apr_status_t rv;
-    if (!cn_need_db(req, &answer)) {
-        return answer;
-    }
     rv = cn_credential_delete(&req->ctx, req->params[0], req->params[1]);
     return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, NULL));
 }
@@ -146,7 +130,6 @@ static int credential_delete(cn_req_t *req)
 
 static int providers_find(cn_req_t *req)
 {
-    int answer;
     const char *client_id = apr_table_get(req->query, "client_id");
     json_t *out = NULL;
     apr_status_t rv;
@@ -155,9 +138,6 @@ static int providers_find(cn_req_t *req)
     }
     if (!apr_hash_get(req->sc->apps_by_id, client_id, APR_HASH_KEY_STRING)) {
         return cn_reply_error(req, CN_EV_NOT_FOUND_ERROR, "no such application");
-    }
-    if (!cn_need_db(req, &answer)) {
-        return answer;
     }
     req->ctx.app_id = client_id;
     rv = cn_providers_find(&req->ctx, &out);
@@ -168,7 +148,7 @@ static int providers_find(cn_req_t *req)
 
 static int providers_detect(cn_req_t *req)
 {
-    int answer, all = 0;
+    int all = 0;
     const char *email = apr_table_get(req->query, "email");
     const char *all_s = apr_table_get(req->query, "all_provider_types");
     json_t *out = NULL;
@@ -185,33 +165,37 @@ static int providers_detect(cn_req_t *req)
     if (!email || !*email) {
         return cn_reply_error(req, CN_EV_INVALID_QUERY_PARAMS, "email is required");
     }
-    if (!cn_need_db(req, &answer)) {
-        return answer;
-    }
     rv = cn_providers_detect(&req->ctx, email, all, &out);
     return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
 }
 
+/* Every route of the Unified Auth API: method, path below the mount, who may
+ * call it, how it answers, what it needs, and its handler. */
+#define JSON CN_ANSWER_JSON
+#define PAGE CN_ANSWER_PAGE
+#define DB CN_NEEDS_DB
+#define NONE CN_NEEDS_NOTHING
 const cn_route_t cn_api_routes[] = {
-    {M_POST, "/integrations", CN_AUTH_BASIC, integration_create},
-    {M_GET, "/integrations", CN_AUTH_BASIC, integration_list},
-    {M_GET, "/integrations/{provider}", CN_AUTH_BASIC, integration_read},
-    {M_PATCH, "/integrations/{provider}", CN_AUTH_BASIC, integration_update},
-    {M_DELETE, "/integrations/{provider}", CN_AUTH_BASIC, integration_delete},
-    {M_POST, "/integrations/{provider}/creds", CN_AUTH_BASIC, credential_create},
-    {M_GET, "/integrations/{provider}/creds", CN_AUTH_BASIC, credential_list},
-    {M_GET, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, credential_read},
-    {M_PATCH, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, credential_update},
-    {M_DELETE, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, credential_delete},
-    {M_POST, "/auth", CN_AUTH_BASIC, cn_route_auth_create},
-    {M_GET, "/login", CN_AUTH_PUBLIC, cn_route_login},
-    {M_GET, "/callback", CN_AUTH_PUBLIC, cn_route_callback},
-    {M_POST, "/grants", CN_AUTH_BASIC, cn_route_grants_create},
-    {M_GET, "/grants", CN_AUTH_BASIC, cn_route_grants_list},
-    {M_GET, "/grants/{id}", CN_AUTH_BASIC, cn_route_grant_read},
-    {M_PATCH, "/grants/{id}", CN_AUTH_BASIC, cn_route_grant_update},
-    {M_DELETE, "/grants/{id}", CN_AUTH_BASIC, cn_route_grant_delete},
-    {M_GET, "/providers/find", CN_AUTH_PUBLIC, providers_find},
-    {M_GET, "/providers/detect", CN_AUTH_CLIENT_ID_OR_BASIC, providers_detect},
-    {0, NULL, CN_AUTH_PUBLIC, NULL}
+    {M_POST, "/integrations", CN_AUTH_BASIC, JSON, DB, integration_create},
+    {M_GET, "/integrations", CN_AUTH_BASIC, JSON, DB, integration_list},
+    {M_GET, "/integrations/{provider}", CN_AUTH_BASIC, JSON, DB, integration_read},
+    {M_PATCH, "/integrations/{provider}", CN_AUTH_BASIC, JSON, DB, integration_update},
+    {M_DELETE, "/integrations/{provider}", CN_AUTH_BASIC, JSON, DB, integration_delete},
+    {M_POST, "/integrations/{provider}/creds", CN_AUTH_BASIC, JSON, DB, credential_create},
+    {M_GET, "/integrations/{provider}/creds", CN_AUTH_BASIC, JSON, DB, credential_list},
+    {M_GET, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, JSON, DB, credential_read},
+    {M_PATCH, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, JSON, DB, credential_update},
+    {M_DELETE, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, JSON, DB, credential_delete},
+    {M_POST, "/auth", CN_AUTH_BASIC, JSON, DB, cn_route_auth_create},
+    /* the browser's: the core opens short database sections around its provider calls */
+    {M_GET, "/login", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_login},
+    {M_GET, "/callback", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_callback},
+    {M_POST, "/grants", CN_AUTH_BASIC, JSON, NONE, cn_route_grants_create},
+    {M_GET, "/grants", CN_AUTH_BASIC, JSON, DB, cn_route_grants_list},
+    {M_GET, "/grants/{id}", CN_AUTH_BASIC, JSON, DB, cn_route_grant_read},
+    {M_PATCH, "/grants/{id}", CN_AUTH_BASIC, JSON, DB, cn_route_grant_update},
+    {M_DELETE, "/grants/{id}", CN_AUTH_BASIC, JSON, NONE, cn_route_grant_delete},
+    {M_GET, "/providers/find", CN_AUTH_PUBLIC, JSON, DB, providers_find},
+    {M_GET, "/providers/detect", CN_AUTH_CLIENT_ID_OR_BASIC, JSON, DB, providers_detect},
+    {0, NULL, CN_AUTH_PUBLIC, JSON, NONE, NULL}
 };

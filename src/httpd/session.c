@@ -1,5 +1,5 @@
-/* mod_session glue: the browser-side state of the hosted dance, under keys
- * prefixed "connect-", in the (encrypted) session cookie. */
+/* mod_session glue: the browser-side state of the flows, one value each,
+ * sealed by the core (cn_flow_seal), in the session cookie. */
 #include <apr_optional.h>
 #include <mod_session.h>
 
@@ -27,39 +27,90 @@ static session_rec *session_of(request_rec *r)
     return z;
 }
 
-/* Values are sealed by the module itself (AES-256-GCM, bound to their key),
- * whether or not mod_session_crypto also encrypts the whole cookie: the PKCE
- * verifier and the state never travel in the clear. */
-static const char *aad_of(request_rec *r, const char *name)
+typedef struct flow_keys_t {
+    apr_array_header_t *keys;
+} flow_keys_t;
+
+static int collect_flow_key(void *baton, const char *key, const char *value)
 {
-    return apr_pstrcat(r->pool, "session.", name, NULL);
+    flow_keys_t *fk = baton;
+    if (!strncmp(key, CN_FLOW_SESSION_PREFIX, sizeof(CN_FLOW_SESSION_PREFIX) - 1) && value
+        && *value) {
+        APR_ARRAY_PUSH(fk->keys, const char *) = key;
+    }
+    return 1;
 }
 
-const char *cn_session_get(request_rec *r, const cn_keyring_t *ring, const char *key)
+/* Make room for one more flow: the oldest go (a value that no longer opens
+ * first of all). */
+static void evict(request_rec *r, cn_ctx_t *ctx, session_rec *z, const char *keep)
 {
-    session_rec *z = session_of(r);
-    const char *name = apr_pstrcat(r->pool, CN_SESSION_PREFIX, key, NULL), *v = NULL, *plain;
-    apr_size_t len;
-    if (!z || get_fn(r, z, name, &v) != APR_SUCCESS || !v || !*v) {
-        return NULL;
+    flow_keys_t fk;
+    fk.keys = apr_array_make(r->pool, CN_FLOWS_PER_SESSION + 1, sizeof(const char *));
+    apr_table_do(collect_flow_key, &fk, z->entries, NULL);
+    while (fk.keys->nelts >= CN_FLOWS_PER_SESSION) {
+        int i, oldest = -1;
+        apr_int64_t oldest_at = 0;
+        for (i = 0; i < fk.keys->nelts; ++i) {
+            const char *key = APR_ARRAY_IDX(fk.keys, i, const char *), *v = NULL;
+            cn_flow_t *f;
+            cn_result_t saved = ctx->res;
+            if (!strcmp(key, keep)) {
+                continue;
+            }
+            get_fn(r, z, key, &v);
+            if (cn_flow_unseal(ctx, key, v, &f) != APR_SUCCESS) {
+                ctx->res = saved;
+                oldest = i;
+                break;
+            }
+            if (oldest < 0 || f->created < oldest_at) {
+                oldest = i;
+                oldest_at = f->created;
+            }
+        }
+        if (oldest < 0) {
+            return;
+        }
+        set_fn(r, z, APR_ARRAY_IDX(fk.keys, oldest, const char *), NULL);
+        APR_ARRAY_IDX(fk.keys, oldest, const char *) =
+            APR_ARRAY_IDX(fk.keys, fk.keys->nelts - 1, const char *);
+        --fk.keys->nelts;
     }
-    if (cn_crypto_open(r->pool, ring, v, aad_of(r, name), &plain, &len) != APR_SUCCESS) {
-        return NULL;
-    }
-    return *plain ? plain : NULL;
 }
 
-apr_status_t cn_session_set(request_rec *r, const cn_keyring_t *ring, const char *key,
-                            const char *value)
+apr_status_t cn_session_flow_put(request_rec *r, cn_ctx_t *ctx, const cn_flow_t *flow)
 {
     session_rec *z = session_of(r);
-    const char *name = apr_pstrcat(r->pool, CN_SESSION_PREFIX, key, NULL), *sealed = NULL;
+    const char *key, *sealed;
     if (!z) {
         return APR_EGENERAL;
     }
-    if (value && cn_crypto_seal(r->pool, ring, value, strlen(value), aad_of(r, name), &sealed)
-                     != APR_SUCCESS) {
+    if (cn_flow_seal(ctx, flow, &key, &sealed) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    return set_fn(r, z, name, sealed);
+    evict(r, ctx, z, key);
+    return set_fn(r, z, key, sealed);
+}
+
+const char *cn_session_flow_get(request_rec *r, const char *key, int take)
+{
+    session_rec *z = session_of(r);
+    const char *v = NULL;
+    if (!z || get_fn(r, z, key, &v) != APR_SUCCESS || !v || !*v) {
+        return NULL;
+    }
+    v = apr_pstrdup(r->pool, v);
+    if (take) {
+        set_fn(r, z, key, NULL);
+    }
+    return v;
+}
+
+void cn_session_flow_drop(request_rec *r, const char *key)
+{
+    session_rec *z = session_of(r);
+    if (z) {
+        set_fn(r, z, key, NULL);
+    }
 }

@@ -153,7 +153,8 @@ apr_status_t cn_credential_create(cn_ctx_t *ctx, const char *provider, json_t *b
     if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH) || (t->provider && strcmp(t->provider, provider))) {
+    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH)
+        || (t->provider && strcmp(t->provider, provider))) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "%s credentials do not apply to the %s provider", t->type, provider);
     }

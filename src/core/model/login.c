@@ -196,6 +196,11 @@ static apr_status_t with_integration(cn_ctx_t *ctx, cn_login_t *l, cn_integratio
         return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                        "the integration no longer allows this sign-in's redirect_uri");
     }
+    /* A value that went bad in the store never reaches a Location header. */
+    if (cn_url_redirect_uri_check(ctx->pool, json_string_value(uri), NULL) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
+                       "this sign-in's redirect_uri is not a valid redirect URI");
+    }
     return APR_SUCCESS;
 }
 

@@ -156,8 +156,10 @@ json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
     return cn_json_parse(pool, (const char *)raw, len, NULL);
 }
 
-/* provider_call's status when the process has no HTTP client. */
+/* provider_call's status when the process has no HTTP client, and when the
+ * caller holds a database handle. */
 #define CN_NO_HTTP_CLIENT APR_ENOTIMPL
+#define CN_DB_HELD APR_EBUSY
 
 /* Turn a failed provider exchange into a result. */
 static apr_status_t provider_failure(cn_ctx_t *ctx, const char *what, apr_status_t rv,
@@ -165,6 +167,10 @@ static apr_status_t provider_failure(cn_ctx_t *ctx, const char *what, apr_status
                                      cn_event_id_t invalid_grant_type)
 {
     const char *err = NULL, *desc = NULL;
+    if (rv == CN_DB_HELD) {
+        return cn_fail_rv(ctx->pool, &ctx->res, rv, CN_EV_INTERNAL_ERROR, "%s: %s", what,
+                          resp->error);
+    }
     if (rv == CN_NO_HTTP_CLIENT) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE, "%s: %s", what, resp->error);
     }
@@ -206,6 +212,14 @@ static apr_status_t provider_call(cn_ctx_t *ctx, const cn_http_request_t *req,
                                   cn_http_response_t *resp)
 {
     memset(resp, 0, sizeof(*resp));
+    if (ctx->db) {
+        /* The rule of every flow: no database handle while a provider is
+         * asked (it may take the whole ConnectProviderTimeout). */
+        cn_log(ctx, CN_LOG_CRIT, CNLOGNO(01101) "a database handle is held across a call to %s",
+               req->url);
+        resp->error = "a database handle is held across a provider call";
+        return CN_DB_HELD;
+    }
     if (!ctx->http || !ctx->http->perform) {
         resp->error = "no HTTP client in this process";
         return CN_NO_HTTP_CLIENT;

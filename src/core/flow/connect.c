@@ -1,0 +1,70 @@
+/* The tail every way in shares: from what a step proved to a stored grant. */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "cn_proto.h"
+#include "flow.h"
+
+apr_status_t cn_flow_connect(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
+                             const char *state, const char *reauth_grant_id,
+                             const cn_flow_proof_t *proof, cn_grant_t **grant, int *reauth)
+{
+    cn_identity_t *id = proof->id;
+    apr_status_t rv;
+    /* Who signed in: asked of the provider, so no database handle is held. */
+    if (!id && cn_oauth_identity(ctx, it, proof->tokens, &id) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cn_grant_store(ctx, it, scope, state, reauth_grant_id, proof->tokens, id, grant, reauth);
+    cn_ctx_db_close(ctx);
+    return rv;
+}
+
+apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth)
+{
+    cn_integration_t *it;
+    const char *secret, *refresh, *state;
+    json_t *scope;
+    cn_flow_proof_t proof = {0};
+    apr_status_t rv;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cn_grant_native_prepare(ctx, body, &it, &secret, &refresh, &scope, &state);
+    cn_ctx_db_close(ctx);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* A real refresh proves the token before anything is stored. */
+    if (cn_oauth_token(ctx, it, secret, NULL, NULL, refresh, &proof.tokens) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!proof.tokens->refresh_token) {
+        proof.tokens->refresh_token = refresh; /* providers that do not rotate keep the old one */
+    }
+    return cn_flow_connect(ctx, it, scope, state, NULL, &proof, grant, reauth);
+}
+
+apr_status_t cn_grant_revoke(cn_ctx_t *ctx, const char *id)
+{
+    cn_grant_t *gone = NULL;
+    cn_integration_t *it = NULL;
+    const char *refresh = NULL;
+    apr_status_t rv;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cn_grant_delete(ctx, id, &gone, &refresh);
+    if (rv == APR_SUCCESS && refresh
+        && cn_integration_load(ctx, gone->provider, &it) != APR_SUCCESS) {
+        it = NULL;
+    }
+    cn_ctx_db_close(ctx);
+    if (rv == APR_SUCCESS && it && refresh) {
+        cn_oauth_revoke(ctx, it, refresh); /* best effort, after the local delete */
+    }
+    return rv;
+}
