@@ -8,7 +8,7 @@ static void register_hooks(apr_pool_t *p)
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
     ap_hook_pre_config(cn_dbd_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(cn_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
-    ap_hook_child_init(cn_dbd_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(cn_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(cn_quick_handler, NULL, NULL, APR_HOOK_FIRST);
     /* Before core's <Directory>/file walk (REALLY_LAST) and http's TRACE. */
     ap_hook_map_to_storage(cn_map_to_storage, NULL, NULL, APR_HOOK_FIRST);

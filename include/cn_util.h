@@ -61,6 +61,12 @@ const char *cn_json_utf8_prefix(apr_pool_t *pool, const char *text, apr_size_t m
 /* Parse TEXT stored by us (a JSON array or object); NULL on failure. */
 json_t *cn_json_load_stored(apr_pool_t *pool, const char *text);
 
+/* True when the JSON array ARR holds the string S (byte for byte). */
+int cn_json_array_has(const json_t *arr, const char *s);
+
+/* S with ASCII letters in lower case, in POOL. */
+char *cn_lower(apr_pool_t *pool, const char *s);
+
 /* ---- events and results ---- */
 /* Event codes of the Unified Auth API (seed 004, "Event Codes").
  * One table drives error envelopes, log lines and recorded events. */

@@ -60,7 +60,7 @@ typedef struct cn_server_conf_t {
     int reencrypt;                 /* -1: unset */
     int provider_timeout;          /* seconds, -1: unset */
     cn_http_t *http;               /* per process, made in child_init */
-    struct cn_text_cache_t *grant_cache; /* per process, made in child_init */
+    cn_text_cache_t *grant_cache; /* per process, made in child_init */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -69,11 +69,15 @@ extern const command_rec cn_cmds[];
 void *cn_create_server_conf(apr_pool_t *p, server_rec *s);
 void *cn_merge_server_conf(apr_pool_t *p, void *base, void *add);
 int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+/* Each child: the per-process services (HTTP client, grant cache), then
+ * the database lock. */
+void cn_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* cn_dbd.c */
 apr_status_t cn_dbd_prepare_all(server_rec *s);
 apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc);
 cn_db_t *cn_dbd_acquire(request_rec *r);
+/* Each child: attach to the SQLite writers' lock. */
 void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s);
 int cn_dbd_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 apr_status_t cn_dbd_mutex_create(apr_pool_t *pconf, server_rec *s);

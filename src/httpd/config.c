@@ -387,3 +387,36 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
     }
     return OK;
 }
+
+/* The per-process services of every virtual host: the HTTP client the core
+ * calls providers with, and the cache of rendered grants. */
+static void services_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    server_rec *vs;
+    for (vs = s; vs; vs = vs->next) {
+        cn_server_conf_t *sc = ap_get_module_config(vs->module_config, &connect_module);
+        cn_http_options_t opts = {0};
+        opts.ca_file = sc->ca_file;
+        opts.connect_timeout_ms = 5000L < sc->provider_timeout * 1000L ? 5000L
+                                                                       : sc->provider_timeout * 1000L;
+        opts.timeout_ms = sc->provider_timeout * 1000L;
+        opts.max_response = 1024 * 1024;
+        if (cn_http_curl_make(pchild, &opts, &sc->http) != APR_SUCCESS) {
+            /* The process still serves what needs no provider; provider
+             * calls answer service_unavailable (503). */
+            sc->http = NULL;
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00022) "cannot set up libcurl: "
+                         "calls to providers will answer 503 in process %" APR_PID_T_FMT,
+                         getpid());
+        }
+        if (cn_text_cache_make(pchild, CN_GRANT_CACHE_ENTRIES, &sc->grant_cache) != APR_SUCCESS) {
+            sc->grant_cache = NULL; /* lists then render every row */
+        }
+    }
+}
+
+void cn_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    services_child_init(pchild, s);
+    cn_dbd_child_init(pchild, s);
+}

@@ -38,27 +38,6 @@ apr_status_t cn_dbd_mutex_create(apr_pool_t *pconf, server_rec *s)
 
 void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    server_rec *vs;
-    for (vs = s; vs; vs = vs->next) {
-        cn_server_conf_t *sc = ap_get_module_config(vs->module_config, &connect_module);
-        cn_http_options_t opts = {0};
-        opts.ca_file = sc->ca_file;
-        opts.connect_timeout_ms = 5000L < sc->provider_timeout * 1000L ? 5000L
-                                                                       : sc->provider_timeout * 1000L;
-        opts.timeout_ms = sc->provider_timeout * 1000L;
-        opts.max_response = 1024 * 1024;
-        if (cn_http_curl_make(pchild, &opts, &sc->http) != APR_SUCCESS) {
-            /* The process still serves what needs no provider; provider
-             * calls answer service_unavailable (503). */
-            sc->http = NULL;
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00022) "cannot set up libcurl: "
-                         "calls to providers will answer 503 in process %" APR_PID_T_FMT,
-                         getpid());
-        }
-        if (cn_text_cache_make(pchild, CN_GRANT_CACHE_ENTRIES, &sc->grant_cache) != APR_SUCCESS) {
-            sc->grant_cache = NULL; /* lists then render every row */
-        }
-    }
     if (sqlite_write_lock
         && apr_global_mutex_child_init(&sqlite_write_lock, sqlite_write_lock_file, pchild)
                != APR_SUCCESS) {

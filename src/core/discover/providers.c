@@ -53,14 +53,11 @@ int cn_email_valid(const char *email)
 const cn_known_domain_t *cn_providers_lookup(apr_pool_t *pool, const char *email)
 {
     const cn_known_domain_t *k;
-    char *domain, *d;
+    const char *domain;
     if (!cn_email_valid(email)) {
         return NULL;
     }
-    domain = apr_pstrdup(pool, strchr(email, '@') + 1);
-    for (d = domain; *d; ++d) {
-        *d = (char)apr_tolower(*d);
-    }
+    domain = cn_lower(pool, strchr(email, '@') + 1);
     for (k = known; k->domain; ++k) {
         apr_size_t n = strlen(k->domain);
         if (k->domain[n - 1] == '*') {

@@ -99,15 +99,6 @@ static int parse_time(const char *s, apr_int64_t *out)
     return 1;
 }
 
-static char *lower(apr_pool_t *p, const char *s)
-{
-    char *c = apr_pstrdup(p, s), *d;
-    for (d = c; *d; ++d) {
-        *d = (char)apr_tolower(*d);
-    }
-    return c;
-}
-
 apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char *order_by,
                                   const char *since, const char *before, const char *email,
                                   const char *grant_status, const char *ip, const char *provider,
@@ -140,7 +131,7 @@ apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char
     if ((email && strlen(email) > 254) || (ip && strlen(ip) > 64)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS, "filter value too long");
     }
-    q->email = email && *email ? lower(ctx->pool, email) : NULL;
+    q->email = email && *email ? cn_lower(ctx->pool, email) : NULL;
     q->grant_status = grant_status && *grant_status ? grant_status : NULL;
     q->ip = ip && *ip ? ip : NULL;
     q->provider = provider && *provider ? provider : NULL;

@@ -20,18 +20,6 @@ static apr_status_t check_string(cn_ctx_t *ctx, json_t *body, const char *key, a
     return APR_SUCCESS;
 }
 
-static int uri_allowed(json_t *uris, const char *uri)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(uris, i, v) {
-        if (!strcmp(json_string_value(v), uri)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
 {
     static const char *const allowed[] = {"provider", "redirect_uri", "scope", "state",
@@ -80,7 +68,7 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (!uri_allowed(it->redirect_uris, redirect_uri)) {
+    if (!cn_json_array_has(it->redirect_uris, redirect_uri)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED, NULL);
     }
     /* One stored before redirect URIs were checked is refused before a login
@@ -192,7 +180,7 @@ static apr_status_t with_integration(cn_ctx_t *ctx, cn_login_t *l, cn_integratio
     if (rv != APR_SUCCESS) {
         return cn_fail_db(ctx);
     }
-    if (!json_is_string(uri) || !uri_allowed((*it)->redirect_uris, json_string_value(uri))) {
+    if (!json_is_string(uri) || !cn_json_array_has((*it)->redirect_uris, json_string_value(uri))) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                        "the integration no longer allows this sign-in's redirect_uri");
     }

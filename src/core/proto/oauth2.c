@@ -62,18 +62,6 @@ const char *cn_oauth_redirect_uri(cn_ctx_t *ctx)
     return apr_pstrcat(ctx->pool, ctx->base_url, "/callback", NULL);
 }
 
-static int has_scope(json_t *scope, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(scope, i, v) {
-        if (!strcmp(json_string_value(v), s)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The scopes sent upstream: the requested ones plus what the dance itself
  * needs (an email, and a refresh token). */
 static const char *upstream_scope(apr_pool_t *p, const char *provider, json_t *scope)
@@ -85,11 +73,11 @@ static const char *upstream_scope(apr_pool_t *p, const char *provider, json_t *s
         out = apr_pstrcat(p, out, *out ? " " : "", json_string_value(v), NULL);
     }
     if (!strcmp(provider, "google")) {
-        if (!has_scope(scope, "openid")) {
+        if (!cn_json_array_has(scope, "openid")) {
             out = apr_pstrcat(p, out, *out ? " " : "", "openid", NULL);
         }
-        if (!has_scope(scope, "email")
-            && !has_scope(scope, "https://www.googleapis.com/auth/userinfo.email")) {
+        if (!cn_json_array_has(scope, "email")
+            && !cn_json_array_has(scope, "https://www.googleapis.com/auth/userinfo.email")) {
             out = apr_pstrcat(p, out, " https://www.googleapis.com/auth/userinfo.email", NULL);
         }
     }
@@ -97,7 +85,7 @@ static const char *upstream_scope(apr_pool_t *p, const char *provider, json_t *s
         static const char *const needed[] = {"openid", "email", "offline_access", NULL};
         const char *const *n;
         for (n = needed; *n; ++n) {
-            if (!has_scope(scope, *n)) {
+            if (!cn_json_array_has(scope, *n)) {
                 out = apr_pstrcat(p, out, *out ? " " : "", *n, NULL);
             }
         }
@@ -305,15 +293,6 @@ static int claim_true(json_t *claims, const char *name)
     return json_is_true(v) || (s && (!strcmp(s, "true") || !strcmp(s, "1")));
 }
 
-static char *lower(apr_pool_t *p, const char *s)
-{
-    char *c = apr_pstrdup(p, s), *d;
-    for (d = c; *d; ++d) {
-        *d = (char)apr_tolower(*d);
-    }
-    return c;
-}
-
 /* GET userinfo (Google) or Graph /me (Microsoft) with the access token. The
  * user it names (sub; id) must be *USER_ID when that is known already, and
  * becomes it when not. */
@@ -435,7 +414,7 @@ apr_status_t cn_oauth_identity(cn_ctx_t *ctx, const cn_integration_t *it,
         return cn_fail(ctx->pool, &ctx->res, CN_EV_OAUTH_PROVIDER_ERROR,
                        "the provider did not vouch for the user's email address");
     }
-    id->email = lower(ctx->pool, id->email);
+    id->email = cn_lower(ctx->pool, id->email);
     *out = id;
     return APR_SUCCESS;
 }
@@ -455,7 +434,7 @@ static const char *normal_scope(apr_pool_t *p, const char *provider, const char 
     if (!strncasecmp(s, "https://graph.microsoft.com/", 28)) {
         s += 28;
     }
-    return lower(p, s);
+    return cn_lower(p, s);
 }
 
 const char *cn_oauth_missing_scope(apr_pool_t *pool, const char *provider, json_t *requested,
