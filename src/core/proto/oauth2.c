@@ -145,7 +145,10 @@ json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
     const char *dot1, *dot2;
     const unsigned char *raw;
     apr_size_t len = 0;
-    if (!jwt || !(dot1 = strchr(jwt, '.')) || !(dot2 = strchr(dot1 + 1, '.'))) {
+    json_t *claims;
+    /* A JWS in compact form has exactly three segments (a JWE has five). */
+    if (!jwt || !(dot1 = strchr(jwt, '.')) || !(dot2 = strchr(dot1 + 1, '.'))
+        || strchr(dot2 + 1, '.')) {
         return NULL;
     }
     raw = cn_b64url_decode(pool, apr_pstrndup(pool, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1)),
@@ -153,7 +156,8 @@ json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
     if (!raw) {
         return NULL;
     }
-    return cn_json_parse(pool, (const char *)raw, len, NULL);
+    claims = cn_json_parse(pool, (const char *)raw, len, NULL);
+    return json_is_object(claims) ? claims : NULL; /* RFC 7519 §7.2: a JSON object */
 }
 
 /* provider_call's status when the process has no HTTP client, and when the
