@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PORT ?= 8080
 
-.PHONY: all deps build unit fuzz-replay fuzz test test-sqlite test-pgsql asan valgrind run stop bench clean
+.PHONY: all deps build logids unit fuzz-replay fuzz test test-sqlite test-pgsql asan valgrind run stop bench clean
 
 all: build
 
@@ -23,7 +23,11 @@ fuzz-replay: build
 fuzz: build
 	@$(MAKE) -s -C t/fuzz fuzz
 
-test: unit fuzz-replay
+# Every log ID (CNLOGNO) names one call site: checked before the suites.
+logids:
+	@scripts/check-logids.sh
+
+test: logids unit fuzz-replay
 	@scripts/test.sh
 
 asan: deps

@@ -14,8 +14,8 @@
 typedef struct cn_http_t cn_http_t; /* cn_proto.h */
 typedef struct cn_ctx_t cn_ctx_t;
 
-/* The module's own log IDs: "CN" + five digits, unique per call site (the
- * test suite checks), in the core and in the glue alike. */
+/* The module's own log IDs: "CN" + five digits, unique per call site (make
+ * test checks: scripts/check-logids.sh), in the core and in the glue alike. */
 #define CNLOGNO(n) "CN" #n ": "
 
 /* Log levels: syslog's numbers, as httpd's APLOG_*. */

@@ -111,9 +111,9 @@ const char *cn_oauth_missing_scope(apr_pool_t *pool, const char *provider, json_
 /* Best-effort revocation at the provider (Google only has an endpoint). */
 void cn_oauth_revoke(cn_ctx_t *ctx, const cn_integration_t *it, const char *token);
 
-/* The payload of a JWT (three segments) as a JSON object, else NULL. No
- * signature check: only for tokens received directly from the provider's
- * token endpoint over TLS. */
+/* The payload of a JWT (a JWS of three segments) as a JSON object, or NULL
+ * (no signature check: only for tokens received directly from the
+ * provider's token endpoint over TLS). */
 json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt);
 
 #endif

@@ -6,6 +6,9 @@
 #include "cn_discover.h"
 #include "cn_model.h"
 
+/* What a DNS label may have (the domain is lowercased first). */
+#define LABEL_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
+
 static const cn_known_domain_t known[] = {
     {"gmail.com", "google", "google", NULL, 0},
     {"googlemail.com", "google", "google", NULL, 0},
@@ -61,8 +64,10 @@ const cn_known_domain_t *cn_providers_lookup(apr_pool_t *pool, const char *email
     for (k = known; k->domain; ++k) {
         apr_size_t n = strlen(k->domain);
         if (k->domain[n - 1] == '*') {
-            if (!strncmp(domain, k->domain, n - 1) && !strchr(domain + n - 1, '.')
-                && domain[n - 1]) {
+            /* one more label, of what a DNS label may have: "gmx.fr", not
+             * "gmx.co.uk" nor "gmx.*" */
+            if (!strncmp(domain, k->domain, n - 1) && domain[n - 1]
+                && !domain[n - 1 + strspn(domain + n - 1, LABEL_CHARS)]) {
                 return k;
             }
         }

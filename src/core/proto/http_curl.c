@@ -60,6 +60,60 @@ static apr_status_t handle_free(void *res, void *params, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
+/* Append LINE to *LIST. On failure *LIST is left as it was (libcurl returns
+ * NULL and keeps the old list), still the caller's to free. */
+static int header_add(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (!l) {
+        return 0;
+    }
+    *list = l;
+    return 1;
+}
+
+/* Every option of one request, each result checked. The header list built
+ * here is in *HEADERS even when a later step fails. */
+static apr_status_t request_setup(CURL *c, const cn_http_options_t *opts, apr_pool_t *pool,
+                                  const cn_http_request_t *req, sink_t *sink, char *errbuf,
+                                  struct curl_slist **headers)
+{
+    if (curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, opts->timeout_ms) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
+        || (opts->ca_file && curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file) != CURLE_OK)
+        || curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_WRITEDATA, sink) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_connect") != CURLE_OK) {
+        return APR_EGENERAL;
+    }
+    if (!header_add(headers, "Accept: application/json")
+        || (req->bearer
+            && !header_add(headers,
+                           apr_pstrcat(pool, "Authorization: Bearer ", req->bearer, NULL)))) {
+        return APR_EGENERAL;
+    }
+    if (!strcmp(req->method, "POST")) {
+        const char *type = req->content_type ? req->content_type
+                                             : "application/x-www-form-urlencoded";
+        if (!header_add(headers, apr_pstrcat(pool, "Content-Type: ", type, NULL))
+            || curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK
+            || curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") != CURLE_OK
+            || curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len)
+                   != CURLE_OK) {
+            return APR_EGENERAL;
+        }
+    }
+    return curl_easy_setopt(c, CURLOPT_HTTPHEADER, *headers) == CURLE_OK ? APR_SUCCESS
+                                                                           : APR_EGENERAL;
+}
+
 static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_http_request_t *req,
                                  cn_http_response_t *resp)
 {
@@ -72,6 +126,7 @@ static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_htt
     long status = 0;
     char *ctype = NULL;
     apr_status_t rv;
+    int detached;
 
     memset(resp, 0, sizeof(*resp));
     if (apr_reslist_acquire(cc->handles, (void **)&c) != APR_SUCCESS) {
@@ -81,46 +136,23 @@ static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_htt
     curl_easy_reset(c);
     sink.pool = pool;
     sink.max = cc->opts.max_response;
-    if (curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cc->opts.connect_timeout_ms) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cc->opts.timeout_ms) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
-        || (cc->opts.ca_file && curl_easy_setopt(c, CURLOPT_CAINFO, cc->opts.ca_file) != CURLE_OK)
-        || curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_connect") != CURLE_OK) {
+    if (request_setup(c, &cc->opts, pool, req, &sink, errbuf, &headers) != APR_SUCCESS) {
+        /* The handle may hold options half set, and pointers to this
+         * frame and to the list: it is not handed out again. */
         apr_reslist_invalidate(cc->handles, c);
+        curl_slist_free_all(headers);
         resp->error = "cannot configure the HTTP client";
         return APR_EGENERAL;
     }
-    headers = curl_slist_append(headers, "Accept: application/json");
-    if (req->bearer) {
-        headers = curl_slist_append(headers,
-                                    apr_pstrcat(pool, "Authorization: Bearer ", req->bearer, NULL));
-    }
-    if (!strcmp(req->method, "POST")) {
-        headers = curl_slist_append(headers, apr_pstrcat(pool, "Content-Type: ",
-                                                         req->content_type ? req->content_type
-                                                                           : "application/x-www-form-urlencoded",
-                                                         NULL));
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
     resp->content_type = ctype ? apr_pstrdup(pool, ctype) : NULL;
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-    curl_slist_free_all(headers);
+    /* The handle goes back to the pool without pointers to the header list
+     * or to this frame; one that cannot let go of them is not kept. */
+    detached = curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL) == CURLE_OK
+               && curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL) == CURLE_OK;
 
     if (rc == CURLE_OK) {
         resp->status = (int)status;
@@ -140,7 +172,13 @@ static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_htt
         resp->error = apr_pstrdup(pool, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         rv = APR_EGENERAL;
     }
-    apr_reslist_release(cc->handles, c);
+    if (detached) {
+        apr_reslist_release(cc->handles, c);
+    }
+    else {
+        apr_reslist_invalidate(cc->handles, c);
+    }
+    curl_slist_free_all(headers);
     return rv;
 }
 

@@ -134,7 +134,7 @@ json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
     const unsigned char *raw;
     apr_size_t len = 0;
     json_t *claims;
-    /* header.payload.signature: exactly two dots */
+    /* A JWS in compact form has exactly three segments (a JWE has five). */
     if (!jwt || !(dot1 = strchr(jwt, '.')) || !(dot2 = strchr(dot1 + 1, '.'))
         || strchr(dot2 + 1, '.')) {
         return NULL;
@@ -145,7 +145,7 @@ json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt)
         return NULL;
     }
     claims = cn_json_parse(pool, (const char *)raw, len, NULL);
-    return json_is_object(claims) ? claims : NULL;
+    return json_is_object(claims) ? claims : NULL; /* RFC 7519 §7.2: a JSON object */
 }
 
 /* provider_call's status when the process has no HTTP client, and when the
