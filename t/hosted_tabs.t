@@ -19,10 +19,15 @@ sub started {
     $f->auth && $f->login && $f->authorize;
     return $f;
 }
+# The flows in the browser's cookie, when it can be read (with
+# mod_session_crypto the whole cookie is encrypted: then only what the
+# callbacks do shows them).
+my $crypto = conf_value('cn_sessioncrypto') ? 1 : 0;
 sub flow_keys {
-    my $f = shift;
+    my ($f, $want, $name) = @_;
+    return if $crypto;
     my $v = $f->session_cookie // '';
-    return scalar(() = $v =~ /connect-flow-[0-9a-f]{8}=/g);
+    return is scalar(() = $v =~ /connect-flow-[0-9a-f]{8}=/g), $want, $name;
 }
 
 # Two tabs, completed in the other order.
@@ -30,7 +35,7 @@ my $b = browser();
 my $one = started($b, provider => 'google', login_hint => 'tab.one@example.com', state => 'tab-1');
 my $two = started($b, provider => 'microsoft', login_hint => 'tab.two@example.com', state => 'tab-2');
 ok !$one->{error} && !$two->{error}, 'two sign-ins started in one browser' or diag $one->{error} // $two->{error};
-is flow_keys($two), 2, 'the session holds two flows';
+flow_keys($two, 2, 'the session holds two flows');
 $two->callback;
 is $two->result->{success}, 'true', 'the second tab completes first';
 is $two->result->{state}, 'tab-2', '... with its own state';
@@ -40,7 +45,7 @@ is $one->result->{success}, 'true', 'the first tab completes after it (it was ov
 is $one->result->{state}, 'tab-1', '... with its own state';
 is $one->result->{provider}, 'google', '... and its own provider';
 isnt $one->grant_id, $two->grant_id, 'two grants';
-is flow_keys($one), 0, 'both flows are spent';
+flow_keys($one, 0, 'both flows are spent');
 
 # The same in the first order.
 $b = browser();
@@ -64,14 +69,14 @@ is $c->result->{success}, 'true', 'the other flow is still there';
 # At most four flows: a fifth makes the oldest go.
 $b = browser();
 my @f = map { started($b, provider => 'google', login_hint => "many.$_\@example.com", state => "m-$_") } 1 .. 5;
-is flow_keys($f[-1]), 4, 'five sign-ins started: four flows kept';
+flow_keys($f[-1], 4, 'five sign-ins started: four flows kept');
 $f[0]->callback;
 is_deeply [error_page_problems($f[0]->{callback})], [], 'the oldest one\'s callback: the error page';
 for my $i (1 .. 4) {
     $f[$i]->callback;
     is $f[$i]->result->{state}, "m-" . ($i + 1), 'sign-in ' . ($i + 1) . ' completes';
 }
-is flow_keys($f[-1]), 0, 'the session is empty again';
+flow_keys($f[-1], 0, 'the session is empty again');
 
 # A state of another browser's flow finds nothing here.
 my $x = started(browser(), provider => 'google', login_hint => 'other.browser@example.com');
