@@ -187,8 +187,9 @@ const cn_route_t cn_api_routes[] = {
     {M_PATCH, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, JSON, DB, credential_update},
     {M_DELETE, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, JSON, DB, credential_delete},
     {M_POST, "/auth", CN_AUTH_BASIC, JSON, DB, cn_route_auth_create},
-    /* the browser's: the core opens short database sections around its provider calls */
-    {M_GET, "/login", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_login},
+    /* the browser's; /login calls no provider, so its sections are the request's
+     * handle; around the callback's provider calls the core opens short sections */
+    {M_GET, "/login", CN_AUTH_PUBLIC, PAGE, DB, cn_route_login},
     {M_GET, "/callback", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_callback},
     {M_POST, "/grants", CN_AUTH_BASIC, JSON, NONE, cn_route_grants_create},
     {M_GET, "/grants", CN_AUTH_BASIC, JSON, DB, cn_route_grants_list},
