@@ -12,6 +12,7 @@
 #include "cn_store.h"
 
 typedef struct cn_http_t cn_http_t; /* cn_proto.h */
+typedef struct cn_signing_keys_t cn_signing_keys_t; /* cn_proto.h */
 typedef struct cn_ctx_t cn_ctx_t;
 
 /* The module's own log IDs: "CN" + five digits, unique per call site (make
@@ -61,6 +62,7 @@ struct cn_ctx_t {
     const char *base_url;          /* ConnectBaseURL */
     const char *client_ip, *user_agent; /* of the browser or caller */
     cn_text_cache_t *grant_cache; /* rendered grants, per process; may be NULL */
+    const cn_signing_keys_t *signing; /* ConnectSigningKey: id_tokens; may be NULL */
 };
 
 /* A log line of LEVEL through the context's seam (nothing when it has none). */

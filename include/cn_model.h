@@ -212,4 +212,26 @@ apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **
 apr_status_t cn_event_record(cn_ctx_t *ctx, cn_event_id_t type, const char *level,
                              json_t *data);
 
+/* ---- the OAuth 2.0 authorization server: codes and tokens (GET /auth, POST /token) ---- */
+
+/* What an authorization request (GET /auth) asked, kept with its code. */
+typedef struct cn_code_request_t {
+    const char *client_id;
+    const char *redirect_uri;          /* exactly as the request had it */
+    const char *scope;                 /* space separated, as granted to the grant */
+    const char *nonce;                 /* for the id_token, or NULL */
+    const char *code_challenge;        /* or NULL */
+    const char *code_challenge_method; /* "S256" or "plain" as sent (any case), or NULL */
+    int offline;                       /* access_type=offline: a refresh token may be issued */
+    long token_expires_in;             /* seconds the access token lives (300-86400; 0: 3600) */
+    apr_int64_t auth_time;             /* when the user signed in at the provider */
+} cn_code_request_t;
+
+/* A new authorization code for GRANT_ID of the calling application
+ * (ctx->app_id), with what REQ asked: 256 random bits with a recognizable
+ * prefix, stored only as its SHA-256, single use, valid 10 minutes. In the
+ * caller's database section. */
+apr_status_t cn_code_issue(cn_ctx_t *ctx, const char *grant_id, const cn_code_request_t *req,
+                           const char **code);
+
 #endif

@@ -116,4 +116,25 @@ void cn_oauth_revoke(cn_ctx_t *ctx, const cn_integration_t *it, const char *toke
  * provider's token endpoint over TLS). */
 json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt);
 
+/* ---- JOSE: the keys that sign id_tokens (ConnectSigningKey) ---- */
+
+/* The signing keys: the first signs, all are published in the JWKS. */
+
+/* Load the private key of each PEM file in PATHS (RSA of at least 2048
+ * bits: RS256; P-256: ES256), in order. APR_EINVAL with *ERR (naming the
+ * file, never key material) for an unreadable, unparsable or weak key. */
+apr_status_t cn_jose_keys_load(apr_pool_t *pool, const apr_array_header_t *paths,
+                               cn_signing_keys_t **out, const char **err);
+
+/* CLAIMS (a JSON object) as a JWS compact serialisation signed with the
+ * first key (header: alg, kid = RFC 7638 thumbprint, typ JWT). */
+apr_status_t cn_jose_sign(apr_pool_t *pool, const cn_signing_keys_t *keys, json_t *claims,
+                          const char **jwt);
+
+/* The JWK set of the public keys ({"keys":[...]}, each with kid, alg, use sig). */
+json_t *cn_jose_jwks(apr_pool_t *pool, const cn_signing_keys_t *keys);
+
+/* The algorithms of the keys (RS256, ES256), for discovery. */
+json_t *cn_jose_algs(apr_pool_t *pool, const cn_signing_keys_t *keys);
+
 #endif
