@@ -425,6 +425,7 @@ static void init_req(cn_req_t *req, request_rec *r)
     req->ctx.log.baton = r;
     req->ctx.dbs = cn_dbd_seam(r);
     req->ctx.ring = req->sc->ring;
+    req->ctx.signing = req->sc->signing;
     req->ctx.now = (apr_int64_t)apr_time_sec(r->request_time);
     req->ctx.request_id = req->request_id;
     req->ctx.http = req->sc->http;
