@@ -35,10 +35,10 @@ int cn_route_authorize(cn_req_t *req)
 
 /* ---- RFC 6749 answers --------------------------------------------------------- */
 
-/* Token answers are never cached (RFC 6749 §5.1). */
+/* Token answers are never cached (RFC 6749 §5.1); err_headers_out goes
+ * with errors and successes alike. */
 static void no_cache(cn_req_t *req)
 {
-    apr_table_setn(req->r->headers_out, "Pragma", "no-cache");
     apr_table_setn(req->r->err_headers_out, "Pragma", "no-cache");
 }
 
