@@ -194,7 +194,8 @@ const char *cn_oauth_error_description(apr_pool_t *pool, const cn_result_t *res)
 
 /* Load the private key of each PEM file in PATHS (RSA of at least 2048
  * bits: RS256; P-256: ES256), in order. APR_EINVAL with *ERR (naming the
- * file, never key material) for an unreadable, unparsable or weak key. */
+ * file, never key material) for an unreadable, unparsable or weak key.
+ * No paths: *OUT is NULL (no id_tokens; an empty JWKS). */
 apr_status_t cn_jose_keys_load(apr_pool_t *pool, const apr_array_header_t *paths,
                                cn_signing_keys_t **out, const char **err);
 
@@ -208,5 +209,14 @@ json_t *cn_jose_jwks(apr_pool_t *pool, const cn_signing_keys_t *keys);
 
 /* The algorithms of the keys (RS256, ES256), for discovery. */
 json_t *cn_jose_algs(apr_pool_t *pool, const cn_signing_keys_t *keys);
+
+/* ---- OpenID Connect discovery ---- */
+
+/* The OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414) of
+ * the issuer BASE_URL (ConnectBaseURL): its endpoints below it, what the
+ * authorization server supports, and the algorithms of KEYS (may be NULL:
+ * an empty list). */
+json_t *cn_oidc_discovery(apr_pool_t *pool, const char *base_url,
+                          const cn_signing_keys_t *keys);
 
 #endif

@@ -14,6 +14,9 @@ mkdir -p "$VAR/keys" "$VAR/db" "$VAR/log" "$VAR/run" "$VAR/htdocs"
 umask 077
 [ -s "$VAR/keys/key1" ] || openssl rand -base64 32 > "$VAR/keys/key1"
 [ -s "$VAR/keys/demo-app.secret" ] || openssl rand -hex 24 > "$VAR/keys/demo-app.secret"
+# The key that signs id_tokens (RS256): RSA 2048, made once and kept.
+[ -s "$VAR/keys/signing.pem" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+    -out "$VAR/keys/signing.pem" 2>/dev/null
 umask 022
 echo "mod_connect is running" > "$VAR/htdocs/index.html"
 
@@ -62,6 +65,7 @@ Try it:
        http://127.0.0.1:$PORT/connect/integrations
   curl -s -u demo-app:$SECRET http://127.0.0.1:$PORT/connect/integrations
   curl -s 'http://127.0.0.1:$PORT/connect/providers/find?client_id=demo-app'
+  curl -s http://127.0.0.1:$PORT/connect/.well-known/openid-configuration
 
 Stop it with: make stop  (the database and keys in $WHERE stay for the next make run)
 TXT

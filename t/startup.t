@@ -7,6 +7,8 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MIME::Base64 ();
+use File::Spec ();
+use POSIX ();
 use CnTest qw(:all);
 use CnTest::Httpd;
 
@@ -15,6 +17,23 @@ if (db_driver() ne 'sqlite3') {
 }
 
 # ---- refused configurations --------------------------------------------------
+
+# The fixture key that signs in the suite's server (RSA 2048).
+my $rsa_pem = File::Spec->catfile(CnTest::t_dir(), 'conf', 'keys', 'signing-rsa.pem');
+
+# A private key made by `openssl genpkey ARGS` into the standalone's directory.
+sub genpkey {
+    my ($h, $name, @args) = @_;
+    my $file = $h->path($name);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>', '/dev/null';
+        exec 'openssl', 'genpkey', @args, '-out', $file or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    die "openssl genpkey @args failed" if $? || !-s $file;
+    return $file;
+}
 
 # refuses($name, \%conf_options, qr/the line/, %start_options)
 sub refuses {
@@ -38,6 +57,15 @@ sub refuses {
     my $garbage = $h->write_file('garbage.b64', "this is not base64 at all!!\n");
     my $missing_secret = $h->path('no-such-secret');
     my $short_secret = $h->write_file('short.secret', "tooshort\n");
+    # ConnectSigningKey: keys made here with openssl (none is any good).
+    my $missing_pem = $h->path('no-such-key.pem');
+    my $rsa1024 = genpkey($h, 'rsa1024.pem', qw(-algorithm RSA -pkeyopt rsa_keygen_bits:1024));
+    my $p384 = genpkey($h, 'p384.pem', qw(-algorithm EC -pkeyopt ec_paramgen_curve:P-384));
+    my $ed25519 = genpkey($h, 'ed25519.pem', qw(-algorithm ED25519));
+    my $pem_garbage = $h->write_file('garbage.pem', "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n"
+                                                    . "-----END PRIVATE KEY-----\n");
+    my $unreadable = $h->write_file('unreadable.pem', do { local (@ARGV, $/) = ($rsa_pem); <> });
+    chmod 0000, $unreadable;
     my $mods = [grep { $_ ne 'dbd' } @CnTest::Httpd::ALL_MODULES];
     my $no_session = [grep { !/^session/ } @CnTest::Httpd::ALL_MODULES];
     delete $ENV{CN_TEST_NO_SUCH_VAR};
@@ -82,6 +110,28 @@ sub refuses {
          qr/ConnectProviderEndpoint: unknown provider 'imap'/],
         ['ConnectProviderEndpoint unknown name', { extra => 'ConnectProviderEndpoint google tokens https://127.0.0.1/t' },
          qr/ConnectProviderEndpoint: unknown endpoint 'tokens'/],
+        # id_token signing keys: one line naming the directive and the file.
+        ['signing key file missing', { extra => "ConnectSigningKey $missing_pem" },
+         qr/ConnectSigningKey: cannot read \Q$missing_pem\E$/],
+        ($> == 0 ? () :    # root reads a file of mode 000
+         ['signing key file unreadable', { extra => "ConnectSigningKey file:$unreadable" },
+          qr/ConnectSigningKey: cannot read \Q$unreadable\E$/]),
+        ['signing key RSA 1024', { extra => "ConnectSigningKey $rsa1024" },
+         qr/ConnectSigningKey: \Q$rsa1024\E: an RSA key of 1024 bits is too weak \(at least 2048\)/],
+        ['signing key P-384', { extra => "ConnectSigningKey $p384" },
+         qr/ConnectSigningKey: \Q$p384\E: an EC key on secp384r1; only P-256 \(ES256\) is supported/],
+        ['signing key Ed25519', { extra => "ConnectSigningKey $ed25519" },
+         qr/ConnectSigningKey: \Q$ed25519\E: a ED25519 key; only RSA \(at least 2048 bits\) and EC P-256/],
+        ['signing key garbage', { extra => "ConnectSigningKey $pem_garbage" },
+         qr/ConnectSigningKey: \Q$pem_garbage\E is not a PEM private key/],
+        ['signing key not a key at all', { extra => "ConnectSigningKey $garbage" },
+         qr/ConnectSigningKey: \Q$garbage\E is not a PEM private key/],
+        ['signing key: a weak one after a good one', { extra => "ConnectSigningKey $rsa_pem $rsa1024" },
+         qr/ConnectSigningKey: \Q$rsa1024\E: an RSA key of 1024 bits is too weak/],
+        ['signing key: the same key twice', { extra => "ConnectSigningKey $rsa_pem\nConnectSigningKey file:$rsa_pem" },
+         qr/ConnectSigningKey: \Q$rsa_pem\E: the same key as \Q$rsa_pem\E/],
+        ['signing key from env:', { extra => 'ConnectSigningKey env:CN_TEST_NO_SUCH_VAR' },
+         qr/ConnectSigningKey: expected a PEM file, PATH or file:PATH, got 'env:CN_TEST_NO_SUCH_VAR'/],
         ['ConnectProviderEndpoint not http(s)', { extra => 'ConnectProviderEndpoint google token ftp://127.0.0.1/t' },
          qr{ConnectProviderEndpoint: 'ftp://127\.0\.0\.1/t' is not an http\(s\) URL}],
     );

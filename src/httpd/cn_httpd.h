@@ -52,6 +52,8 @@ typedef struct cn_server_conf_t {
     const char *base_path;         /* path part of base_url, no trailing slash */
     apr_array_header_t *key_sources; /* const char *, first seals */
     cn_keyring_t *ring;            /* built in post_config */
+    apr_array_header_t *signing_paths; /* const char *, PEM files; the first signs */
+    cn_signing_keys_t *signing;    /* loaded in post_config; NULL: none configured */
     apr_array_header_t *apps;      /* cn_app_t * */
     apr_hash_t *apps_by_id;        /* client_id -> cn_app_t * */
     apr_table_t *endpoints;        /* "provider:name" -> URL */

@@ -63,6 +63,9 @@ int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset);
 /* The same list from ready renderings (see cn_json_splice_array). */
 int cn_reply_list_texts(cn_req_t *req, const cn_text_t *items, int n, int limit, int offset);
 int cn_reply_json(cn_req_t *req, int status, json_t *body);
+/* 200 with a public document caches may keep MAX_AGE seconds (discovery,
+ * the JWKS) instead of no-store. */
+int cn_reply_public_json(cn_req_t *req, json_t *body, int max_age);
 
 /* A core operation's outcome as the answer: EXPR on success, else the envelope. */
 #define ANSWER(req, rv, expr) ((rv) == APR_SUCCESS ? (expr) : cn_reply_result(req))

@@ -16,6 +16,7 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
 {
     cn_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
     sc->key_sources = apr_array_make(p, 2, sizeof(const char *));
+    sc->signing_paths = apr_array_make(p, 2, sizeof(const char *));
     sc->apps = apr_array_make(p, 2, sizeof(cn_app_t *));
     sc->apps_by_id = apr_hash_make(p);
     sc->endpoints = apr_table_make(p, 4);
@@ -31,6 +32,7 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     cn_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
     sc->base_url = add->base_url ? add->base_url : base->base_url;
     sc->key_sources = add->key_sources->nelts ? add->key_sources : base->key_sources;
+    sc->signing_paths = add->signing_paths->nelts ? add->signing_paths : base->signing_paths;
     sc->apps = add->apps->nelts ? add->apps : base->apps;
     sc->apps_by_id = add->apps->nelts ? add->apps_by_id : base->apps_by_id;
     sc->endpoints = apr_table_overlay(p, base->endpoints, add->endpoints);
@@ -68,6 +70,22 @@ static const char *add_key(cmd_parms *cmd, void *dc, const char *v)
                            "'", NULL);
     }
     APR_ARRAY_PUSH(conf_of(cmd)->key_sources, const char *) = v;
+    return NULL;
+}
+
+/* A PEM file, as PATH or file:PATH (relative to ServerRoot). */
+static const char *add_signing_key(cmd_parms *cmd, void *dc, const char *v)
+{
+    const char *path = !strncmp(v, "file:", 5) ? v + 5 : v;
+    if (!strncmp(v, "env:", 4) || !*path) {
+        return apr_pstrcat(cmd->pool, CN_DIR_SIGNING_KEY, ": expected a PEM file, PATH or "
+                           "file:PATH, got '", v, "'", NULL);
+    }
+    if (!(path = ap_server_root_relative(cmd->pool, path))) {
+        return apr_pstrcat(cmd->pool, CN_DIR_SIGNING_KEY, ": invalid file path '", v, "'",
+                           NULL);
+    }
+    APR_ARRAY_PUSH(conf_of(cmd)->signing_paths, const char *) = path;
     return NULL;
 }
 
@@ -176,6 +194,9 @@ const command_rec cn_cmds[] = {
     AP_INIT_ITERATE(CN_DIR_KEY, add_key, NULL, RSRC_CONF,
                     "file:PATH or env:VAR holding a base64 32-byte key; the first seals, "
                     "all open"),
+    AP_INIT_ITERATE(CN_DIR_SIGNING_KEY, add_signing_key, NULL, RSRC_CONF,
+                    "PEM private key (RSA >= 2048 bits or P-256) that signs id_tokens; "
+                    "the first signs, all are published in the JWKS"),
     AP_INIT_TAKE_ARGV(CN_DIR_APPLICATION, add_application, NULL, RSRC_CONF,
                       "CLIENT_ID file:PATH|env:VAR [name=value ...]"),
     AP_INIT_TAKE3(CN_DIR_ENDPOINT, set_endpoint, NULL, RSRC_CONF,
@@ -278,6 +299,27 @@ static int load_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_ser
     return OK;
 }
 
+/* The id_token signing keys of SC; none is fine (no id_tokens, an empty JWKS). */
+static int load_signing_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                             cn_server_conf_t *sc)
+{
+    const char *err = NULL;
+    json_t *first;
+    sc->signing = NULL;
+    if (!sc->signing_paths->nelts) {
+        return OK;
+    }
+    if (cn_jose_keys_load(pconf, sc->signing_paths, &sc->signing, &err) != APR_SUCCESS) {
+        return refuse(s, CN_DIR_SIGNING_KEY, err ? err : "cannot load the keys");
+    }
+    first = json_array_get(json_object_get(cn_jose_jwks(ptemp, sc->signing), "keys"), 0);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, CNLOGNO(00030) "%s: %d key(s) published; "
+                 "id_tokens are signed %s with kid %s", CN_DIR_SIGNING_KEY,
+                 sc->signing_paths->nelts, json_string_value(json_object_get(first, "alg")),
+                 json_string_value(json_object_get(first, "kid")));
+    return OK;
+}
+
 static int load_apps(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
 {
     int i;
@@ -366,6 +408,12 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
             sc->ring = main_sc->ring;
         }
         else if ((rv = load_keys(pconf, ptemp, vs, sc)) != OK) {
+            return rv;
+        }
+        if (vs != s && sc->signing_paths == main_sc->signing_paths) {
+            sc->signing = main_sc->signing;
+        }
+        else if ((rv = load_signing_keys(pconf, ptemp, vs, sc)) != OK) {
             return rv;
         }
         if ((rv = load_apps(ptemp, vs, sc)) != OK || (rv = check_base_url(pconf, ptemp, vs, sc)) != OK

@@ -11,17 +11,20 @@
 
 /* ---- answers ---------------------------------------------------------- */
 
-/* TEXT[LEN] lives in the request pool: handed to the filters as it is. */
-static int reply_text(request_rec *r, int status, const char *text, apr_size_t len)
+/* TEXT[LEN] lives in the request pool: handed to the filters as it is.
+ * CACHE_CONTROL is for a good answer; a failed one is never stored. */
+static int reply_text_cc(request_rec *r, int status, const char *text, apr_size_t len,
+                         const char *cache_control)
 {
     if (!text) {
         text = apr_pstrdup(r->pool, "{\"success\":false}");
         len = strlen(text);
         status = HTTP_INTERNAL_SERVER_ERROR;
+        cache_control = "no-store";
     }
     r->status = status;
     ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Cache-Control", cache_control);
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     ap_set_content_length(r, (apr_off_t)len);
     if (!r->header_only) {
@@ -34,11 +37,27 @@ static int reply_text(request_rec *r, int status, const char *text, apr_size_t l
     return OK;
 }
 
+static int reply_text(request_rec *r, int status, const char *text, apr_size_t len)
+{
+    return reply_text_cc(r, status, text, len, "no-store");
+}
+
 int cn_reply_json(cn_req_t *req, int status, json_t *body)
 {
     apr_size_t len = 0;
     const char *text = body ? cn_json_dump_len(req->r->pool, body, &len) : NULL;
     return reply_text(req->r, status, text, len);
+}
+
+int cn_reply_public_json(cn_req_t *req, json_t *body, int max_age)
+{
+    apr_size_t len = 0;
+    const char *text = body ? cn_json_dump_len(req->r->pool, body, &len) : NULL;
+    /* Public documents any site may read (a relying party in a browser
+     * fetches them too); they carry no credentials. */
+    apr_table_setn(req->r->headers_out, "Access-Control-Allow-Origin", "*");
+    return reply_text_cc(req->r, HTTP_OK, text, len,
+                         apr_psprintf(req->r->pool, "public, max-age=%d", max_age));
 }
 
 int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description)
@@ -455,6 +474,7 @@ static void init_req(cn_req_t *req, request_rec *r)
     req->ctx.log.baton = r;
     req->ctx.dbs = cn_dbd_seam(r);
     req->ctx.ring = req->sc->ring;
+    req->ctx.signing = req->sc->signing;
     req->ctx.now = (apr_int64_t)apr_time_sec(r->request_time);
     req->ctx.request_id = req->request_id;
     req->ctx.http = req->sc->http;

@@ -169,6 +169,26 @@ static int providers_detect(cn_req_t *req)
     return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
 }
 
+/* ---- OpenID Connect discovery ------------------------------------------- */
+
+/* How long relying parties and caches may keep the discovery document and
+ * the JWKS: a new key should be published this long before it signs. */
+#define CN_WELL_KNOWN_MAX_AGE 3600
+
+static int jwks(cn_req_t *req)
+{
+    json_t *out = cn_jose_jwks(req->r->pool, req->ctx.signing);
+    return out ? cn_reply_public_json(req, out, CN_WELL_KNOWN_MAX_AGE)
+               : cn_reply_error(req, CN_EV_INTERNAL_ERROR, NULL);
+}
+
+static int openid_configuration(cn_req_t *req)
+{
+    json_t *out = cn_oidc_discovery(req->r->pool, req->ctx.base_url, req->ctx.signing);
+    return out ? cn_reply_public_json(req, out, CN_WELL_KNOWN_MAX_AGE)
+               : cn_reply_error(req, CN_EV_INTERNAL_ERROR, NULL);
+}
+
 /* Every route of the Unified Auth API: method, path below the mount, who may
  * call it, how it answers, what it needs, and its handler. */
 #define JSON CN_ANSWER_JSON
@@ -204,5 +224,8 @@ const cn_route_t cn_api_routes[] = {
     {M_DELETE, "/grants/{id}", CN_AUTH_BASIC, JSON, NONE, cn_route_grant_delete},
     {M_GET, "/providers/find", CN_AUTH_PUBLIC, JSON, DB, providers_find},
     {M_GET, "/providers/detect", CN_AUTH_CLIENT_ID_OR_BASIC, JSON, DB, providers_detect},
+    /* what a relying party that knows only the issuer (ConnectBaseURL) reads */
+    {M_GET, "/.well-known/openid-configuration", CN_AUTH_PUBLIC, JSON, NONE, openid_configuration},
+    {M_GET, "/.well-known/jwks.json", CN_AUTH_PUBLIC, JSON, NONE, jwks},
     {0, NULL, CN_AUTH_PUBLIC, JSON, NONE, NULL}
 };

@@ -78,8 +78,9 @@ ok -f "$printed/db/connect.db", 'the database is in the state directory';
 my ($block) = $run =~ /^Try it:\n(.*?)\n\s*\n/ms;
 (my $joined = $block // '') =~ s/\\\n\s*/ /g;
 my @curls = grep { /^\s*curl / } split /\n/, $joined;
-is scalar @curls, 3, 'three curl examples' or diag $run;
-my @expect = (201, 200, 200);    # create an integration, list them, find the providers
+is scalar @curls, 4, 'four curl examples' or diag $run;
+# create an integration, list them, find the providers, OpenID Connect discovery
+my @expect = (201, 200, 200, 200);
 for my $i (0 .. $#curls) {
     (my $cmd = $curls[$i]) =~ s/^\s+//;
     my $res = `$cmd -w '\n%{http_code}' 2>&1`;
@@ -87,8 +88,13 @@ for my $i (0 .. $#curls) {
     my ($what) = $cmd =~ m{(/connect/\S*?)'?$};
     is $code, $expect[$i], "curl example " . ($i + 1) . " ($what): $expect[$i]"
         or diag "$cmd\n$res\n" . in_clone("tail -5 '$printed/log/error.log' var/log/error.log");
-    like $body // '', qr/\A\{"(?:data|success)"/, '... the module\'s JSON';
+    like $body // '', qr/\A\{"(?:data|success|issuer)"/, '... the module\'s JSON';
 }
+# make run made a signing key: discovery names its algorithm.
+like `curl -s http://127.0.0.1:$port/connect/.well-known/openid-configuration`,
+    qr/"id_token_signing_alg_values_supported":\["RS256"\]/, 'id_tokens are signed RS256';
+is sprintf('%o', (stat "$printed/keys/signing.pem")[2] & 07777), '600',
+    'the signing key is readable by its owner only';
 my $secret = slurp("$printed/keys/demo-app.secret");
 my $list = `curl -s -u 'demo-app:$secret' http://127.0.0.1:$port/connect/integrations`;
 like $list, qr/"provider"\s*:\s*"google"/, 'the integration the example created is listed'
