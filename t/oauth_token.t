@@ -34,6 +34,10 @@ sub ok_tokens {
     else {
         ok !exists $j->{refresh_token}, '... no refresh token';
     }
+    like $j->{id_token} // '', qr/\A[\w-]+\.[\w-]+\.[\w-]+\z/, '... an id_token (the server has a signing key)';
+    is_deeply [sort keys %$j],
+              [sort qw(access_token expires_in grant_id id_token scope token_type), $o{refresh} ? 'refresh_token' : ()],
+              '... and nothing else';
     like $r->header('Content-Type') // '', qr{^application/json}, '... JSON';
     is $r->header('Cache-Control'), 'no-store', '... Cache-Control: no-store';
     is $r->header('Pragma'), 'no-cache', '... Pragma: no-cache';

@@ -1456,6 +1456,7 @@ START_TEST(test_authorize_whole_flow)
     ck_assert_msg(access && !strncmp(access, "cnat_", 5) && strlen(access) == 48, "%s", access);
     ck_assert_msg(refresh && !strncmp(refresh, "cnrt_", 5) && strlen(refresh) == 48, "%s", refresh);
     ck_assert_str_eq(answer_str(a, "token_type"), "Bearer");
+    ck_assert_ptr_null(answer_str(a, "id_token")); /* no signing key: no id_token */
     ck_assert_str_eq(answer_str(a, "scope"), p->mailbox_scope);
     ck_assert_int_eq(json_integer_value(json_object_get(a, "expires_in")), 600);
     ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens WHERE"
@@ -1543,6 +1544,83 @@ START_TEST(test_code_expiry_and_purge)
     ck_assert_int_eq(cn_oauth_purge(&w.ctx, &purged), APR_SUCCESS);
     ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 0);
     ck_assert_int_eq(count_of("SELECT count(*) FROM login_requests"), 0);
+}
+END_TEST
+
+/* With a signing key, every token answer has an id_token: the grant as
+ * subject, the application as audience, the nonce of the authorization
+ * request (not on a refresh), the time of the sign-in. */
+START_TEST(test_authorize_id_token)
+{
+    const char *const q[] = {"client_id", APP_ID, "provider", "google", "redirect_uri", APP_URI,
+                             "response_type", "code", "nonce", "n-0S6_WzA2Mj",
+                             "access_type", "offline", NULL, NULL};
+    apr_array_header_t *paths = apr_array_make(pool, 1, sizeof(const char *));
+    cn_signing_keys_t *keys = NULL;
+    const char *err = NULL, *code, *id_token, *refresh;
+    json_t *a = NULL, *claims, *info = NULL;
+    cn_oauth_client_t client = {APP_ID, 1};
+
+    APR_ARRAY_PUSH(paths, const char *) = "../conf/keys/signing-rsa.pem";
+    ck_assert_msg(cn_jose_keys_load(pool, paths, &keys, &err) == APR_SUCCESS, "%s", err);
+    w.ctx.signing = keys;
+    make_integration(GOOGLE);
+    code = apr_table_get(query_of(authorize_flow(auth_query(q))), "code");
+    w.ctx.now = START_TIME + 30;
+    {
+        const char *const t[] = {"grant_type", "authorization_code", "code", code,
+                                 "redirect_uri", APP_URI, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_SUCCESS);
+    }
+    id_token = answer_str(a, "id_token");
+    refresh = answer_str(a, "refresh_token");
+    ck_assert_ptr_nonnull(id_token);
+    claims = cn_jwt_claims(pool, id_token);
+    ck_assert_ptr_nonnull(claims);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "iss")), BASE_URL);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), answer_str(a, "grant_id"));
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), APP_ID);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "iat")), START_TIME + 30);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")), START_TIME + 30 + 3600);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "auth_time")), START_TIME);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "nonce")), "n-0S6_WzA2Mj");
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "email")), GOOGLE->email);
+    ck_assert(json_is_true(json_object_get(claims, "email_verified")));
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "provider")), "google");
+    {
+        const char *at = answer_str(a, "access_token");
+        unsigned char d[32];
+        SHA256((const unsigned char *)at, strlen(at), d);
+        ck_assert_str_eq(json_string_value(json_object_get(claims, "at_hash")), b64url(d, 16));
+    }
+    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens WHERE kind = 'id'"
+                                                 " AND digest = '%s'",
+                                           cn_sha256_hex(pool, id_token, strlen(id_token)))), 1);
+    /* GET /tokeninfo knows it */
+    ck_assert_int_eq(cn_token_info(&w.ctx, NULL, id_token, &info), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_str_eq(json_string_value(json_object_get(info, "token_type")), "id_token");
+    ck_assert_str_eq(json_string_value(json_object_get(info, "grant_id")), answer_str(a, "grant_id"));
+
+    /* a refresh: a new id_token, of the same sign-in, without the nonce */
+    w.ctx.now = START_TIME + 100;
+    {
+        const char *const t[] = {"grant_type", "refresh_token", "refresh_token", refresh, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_SUCCESS);
+    }
+    claims = cn_jwt_claims(pool, answer_str(a, "id_token"));
+    ck_assert_ptr_nonnull(claims);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "iat")), START_TIME + 100);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "auth_time")), START_TIME);
+    ck_assert_ptr_null(json_object_get(claims, "nonce"));
+
+    /* revoking by the id_token takes the family */
+    ck_assert_int_eq(cn_token_revoke(&w.ctx, &client, id_token), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 0);
+    ck_assert_int_eq(cn_token_info(&w.ctx, NULL, id_token, &info), APR_EGENERAL);
+    ck_assert_str_eq(w.ctx.res.event->type, "invalid_token");
+    ck_assert_int_eq(logged(id_token), 0);
 }
 END_TEST
 
@@ -1686,6 +1764,7 @@ static Suite *flow_suite(void)
     tc = world_tcase("authorize");
     tcase_add_loop_test(tc, test_authorize_whole_flow, 0, NPROVIDERS);
     tcase_add_test(tc, test_code_expiry_and_purge);
+    tcase_add_test(tc, test_authorize_id_token);
     tcase_add_loop_test(tc, test_authorize_refused, 0,
                         (int)(sizeof(authorize_bad_cases) / sizeof(authorize_bad_cases[0])));
     tcase_add_test(tc, test_authorize_denied);

@@ -211,11 +211,54 @@ apr_status_t cn_code_issue(cn_ctx_t *ctx, const char *grant_id, const cn_code_re
 
 /* ---- issuing ---------------------------------------------------------------- */
 
+/* The OpenID Connect id_token of IS (when a signing key is configured) that
+ * goes with ACCESS, signed and stored as a digest, so that /tokeninfo and
+ * /revoke know it. at_hash binds it to its access token (OIDC Core §3.1.3.6;
+ * RS256 and ES256 both hash with SHA-256), which also makes each one unique:
+ * two sign-ins of one grant in one second would otherwise sign the same
+ * claims to the same token. */
+static apr_status_t issue_id_token(cn_ctx_t *ctx, const issue_t *is, const char *access,
+                                   const char **jwt)
+{
+    const cn_grant_t *g = is->grant;
+    unsigned char digest[32];
+    json_t *claims;
+    *jwt = NULL;
+    if (!ctx->signing) {
+        return APR_SUCCESS;
+    }
+    claims = cn_json_own(ctx->pool,
+                         json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "iss", nz(ctx->base_url),
+                                   "sub", g->id, "aud", ctx->app_id, "exp",
+                                   (json_int_t)(ctx->now + is->lifetime), "iat",
+                                   (json_int_t)ctx->now, "auth_time", (json_int_t)is->auth_time,
+                                   "provider", g->provider));
+    if (!claims) {
+        return cn_fail_internal(ctx, "an id_token's claims");
+    }
+    /* A grant's email is one the provider vouched for (cn_oauth_identity). */
+    if (g->email && *g->email) {
+        json_object_set_new(claims, "email", json_string(g->email));
+        json_object_set_new(claims, "email_verified", json_true());
+    }
+    if (is->nonce) {
+        json_object_set_new(claims, "nonce", json_string(is->nonce));
+    }
+    cn_sha256(access, strlen(access), digest);
+    json_object_set_new(claims, "at_hash",
+                        json_string(cn_b64url_encode(ctx->pool, digest, sizeof(digest) / 2)));
+    if (cn_jose_sign(ctx->pool, ctx->signing, claims, jwt) != APR_SUCCESS || !*jwt) {
+        return cn_fail_internal(ctx, "signing an id_token");
+    }
+    return insert_token(ctx, cn_sha256_hex(ctx->pool, *jwt, strlen(*jwt)), "id", is, is->scope,
+                        is->lifetime, ctx->now + is->lifetime);
+}
+
 /* The tokens IS describes, stored (in the caller's transaction), and the
  * answer of RFC 6749 §5.1. */
 static apr_status_t issue_tokens(cn_ctx_t *ctx, const issue_t *is, json_t **answer)
 {
-    const char *access, *access_digest, *refresh = NULL, *refresh_digest;
+    const char *access, *access_digest, *refresh = NULL, *refresh_digest, *id_token;
     json_t *a;
     if (new_secret(ctx, CN_ACCESS_PREFIX, &access, &access_digest) != APR_SUCCESS
         || insert_token(ctx, access_digest, "access", is, is->scope, is->lifetime,
@@ -228,6 +271,9 @@ static apr_status_t issue_tokens(cn_ctx_t *ctx, const issue_t *is, json_t **answ
                             ctx->now + CN_REFRESH_TTL) != APR_SUCCESS)) {
         return APR_EGENERAL;
     }
+    if (issue_id_token(ctx, is, access, &id_token) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
     a = cn_json_own(ctx->pool, json_pack("{s:s,s:I,s:s,s:s,s:s}", "access_token", access,
                                          "expires_in", (json_int_t)is->lifetime, "scope",
                                          is->scope, "token_type", "Bearer", "grant_id",
@@ -237,6 +283,9 @@ static apr_status_t issue_tokens(cn_ctx_t *ctx, const issue_t *is, json_t **answ
     }
     if (refresh) {
         json_object_set_new(a, "refresh_token", json_string(refresh));
+    }
+    if (id_token) {
+        json_object_set_new(a, "id_token", json_string(id_token));
     }
     *answer = a;
     return APR_SUCCESS;
