@@ -1,10 +1,10 @@
 /* The flow engine: every way a mailbox gets connected is one flow.
  *
- * Something starts it (today GET /login of a hosted login request), the
+ * Something starts it (GET /login of a hosted login request, GET /auth), the
  * browser carries it in one sealed session value keyed by its state, an
  * upstream step proves the mailbox (today the OAuth 2.0 code exchange), and
- * a finisher stores the result and tells the application (today a redirect
- * with grant_id). Steps and the kinds of flow are rows of small tables of
+ * a finisher stores the result and tells the application (a redirect with
+ * grant_id, or with an authorization code). Steps and the kinds of flow are rows of small tables of
  * function pointers (flow/engine.c): a new way in or out is a new row.
  *
  * The engine opens and closes short database sections through the
@@ -26,7 +26,7 @@
 
 /* One flow, as the browser's session carries it (sealed). */
 typedef struct cn_flow_t {
-    const char *kind;           /* a row of the kinds table: "hosted" */
+    const char *kind;           /* a row of the kinds table: "hosted", "authorize" */
     const char *app_id;
     const char *integration_id;
     const char *provider;
@@ -115,6 +115,16 @@ apr_status_t cn_flow_open(cn_ctx_t *ctx, const char *key, const char *sealed, co
  * login_id_invalid). Nothing is spent. */
 apr_status_t cn_flow_hosted_begin(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
                                   cn_flow_t **out);
+
+/* The OAuth 2.0 authorization request, GET /auth, of the application
+ * ctx->app_id (the glue checked client_id) with QUERY. A failure (in
+ * ctx->res) is a page: the provider, the integration or the redirect URI
+ * (an exact match of one of the integration's) is not right. Else either
+ * *OUT is a new flow (nothing stored yet), or the request has another fault
+ * and *LOCATION sends the browser back to the application with error,
+ * error_description and state (RFC 6749 §4.1.2.1). */
+apr_status_t cn_flow_authorize_begin(cn_ctx_t *ctx, const apr_table_t *query, cn_flow_t **out,
+                                     const char **location);
 
 /* Once the browser's session holds FLOW: spend what started it, and where
  * the browser goes for the upstream step. A failure is a page. */

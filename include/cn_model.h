@@ -180,11 +180,20 @@ apr_status_t cn_integration_secret(cn_ctx_t *ctx, const cn_integration_t *it,
 
 /* ---- hosted login requests ---- */
 
+/* The kinds of login request: what began it (a flow kind's name). */
+#define CN_LOGIN_HOSTED "hosted"       /* POST /auth; its id is handed out for GET /login */
+#define CN_LOGIN_AUTHORIZE "authorize" /* GET /auth; its id is never handed out */
+
 typedef struct cn_login_t {
-    const char *digest, *app_id, *integration_id, *provider;
-    json_t *request; /* redirect_uri, scope[], state, login_hint, grant_id, cookie_nonce */
+    const char *digest, *kind, *app_id, *integration_id, *provider;
+    json_t *request; /* redirect_uri, scope[], state, login_hint, grant_id, cookie_nonce;
+                      * an authorization request's own fields besides (cn_flow_authorize_begin) */
     apr_int64_t expires_at, used_at;
 } cn_login_t;
+
+/* Store LOGIN (digest, kind, app, integration, provider, request,
+ * expires_at), not yet used. */
+apr_status_t cn_login_save(cn_ctx_t *ctx, const cn_login_t *login);
 
 /* POST /auth: validate, store a new single-use login request, answer with
  * its url, id, expires_at and request. */
@@ -203,10 +212,11 @@ apr_status_t cn_login_check(cn_ctx_t *ctx, const char *id, const char *cookie_no
  * longer allowed → redirect_uri_not_allowed). */
 apr_status_t cn_login_spend(cn_ctx_t *ctx, cn_login_t *login, cn_integration_t **it);
 
-/* GET /callback: the spent login request (by digest) and its integration;
- * marks it called back, once (a second call → login_id_invalid). */
-apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **login,
-                                cn_integration_t **it);
+/* GET /callback: the spent login request of KIND (by digest) and its
+ * integration; marks it called back, once (a second call, or another kind →
+ * login_id_invalid). */
+apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *kind, const char *digest,
+                                cn_login_t **login, cn_integration_t **it);
 
 /* Record an event of TYPE (seed event table) with DATA (may be NULL). */
 apr_status_t cn_event_record(cn_ctx_t *ctx, cn_event_id_t type, const char *level,
@@ -233,5 +243,56 @@ typedef struct cn_code_request_t {
  * caller's database section. */
 apr_status_t cn_code_issue(cn_ctx_t *ctx, const char *grant_id, const cn_code_request_t *req,
                            const char **code);
+
+/* Lifetimes (seconds) and the prefixes that make the module's secrets
+ * recognizable (in a leaked log or a repository scan). Each secret is the
+ * prefix and 256 random bits in base64url; the store keeps its SHA-256. */
+#define CN_CODE_TTL 600
+#define CN_ACCESS_TTL_DEFAULT 3600
+#define CN_ACCESS_TTL_MIN 300
+#define CN_ACCESS_TTL_MAX 86400
+#define CN_REFRESH_TTL (90 * 86400) /* each use issues a new one for as long again */
+#define CN_CODE_PREFIX "cnac_"
+#define CN_ACCESS_PREFIX "cnat_"
+#define CN_REFRESH_PREFIX "cnrt_"
+
+/* The client of a token or revocation request, as the glue authenticated it. */
+typedef struct cn_oauth_client_t {
+    const char *client_id; /* a configured application the request names, or NULL */
+    int authenticated;     /* it proved its secret */
+} cn_oauth_client_t;
+
+/* POST /token with PARAMS (grant_type authorization_code or refresh_token)
+ * from CLIENT: *ANSWER is RFC 6749 §5.1's (access_token, expires_in,
+ * refresh_token when issued, scope, token_type, id_token when a signing key
+ * is configured, grant_id). A code is spent once; a second redemption
+ * revokes every token issued from it. A refresh token is exchanged once for
+ * a new one of the same family; presenting a spent one revokes the family.
+ * Failures in ctx->res with the events invalid_request, invalid_client,
+ * invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope
+ * (cn_oauth_token_error names them). In one transaction per request. */
+apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
+                               const apr_table_t *params, json_t **answer);
+
+/* POST /revoke (RFC 7009): TOKEN (an access, refresh or id token) and every
+ * token of its family (its siblings and its refresh tokens) revoked. An
+ * unknown token is no failure. A CLIENT that names itself must own the
+ * token (else unauthorized_client); TOKEN missing: invalid_request. */
+apr_status_t cn_token_revoke(cn_ctx_t *ctx, const cn_oauth_client_t *client, const char *token);
+
+/* GET /grants/me: the grant of ACCESS_TOKEN; unknown, revoked or expired →
+ * invalid_token. Sets ctx->app_id to the token's application. */
+apr_status_t cn_token_grant(cn_ctx_t *ctx, const char *access_token, cn_grant_t **grant);
+
+/* GET /tokeninfo: what ACCESS_TOKEN or ID_TOKEN (exactly one) of the calling
+ * application is: iss, aud, sub, email, iat, exp, grant_id, client_id,
+ * provider, scope, token_type. Unknown, another application's, revoked or
+ * expired → invalid_token; neither or both given → invalid_query_params. */
+apr_status_t cn_token_info(cn_ctx_t *ctx, const char *access_token, const char *id_token,
+                           json_t **out);
+
+/* Delete expired login requests, codes and tokens (at start-up); *COUNT
+ * gets how many rows went. */
+apr_status_t cn_oauth_purge(cn_ctx_t *ctx, int *count);
 
 #endif

@@ -116,6 +116,78 @@ void cn_oauth_revoke(cn_ctx_t *ctx, const cn_integration_t *it, const char *toke
  * provider's token endpoint over TLS). */
 json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt);
 
+/* ---- the OAuth 2.0 authorization server: protocol pieces ---- */
+/* What GET /auth and POST /token read and answer, without the store: PKCE
+ * (RFC 7636, and the form the Nylas SDKs send), request parameters, scope
+ * strings, and the RFC 6749 names of failures. */
+
+/* Verifier lengths: RFC 7636's form, and the hex form's shorter minimum. */
+#define CN_PKCE_VERIFIER_MIN 43
+#define CN_PKCE_HEX_VERIFIER_MIN 32
+#define CN_PKCE_VERIFIER_MAX 128
+
+/* The code_challenge_method as an authorization request names it ("plain"
+ * or "S256", in any case; NULL: plain, RFC 7636's default), normalised to
+ * "plain" or "S256"; NULL when it is neither. */
+const char *cn_pkce_method(const char *method);
+
+/* base64url(SHA-256(VERIFIER)) without padding: RFC 7636's S256 challenge. */
+const char *cn_pkce_s256(apr_pool_t *pool, const char *verifier);
+
+/* base64(lowercase hex of SHA-256(VERIFIER)) without padding, standard
+ * alphabet: the S256 challenge of seed 004's example and of the Nylas SDKs
+ * (86 characters). */
+const char *cn_pkce_s256_hex(apr_pool_t *pool, const char *verifier);
+
+/* APR_SUCCESS when CHALLENGE may be stored for METHOD (normalised): plain,
+ * 43-128 unreserved characters; S256, 43 base64url characters (RFC 7636) or
+ * 86 base64 characters (the hex form). APR_EINVAL with *WHY otherwise. */
+apr_status_t cn_pkce_challenge_check(const char *challenge, const char *method,
+                                     const char **why);
+
+/* APR_SUCCESS when VERIFIER answers CHALLENGE by METHOD (normalised; the
+ * challenge's length tells the S256 forms apart), compared in constant time.
+ * A verifier is 43-128 unreserved characters (RFC 7636 §4.1), 32-128 for the
+ * hex form. APR_EINVAL with *WHY (never quoting either value) otherwise. */
+apr_status_t cn_pkce_verify(apr_pool_t *pool, const char *challenge, const char *method,
+                            const char *verifier, const char **why);
+
+/* The parameters of an OAuth 2.0 request body (POST /token, POST /revoke) of
+ * CONTENT_TYPE (the header as sent; parameters such as charset ignored):
+ * application/x-www-form-urlencoded, decoded strictly (a bad
+ * percent-escape, a NUL, an empty name are refused), or a JSON object
+ * whose values are strings. No name may come twice (RFC 6749 §3.2); at most
+ * CN_OAUTH_PARAMS_MAX of them. An empty body is an empty table. APR_EINVAL
+ * with *WHY (never quoting the input) otherwise. */
+#define CN_OAUTH_PARAMS_MAX 64
+apr_status_t cn_oauth_params_parse(apr_pool_t *pool, const char *content_type, const char *body,
+                                   apr_size_t len, apr_table_t **out, const char **why);
+
+/* A space-delimited scope (RFC 6749 §3.3) as a JSON array of its tokens
+ * (duplicates dropped), or NULL when it is not one: a token of characters
+ * outside %x21 / %x23-5B / %x5D-7E, longer than 512 bytes, or more than 100. */
+json_t *cn_oauth_scope_parse(apr_pool_t *pool, const char *scope);
+
+/* A JSON array of strings as one space-delimited string. */
+const char *cn_oauth_scope_string(apr_pool_t *pool, const json_t *scope);
+
+/* The RFC 6749 §5.2 error of a failed token or revocation request with event
+ * EV, and its HTTP status (*STATUS): invalid_request, invalid_client (401),
+ * invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope;
+ * server_error (500) and temporarily_unavailable (503) for the rest. */
+const char *cn_oauth_token_error(const cn_event_t *ev, int *status);
+
+/* The RFC 6749 §4.1.2.1 error an authorization request's redirect carries for
+ * event EV: access_denied for a refused consent or sign-in, invalid_request,
+ * invalid_scope, unsupported_response_type, temporarily_unavailable, else
+ * server_error (an upstream failure is the server's, never the client's). */
+const char *cn_oauth_authorize_error(const cn_event_t *ev);
+
+/* An error_description for RES: its event's type and code, and its
+ * description (or the event's message), in the characters RFC 6749 allows
+ * (%x20-21 / %x23-5B / %x5D-7E), at most 300 bytes. */
+const char *cn_oauth_error_description(apr_pool_t *pool, const cn_result_t *res);
+
 /* ---- JOSE: the keys that sign id_tokens (ConnectSigningKey) ---- */
 
 /* The signing keys: the first signs, all are published in the JWKS. */

@@ -133,6 +133,10 @@ typedef enum cn_event_id_t {
     CN_EV_INVALID_TOKEN,
     CN_EV_OAUTH_REDIRECT,
     CN_EV_OAUTH_PROVIDER_ERROR,
+    /* beyond the seed: RFC 6749 errors of the OAuth 2.0 server the seed has no event for */
+    CN_EV_UNAUTHORIZED_CLIENT,
+    CN_EV_INVALID_SCOPE,
+    CN_EV_UNSUPPORTED_RESPONSE_TYPE,
     /* beyond the seed: the HTTP layer's own answers */
     CN_EV_METHOD_NOT_ALLOWED,
     CN_EV_PAYLOAD_TOO_LARGE,

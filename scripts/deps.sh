@@ -11,7 +11,7 @@ check valgrind
 clang libclang-rt-dev
 postgresql sqlite3
 libwww-perl liblwp-protocol-https-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
-libcryptx-perl
+libcryptx-perl libcrypt-jwt-perl
 python3
 curl openssl wrk
 "

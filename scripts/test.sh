@@ -143,7 +143,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # ---- as an unprivileged user ------------------------------------------------
-for m in Apache::Test LWP::UserAgent LWP::Protocol::https JSON DBD::SQLite DBD::Pg; do
+for m in Apache::Test LWP::UserAgent LWP::Protocol::https JSON DBD::SQLite DBD::Pg Crypt::PK::RSA Crypt::JWT; do
   perl -M"$m" -e1 2>/dev/null || die "perl module $m is missing (make deps, as root)"
 done
 for c in python3 openssl curl; do

@@ -79,10 +79,12 @@ $h->write_conf(($pg ? (dbd => 0) : ()), extra => join "\n",
         [microsoft => token => '/microsoft/{tenant}/oauth2/v2.0/token'],
         [microsoft => graph => '/microsoft/graph/v1.0']);
 ok $h->start, 'the module starts on a database of schema 4' or diag $h->output;
-like $h->output, qr/schema migrated from version 4 to 5/, 'and migrates it to schema 5';
+like $h->output, qr/schema migrated from version 4 to 6/, 'and migrates it to the current schema (6)';
 
 my $dbh = connect_db();
-is $dbh->selectrow_array('SELECT version FROM schema_version'), 5, 'schema_version 5';
+is $dbh->selectrow_array('SELECT version FROM schema_version'), 6, 'schema_version 6';
+is $dbh->selectrow_array(q{SELECT COUNT(*) FROM oauth_codes}), 0, 'the OAuth server\'s tables are there (codes)';
+is $dbh->selectrow_array(q{SELECT COUNT(*) FROM oauth_tokens}), 0, '... and tokens';
 my %row = map { $_->{id} => $_ } @{ $dbh->selectall_arrayref('SELECT * FROM grants', { Slice => {} }) };
 is scalar(keys %row), 3, 'every grant is kept';
 my $g = $row{'11111111-1111-4111-8111-111111111111'};

@@ -4,6 +4,7 @@
 #define CN_REQUEST_H
 
 #include "cn_httpd.h"
+#include "cn_flow.h"
 
 #define CN_MAX_PARAMS 4
 
@@ -21,7 +22,8 @@ typedef struct cn_req_t {
 typedef enum {
     CN_AUTH_PUBLIC, /* no credentials */
     CN_AUTH_BASIC,  /* an application's client id and secret */
-    CN_AUTH_CLIENT_ID_OR_BASIC /* ?client_id= of a configured application, else Basic */
+    CN_AUTH_CLIENT_ID_OR_BASIC, /* ?client_id= of a configured application, else Basic */
+    CN_AUTH_BEARER  /* an access token the OAuth server issued (the handler's core call checks it) */
 } cn_auth_kind_t;
 
 /* How a route answers, its failures included: the API's JSON envelope, or
@@ -52,6 +54,8 @@ extern const cn_route_t cn_api_routes[];
 
 /* Answers. Each returns the value the handler should return (OK / DONE). */
 int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description);
+/* The same with STATUS instead of the event's (0: the event's). */
+int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char *description);
 int cn_reply_result(cn_req_t *req); /* from req->ctx.res */
 int cn_reply_data(cn_req_t *req, int status, json_t *data);      /* {"data":...} */
 int cn_reply_success(cn_req_t *req, int status, json_t *data);   /* {"success":true,...} */
@@ -88,6 +92,28 @@ int cn_route_grant_delete(cn_req_t *req);
 /* Read and parse a JSON object body (Content-Type application/json, else 415); on failure
  * the answer is already sent and *ANSWER holds the handler's return value. */
 json_t *cn_read_json(cn_req_t *req, int *answer);
+
+/* The request body as sent (at most ConnectMaxBody bytes; JSON_ONLY: of
+ * Content-Type application/json), *LEN 0 when there is none. A failure
+ * (payload_too_large, unsupported_media_type, invalid_request_payload) is in
+ * req->ctx.res; nothing is answered yet. */
+apr_status_t cn_read_body(cn_req_t *req, int json_only, const char **body, apr_size_t *len);
+
+/* The application CLIENT_ID whose secret is SECRET (compared in constant
+ * time, unknown ids too), or NULL. */
+const cn_app_t *cn_app_check(cn_req_t *req, const char *client_id, const char *secret);
+
+/* The browser's part of a flow begun in this request (GET /login, GET /auth):
+ * the session takes it, what began it is spent, and the browser goes on to
+ * the provider. A HEAD only learns that it would. */
+int cn_route_flow_start(cn_req_t *req, cn_flow_t *flow);
+
+/* Route handlers of the OAuth 2.0 server (oauth.c). */
+int cn_route_authorize(cn_req_t *req);
+int cn_route_token(cn_req_t *req);
+int cn_route_revoke(cn_req_t *req);
+int cn_route_grant_me(cn_req_t *req);
+int cn_route_tokeninfo(cn_req_t *req);
 
 /* Log a line with the request id in front; never pass a secret. */
 #define cn_log(req, level, fmt, ...) \

@@ -176,9 +176,27 @@ apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *
                      cn_db_error(&db, 1));
     }
     else {
+        cn_ctx_t sweep = {0};
+        int purged = 0;
         if (from != to) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                          CNLOGNO(00018) "schema migrated from version %d to %d", from, to);
+        }
+        /* What has expired is of no use to anyone: login requests, the OAuth
+         * server's codes and tokens. */
+        sweep.pool = ptemp;
+        sweep.db = &db;
+        sweep.ring = sc->ring;
+        sweep.now = (apr_int64_t)apr_time_sec(apr_time_now());
+        if (cn_oauth_purge(&sweep, &purged) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         CNLOGNO(00023) "purging expired codes and tokens failed: %s",
+                         db.error ? db.error : "database error");
+        }
+        else if (purged) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         CNLOGNO(00024) "%d expired login requests, codes and tokens purged",
+                         purged);
         }
         if (sc->reencrypt == 1) {
             cn_ctx_t ctx = {0};

@@ -62,10 +62,16 @@ int cn_reply_public_json(cn_req_t *req, json_t *body, int max_age)
 
 int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description)
 {
+    return cn_reply_error_as(req, 0, type, description);
+}
+
+int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char *description)
+{
     const cn_event_t *ev = cn_event(type);
     json_t *body;
-    int status;
-    status = ev->http_code ? ev->http_code : HTTP_BAD_REQUEST;
+    if (!status) {
+        status = ev->http_code ? ev->http_code : HTTP_BAD_REQUEST;
+    }
     body = cn_json_own(req->r->pool,
                        json_pack("{s:b,s:{s:s,s:i,s:i,s:s,s:s}}", "success", 0, "error", "type",
                                  ev->type, "http_code", status, "event_code", ev->code,
@@ -75,7 +81,9 @@ int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description)
                   "[%s] " CNLOGNO(00101) "%s %s -> %d %s (%d)%s%s", req->request_id,
                   req->r->method, req->path ? req->path : req->r->uri, status, ev->type,
                   ev->code, description ? ": " : "", description ? description : "");
-    if (status == HTTP_UNAUTHORIZED) {
+    /* Basic, unless the route asked for another scheme (Bearer) already. */
+    if (status == HTTP_UNAUTHORIZED
+        && !apr_table_get(req->r->err_headers_out, "WWW-Authenticate")) {
         apr_table_setn(req->r->err_headers_out, "WWW-Authenticate", CN_BASIC_REALM);
     }
     return cn_reply_json(req, status, body);
@@ -137,31 +145,29 @@ static int is_json_type(request_rec *r)
     return !strcasecmp(type, "application/json");
 }
 
-json_t *cn_read_json(cn_req_t *req, int *answer)
+apr_status_t cn_read_body(cn_req_t *req, int json_only, const char **body, apr_size_t *blen)
 {
     request_rec *r = req->r;
+    cn_ctx_t *ctx = &req->ctx;
     apr_off_t max = req->sc->max_body;
     char *buf;
     apr_size_t len = 0, cap;
-    const char *err = NULL;
-    json_t *j;
     long n;
 
+    *body = NULL;
+    *blen = 0;
     if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
-        *answer = cn_reply_error(req, CN_EV_INVALID_REQUEST_PAYLOAD, "unreadable request body");
-        return NULL;
+        return cn_fail(r->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                       "unreadable request body");
     }
-    if ((r->remaining > 0 || r->read_chunked) && !is_json_type(r)) {
-        *answer = cn_reply_error(req, CN_EV_UNSUPPORTED_MEDIA_TYPE,
-                                 "the body must be sent as Content-Type: application/json");
-        return NULL;
+    if (json_only && (r->remaining > 0 || r->read_chunked) && !is_json_type(r)) {
+        return cn_fail(r->pool, &ctx->res, CN_EV_UNSUPPORTED_MEDIA_TYPE,
+                       "the body must be sent as Content-Type: application/json");
     }
     if (r->remaining > max) {
-        *answer = cn_reply_error(req, CN_EV_PAYLOAD_TOO_LARGE,
-                                 apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
-                                                       " bytes", max));
         r->connection->keepalive = AP_CONN_CLOSE;
-        return NULL;
+        return cn_fail(r->pool, &ctx->res, CN_EV_PAYLOAD_TOO_LARGE,
+                       "the body is larger than %" APR_OFF_T_FMT " bytes", max);
     }
     /* A buffer of the announced size (or 8 KiB, growing for chunked bodies),
      * never more than the limit plus the one byte that proves "too large". */
@@ -186,17 +192,31 @@ json_t *cn_read_json(cn_req_t *req, int *answer)
             }
             len += (apr_size_t)n;
             if (len > (apr_size_t)max) {
-                *answer = cn_reply_error(req, CN_EV_PAYLOAD_TOO_LARGE,
-                                         apr_psprintf(r->pool, "the body is larger than %"
-                                                      APR_OFF_T_FMT " bytes", max));
                 r->connection->keepalive = AP_CONN_CLOSE;
-                return NULL;
+                return cn_fail(r->pool, &ctx->res, CN_EV_PAYLOAD_TOO_LARGE,
+                               "the body is larger than %" APR_OFF_T_FMT " bytes", max);
             }
         }
         if (n < 0) {
-            *answer = cn_reply_error(req, CN_EV_INVALID_REQUEST_PAYLOAD, "unreadable request body");
-            return NULL;
+            return cn_fail(r->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                           "unreadable request body");
         }
+    }
+    *body = buf;
+    *blen = len;
+    return APR_SUCCESS;
+}
+
+json_t *cn_read_json(cn_req_t *req, int *answer)
+{
+    request_rec *r = req->r;
+    const char *buf, *err = NULL;
+    apr_size_t len = 0;
+    json_t *j;
+
+    if (cn_read_body(req, 1, &buf, &len) != APR_SUCCESS) {
+        *answer = cn_reply_result(req);
+        return NULL;
     }
     if (!len) {
         *answer = cn_reply_error(req, CN_EV_INVALID_REQUEST_PAYLOAD, "a JSON object body is required");
@@ -240,22 +260,31 @@ static apr_status_t parse_query(apr_pool_t *p, const char *args, apr_table_t **o
 
 /* ---- authentication ---------------------------------------------------- */
 
-static const cn_app_t *authenticate_basic(cn_req_t *req)
+const cn_app_t *cn_app_check(cn_req_t *req, const char *client_id, const char *secret)
 {
-    const char *user = NULL, *pw = NULL;
-    const cn_app_t *app;
+    const cn_app_t *app = client_id ? apr_hash_get(req->sc->apps_by_id, client_id,
+                                                   APR_HASH_KEY_STRING)
+                                    : NULL;
     unsigned char digest[32];
     static const unsigned char nothing[32];
     int ok;
-    if (ap_get_basic_auth_components(req->r, &user, &pw) != APR_SUCCESS || !user || !pw) {
+    if (!secret) {
         return NULL;
     }
-    app = apr_hash_get(req->sc->apps_by_id, user, APR_HASH_KEY_STRING);
-    cn_sha256(pw, strlen(pw), digest);
+    cn_sha256(secret, strlen(secret), digest);
     /* Compare even for an unknown client id, so both cases take the same time. */
     ok = CRYPTO_memcmp(digest, app ? app->secret_digest : nothing, sizeof(digest)) == 0;
     OPENSSL_cleanse(digest, sizeof(digest));
     return (app && ok) ? app : NULL;
+}
+
+static const cn_app_t *authenticate_basic(cn_req_t *req)
+{
+    const char *user = NULL, *pw = NULL;
+    if (ap_get_basic_auth_components(req->r, &user, &pw) != APR_SUCCESS || !user || !pw) {
+        return NULL;
+    }
+    return cn_app_check(req, user, pw);
 }
 
 /* ---- routing ----------------------------------------------------------- */
@@ -361,7 +390,8 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
         const char *cid = apr_table_get(req->query, "client_id");
         req->app = cid ? apr_hash_get(req->sc->apps_by_id, cid, APR_HASH_KEY_STRING) : NULL;
     }
-    if (rt->auth != CN_AUTH_PUBLIC && !req->app) {
+    /* A bearer token is the handler's to check: its core call knows tokens. */
+    if (rt->auth != CN_AUTH_PUBLIC && rt->auth != CN_AUTH_BEARER && !req->app) {
         req->app = authenticate_basic(req);
         if (!req->app) {
             return cn_reply_error(req, CN_EV_INVALID_REQUEST_ERROR,

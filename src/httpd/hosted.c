@@ -25,7 +25,7 @@ int cn_route_auth_create(cn_req_t *req)
 int cn_route_login(cn_req_t *req)
 {
     request_rec *r = req->r;
-    const char *cookie = NULL, *location;
+    const char *cookie = NULL;
     cn_flow_t *flow;
 
     ap_cookie_read(r, "x-cookie-nonce", &cookie, 0);
@@ -33,6 +33,13 @@ int cn_route_login(cn_req_t *req)
         != APR_SUCCESS) {
         return cn_page_result(req);
     }
+    return cn_route_flow_start(req, flow);
+}
+
+int cn_route_flow_start(cn_req_t *req, cn_flow_t *flow)
+{
+    request_rec *r = req->r;
+    const char *location;
     /* A HEAD (a link checker, a preview) learns the link is good and leaves it so. */
     if (r->header_only) {
         return cn_page_ok(req);

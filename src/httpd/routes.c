@@ -207,10 +207,16 @@ const cn_route_t cn_api_routes[] = {
     {M_PATCH, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, JSON, DB, credential_update},
     {M_DELETE, "/integrations/{provider}/creds/{id}", CN_AUTH_BASIC, JSON, DB, credential_delete},
     {M_POST, "/auth", CN_AUTH_BASIC, JSON, DB, cn_route_auth_create},
-    /* the browser's; /login calls no provider, so its sections are the request's
-     * handle; around the callback's provider calls the core opens short sections */
+    /* the browser's; /login and /auth call no provider, so their sections are the
+     * request's handle; around the callback's provider calls the core opens short sections */
+    {M_GET, "/auth", CN_AUTH_PUBLIC, PAGE, DB, cn_route_authorize},
     {M_GET, "/login", CN_AUTH_PUBLIC, PAGE, DB, cn_route_login},
     {M_GET, "/callback", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_callback},
+    /* the OAuth 2.0 server: the client authenticates in the body or with Basic */
+    {M_POST, "/token", CN_AUTH_PUBLIC, JSON, DB, cn_route_token},
+    {M_POST, "/revoke", CN_AUTH_PUBLIC, JSON, DB, cn_route_revoke},
+    {M_GET, "/tokeninfo", CN_AUTH_BASIC, JSON, DB, cn_route_tokeninfo},
+    {M_GET, "/grants/me", CN_AUTH_BEARER, JSON, DB, cn_route_grant_me},
     {M_POST, "/grants", CN_AUTH_BASIC, JSON, NONE, cn_route_grants_create},
     {M_GET, "/grants", CN_AUTH_BASIC, JSON, DB, cn_route_grants_list},
     {M_GET, "/grants/{id}", CN_AUTH_BASIC, JSON, DB, cn_route_grant_read},

@@ -1342,6 +1342,394 @@ START_TEST(test_native_refused)
 }
 END_TEST
 
+/* ---- the OAuth 2.0 authorization request (GET /auth) and POST /token ----- */
+
+#define VERIFIER "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+/* The query of GET /auth: name/value pairs, NULL-terminated. */
+static apr_table_t *auth_query(const char *const *pairs)
+{
+    apr_table_t *q = apr_table_make(pool, 16);
+    for (; pairs[0]; pairs += 2) {
+        if (pairs[1]) {
+            apr_table_add(q, pairs[0], pairs[1]);
+        }
+    }
+    return q;
+}
+
+/* A POST /token of the application, authenticated (SECRET) or not. */
+static apr_status_t exchange(int secret, const char *const *pairs, json_t **answer)
+{
+    cn_oauth_client_t client = {APP_ID, secret};
+    apr_status_t rv;
+    int calls = w.fake.calls->nelts;
+    *answer = NULL;
+    rv = cn_token_exchange(&w.ctx, &client, auth_query(pairs), answer);
+    CHECK_SEAMS();
+    ck_assert_int_eq(w.fake.calls->nelts, calls); /* the token endpoint asks no provider */
+    return rv;
+}
+
+static const char *answer_str(json_t *a, const char *key)
+{
+    json_t *v = json_object_get(a, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The browser: GET /auth with QUERY, its session, the provider, the callback;
+ * where it ends up. */
+static const char *authorize_flow(apr_table_t *query)
+{
+    browser_t b;
+    const char *location = NULL;
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(cn_flow_authorize_begin(&w.ctx, query, &b.flow, &location), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_ptr_null(location);
+    ck_assert_ptr_nonnull(b.flow);
+    ck_assert_int_eq(cn_flow_seal(&w.ctx, b.flow, &b.key, &b.sealed), APR_SUCCESS);
+    ck_assert_int_eq(cn_flow_launch(&w.ctx, b.flow, &b.location), APR_SUCCESS);
+    CHECK_SEAMS();
+    b.authorize = query_of(b.location);
+    w.fake.challenge = apr_table_get(b.authorize, "code_challenge");
+    w.fake.code = apr_psprintf(pool, "4/authorize-%d", w.fake.calls->nelts);
+    w.fake.code_spent = 0;
+    ck_assert_int_eq(visit_callback(&b, callback_query(&b), &location), 0);
+    return location;
+}
+
+START_TEST(test_authorize_whole_flow)
+{
+    const provider_t *p = &providers[_i];
+    const char *const q[] = {"client_id", APP_ID, "provider", p->name, "redirect_uri", APP_URI,
+                             "response_type", "code", "state", APP_STATE, "scope", p->mailbox_scope,
+                             "code_challenge", s256(VERIFIER), "code_challenge_method", "s256",
+                             "nonce", "n-1", "access_type", "offline", "expires_in", "600",
+                             "login_hint", "someone@example.com", NULL, NULL};
+    cn_flow_t *flow = NULL;
+    const char *location = NULL, *code, *access, *refresh, *refresh2, *access2;
+    apr_table_t *back;
+    json_t *a = NULL;
+    cn_grant_t *g = NULL;
+
+    w.fake.p = p;
+    make_integration(p);
+
+    /* begun: nothing stored until the session holds it */
+    ck_assert_int_eq(cn_flow_authorize_begin(&w.ctx, auth_query(q), &flow, &location),
+                     APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_ptr_null(location);
+    ck_assert_str_eq(flow->kind, "authorize");
+    ck_assert_int_eq(flow->deadline, START_TIME + 1800);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM login_requests"), 0);
+
+    location = authorize_flow(auth_query(q));
+    ck_assert_int_eq(count_of("SELECT count(*) FROM login_requests WHERE kind = 'authorize'"
+                              " AND used_at IS NOT NULL AND callback_at IS NOT NULL"), 1);
+    ck_assert_int_eq(calls_to(p->token_url), 1);
+
+    /* back to the application with a code and its state, nothing else */
+    ck_assert_str_eq(url_base(location), APP_URI);
+    back = query_of(location);
+    ck_assert_int_eq(apr_table_elts(back)->nelts, 2);
+    ck_assert_str_eq(apr_table_get(back, "state"), APP_STATE);
+    code = apr_table_get(back, "code");
+    ck_assert_msg(code && !strncmp(code, "cnac_", 5) && strlen(code) == 48, "code %s", code);
+    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_codes WHERE digest = '%s'"
+                                                 " AND challenge_method = 'S256' AND offline = 1"
+                                                 " AND token_lifetime = 600 AND nonce = 'n-1'",
+                                           cn_sha256_hex(pool, code, strlen(code)))), 1);
+    ck_assert_int_eq(grants_stored(), 1);
+    ck_assert_int_eq(logged("CN01312"), 1);
+    ck_assert_int_eq(logged(code), 0);
+
+    /* POST /token: the code, the verifier, the client's secret */
+    {
+        const char *const t[] = {"grant_type", "authorization_code", "code", code,
+                                 "redirect_uri", APP_URI, "code_verifier", VERIFIER, NULL, NULL};
+        ck_assert_msg(exchange(1, t, &a) == APR_SUCCESS, "%s", w.ctx.res.description);
+    }
+    access = answer_str(a, "access_token");
+    refresh = answer_str(a, "refresh_token");
+    ck_assert_msg(access && !strncmp(access, "cnat_", 5) && strlen(access) == 48, "%s", access);
+    ck_assert_msg(refresh && !strncmp(refresh, "cnrt_", 5) && strlen(refresh) == 48, "%s", refresh);
+    ck_assert_str_eq(answer_str(a, "token_type"), "Bearer");
+    ck_assert_ptr_null(answer_str(a, "id_token")); /* no signing key: no id_token */
+    ck_assert_str_eq(answer_str(a, "scope"), p->mailbox_scope);
+    ck_assert_int_eq(json_integer_value(json_object_get(a, "expires_in")), 600);
+    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens WHERE"
+                                                 " kind = 'access' AND digest = '%s' AND expires_at = %d",
+                                           cn_sha256_hex(pool, access, strlen(access)),
+                                           START_TIME + 600)), 1);
+    ck_assert_int_eq(cn_token_grant(&w.ctx, access, &g), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_str_eq(g->id, answer_str(a, "grant_id"));
+    ck_assert_str_eq(g->email, p->email);
+
+    /* refresh: a new pair, the same lifetime */
+    w.ctx.now += 100;
+    {
+        const char *const t[] = {"grant_type", "refresh_token", "refresh_token", refresh, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_SUCCESS);
+    }
+    access2 = answer_str(a, "access_token");
+    refresh2 = answer_str(a, "refresh_token");
+    ck_assert_str_ne(access2, access);
+    ck_assert_str_ne(refresh2, refresh);
+    ck_assert_int_eq(json_integer_value(json_object_get(a, "expires_in")), 600);
+    ck_assert_int_eq(cn_token_grant(&w.ctx, access, &g), APR_SUCCESS); /* the old one lives on */
+
+    /* the spent refresh token again: the whole family goes */
+    {
+        const char *const t[] = {"grant_type", "refresh_token", "refresh_token", refresh, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_EGENERAL);
+        ck_assert_str_eq(w.ctx.res.event->type, "invalid_grant");
+    }
+    ck_assert_int_eq(logged("CN01301"), 1);
+    ck_assert_int_eq(cn_token_grant(&w.ctx, access2, &g), APR_EGENERAL);
+    ck_assert_str_eq(w.ctx.res.event->type, "invalid_token");
+    ck_assert_int_eq(cn_token_grant(&w.ctx, access, &g), APR_EGENERAL);
+    {
+        const char *const t[] = {"grant_type", "refresh_token", "refresh_token", refresh2, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_EGENERAL);
+        ck_assert_str_eq(w.ctx.res.event->type, "invalid_grant");
+    }
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 0);
+
+    /* the code again: invalid_grant */
+    {
+        const char *const t[] = {"grant_type", "authorization_code", "code", code,
+                                 "redirect_uri", APP_URI, "code_verifier", VERIFIER, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_EGENERAL);
+        ck_assert_str_eq(w.ctx.res.event->type, "invalid_grant");
+    }
+    ck_assert_int_eq(logged(access) + logged(refresh) + logged(access2) + logged(refresh2), 0);
+    CHECK_SEAMS();
+}
+END_TEST
+
+/* A code lives ten minutes; the start-up sweep removes what has expired. */
+START_TEST(test_code_expiry_and_purge)
+{
+    const char *const q[] = {"client_id", APP_ID, "provider", "google", "redirect_uri", APP_URI,
+                             "response_type", "code", NULL, NULL};
+    const char *code, *location;
+    json_t *a = NULL;
+    int purged = -1;
+    make_integration(GOOGLE);
+    location = authorize_flow(auth_query(q));
+    code = apr_table_get(query_of(location), "code");
+    ck_assert_ptr_nonnull(code);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_codes"), 1);
+    w.ctx.now = START_TIME + 600;
+    {
+        const char *const t[] = {"grant_type", "authorization_code", "code", code,
+                                 "redirect_uri", APP_URI, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_EGENERAL);
+        ck_assert_str_eq(w.ctx.res.event->type, "invalid_grant");
+        ck_assert_str_eq(w.ctx.res.description, "the code has expired");
+        w.ctx.now = START_TIME + 599;
+        ck_assert_int_eq(exchange(1, t, &a), APR_SUCCESS); /* one second earlier it was good */
+    }
+    /* the access token (one hour) outlives the code (ten minutes) */
+    w.ctx.now = START_TIME + 601;
+    ck_assert_int_eq(cn_oauth_purge(&w.ctx, &purged), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_int_eq(purged, 1);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_codes"), 0);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 1);
+    w.ctx.now = START_TIME + 599 + 3600 + 1;
+    ck_assert_int_eq(cn_oauth_purge(&w.ctx, &purged), APR_SUCCESS);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 0);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM login_requests"), 0);
+}
+END_TEST
+
+/* With a signing key, every token answer has an id_token: the grant as
+ * subject, the application as audience, the nonce of the authorization
+ * request (not on a refresh), the time of the sign-in. */
+START_TEST(test_authorize_id_token)
+{
+    const char *const q[] = {"client_id", APP_ID, "provider", "google", "redirect_uri", APP_URI,
+                             "response_type", "code", "nonce", "n-0S6_WzA2Mj",
+                             "access_type", "offline", NULL, NULL};
+    apr_array_header_t *paths = apr_array_make(pool, 1, sizeof(const char *));
+    cn_signing_keys_t *keys = NULL;
+    const char *err = NULL, *code, *id_token, *refresh;
+    json_t *a = NULL, *claims, *info = NULL;
+    cn_oauth_client_t client = {APP_ID, 1};
+
+    APR_ARRAY_PUSH(paths, const char *) = "../conf/keys/signing-rsa.pem";
+    ck_assert_msg(cn_jose_keys_load(pool, paths, &keys, &err) == APR_SUCCESS, "%s", err);
+    w.ctx.signing = keys;
+    make_integration(GOOGLE);
+    code = apr_table_get(query_of(authorize_flow(auth_query(q))), "code");
+    w.ctx.now = START_TIME + 30;
+    {
+        const char *const t[] = {"grant_type", "authorization_code", "code", code,
+                                 "redirect_uri", APP_URI, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_SUCCESS);
+    }
+    id_token = answer_str(a, "id_token");
+    refresh = answer_str(a, "refresh_token");
+    ck_assert_ptr_nonnull(id_token);
+    claims = cn_jwt_claims(pool, id_token);
+    ck_assert_ptr_nonnull(claims);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "iss")), BASE_URL);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), answer_str(a, "grant_id"));
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), APP_ID);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "iat")), START_TIME + 30);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")), START_TIME + 30 + 3600);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "auth_time")), START_TIME);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "nonce")), "n-0S6_WzA2Mj");
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "email")), GOOGLE->email);
+    ck_assert(json_is_true(json_object_get(claims, "email_verified")));
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "provider")), "google");
+    {
+        const char *at = answer_str(a, "access_token");
+        unsigned char d[32];
+        SHA256((const unsigned char *)at, strlen(at), d);
+        ck_assert_str_eq(json_string_value(json_object_get(claims, "at_hash")), b64url(d, 16));
+    }
+    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens WHERE kind = 'id'"
+                                                 " AND digest = '%s'",
+                                           cn_sha256_hex(pool, id_token, strlen(id_token)))), 1);
+    /* GET /tokeninfo knows it */
+    ck_assert_int_eq(cn_token_info(&w.ctx, NULL, id_token, &info), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_str_eq(json_string_value(json_object_get(info, "token_type")), "id_token");
+    ck_assert_str_eq(json_string_value(json_object_get(info, "grant_id")), answer_str(a, "grant_id"));
+
+    /* a refresh: a new id_token, of the same sign-in, without the nonce */
+    w.ctx.now = START_TIME + 100;
+    {
+        const char *const t[] = {"grant_type", "refresh_token", "refresh_token", refresh, NULL, NULL};
+        ck_assert_int_eq(exchange(1, t, &a), APR_SUCCESS);
+    }
+    claims = cn_jwt_claims(pool, answer_str(a, "id_token"));
+    ck_assert_ptr_nonnull(claims);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "iat")), START_TIME + 100);
+    ck_assert_int_eq(json_integer_value(json_object_get(claims, "auth_time")), START_TIME);
+    ck_assert_ptr_null(json_object_get(claims, "nonce"));
+
+    /* revoking by the id_token takes the family */
+    ck_assert_int_eq(cn_token_revoke(&w.ctx, &client, id_token), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 0);
+    ck_assert_int_eq(cn_token_info(&w.ctx, NULL, id_token, &info), APR_EGENERAL);
+    ck_assert_str_eq(w.ctx.res.event->type, "invalid_token");
+    ck_assert_int_eq(logged(id_token), 0);
+}
+END_TEST
+
+/* Requests that never reach the provider: a page, or back to the application. */
+static const struct authorize_bad_case {
+    const char *name;
+    const char *pairs[12]; /* over the good request */
+    int page;              /* 1: a page (no location) */
+    const char *event;     /* in ctx->res */
+    const char *error;     /* the redirect's error */
+} authorize_bad_cases[] = {
+    {"no provider", {"provider", NULL}, 1, "provider_required", NULL},
+    {"provider imap", {"provider", "imap"}, 1, "provider_not_supported", NULL},
+    {"no integration", {"provider", "microsoft"}, 1, "integration_not_found", NULL},
+    {"unregistered redirect_uri", {"redirect_uri", "https://app.example/cb/"}, 1,
+     "redirect_uri_not_allowed", NULL},
+    {"redirect_uri twice", {"redirect_uri", APP_URI}, 1, "invalid_request", NULL},
+    {"response_type token", {"response_type", "token"}, 0, "unsupported_response_type",
+     "unsupported_response_type"},
+    {"response_type adminconsent", {"response_type", "adminconsent"}, 0,
+     "unsupported_response_type", "unsupported_response_type"},
+    {"a bad challenge", {"code_challenge", "short"}, 0, "invalid_request", "invalid_request"},
+    {"a bad method", {"code_challenge", VERIFIER, "code_challenge_method", "S384"}, 0,
+     "invalid_request", "invalid_request"},
+    {"expires_in 86401", {"expires_in", "86401"}, 0, "invalid_request", "invalid_request"},
+    {"a bad scope", {"scope", "a\\b"}, 0, "invalid_scope", "invalid_scope"},
+    {"state twice", {"state", "another"}, 0, "invalid_request", "invalid_request"},
+};
+
+START_TEST(test_authorize_refused)
+{
+    const struct authorize_bad_case *c = &authorize_bad_cases[_i];
+    const char *const good[] = {"client_id", APP_ID, "provider", "google", "redirect_uri", APP_URI,
+                                "response_type", "code", "state", APP_STATE, NULL, NULL};
+    apr_table_t *q = auth_query(good);
+    const char *const *pp;
+    cn_flow_t *flow = NULL;
+    const char *location = NULL;
+    apr_status_t rv;
+    make_integration(GOOGLE);
+    for (pp = c->pairs; pp[0]; pp += 2) {
+        int twice = !strcmp(c->name + strlen(c->name) - 5, "twice");
+        if (twice) {
+            apr_table_add(q, pp[0], pp[1]);
+        }
+        else if (pp[1]) {
+            apr_table_set(q, pp[0], pp[1]);
+        }
+        else {
+            apr_table_unset(q, pp[0]);
+        }
+    }
+    rv = cn_flow_authorize_begin(&w.ctx, q, &flow, &location);
+    CHECK_SEAMS();
+    ck_assert_ptr_null(flow);
+    ck_assert_msg(w.ctx.res.event && !strcmp(w.ctx.res.event->type, c->event), "%s: %s", c->name,
+                  w.ctx.res.event ? w.ctx.res.event->type : "nothing failed");
+    if (c->page) {
+        ck_assert_int_eq(rv, APR_EGENERAL);
+        ck_assert_ptr_null(location);
+    }
+    else {
+        apr_table_t *back;
+        ck_assert_int_eq(rv, APR_SUCCESS);
+        ck_assert_ptr_nonnull(location);
+        ck_assert_str_eq(url_base(location), APP_URI);
+        back = query_of(location);
+        ck_assert_str_eq(apr_table_get(back, "error"), c->error);
+        ck_assert_str_eq(apr_table_get(back, "state"), APP_STATE);
+        ck_assert_ptr_nonnull(apr_table_get(back, "error_description"));
+        ck_assert_ptr_null(apr_table_get(back, "code"));
+        ck_assert_int_eq(logged("CN01311"), 1);
+    }
+    ck_assert_int_eq(count_of("SELECT count(*) FROM login_requests"), 0);
+    ck_assert_int_eq(w.fake.calls->nelts, 0);
+}
+END_TEST
+
+/* The user refuses at the provider: back with access_denied and the state. */
+START_TEST(test_authorize_denied)
+{
+    const char *const q[] = {"client_id", APP_ID, "provider", "google", "redirect_uri", APP_URI,
+                             "response_type", "code", "state", APP_STATE, NULL, NULL};
+    browser_t b;
+    const char *location = NULL;
+    apr_table_t *query, *back;
+    memset(&b, 0, sizeof(b));
+    make_integration(GOOGLE);
+    ck_assert_int_eq(cn_flow_authorize_begin(&w.ctx, auth_query(q), &b.flow, &location),
+                     APR_SUCCESS);
+    ck_assert_int_eq(cn_flow_seal(&w.ctx, b.flow, &b.key, &b.sealed), APR_SUCCESS);
+    ck_assert_int_eq(cn_flow_launch(&w.ctx, b.flow, &b.location), APR_SUCCESS);
+    b.authorize = query_of(b.location);
+    query = apr_table_make(pool, 4);
+    apr_table_set(query, "state", apr_table_get(b.authorize, "state"));
+    apr_table_set(query, "error", "access_denied");
+    ck_assert_int_eq(visit_callback(&b, query, &location), 0);
+    back = query_of(location);
+    ck_assert_str_eq(url_base(location), APP_URI);
+    ck_assert_str_eq(apr_table_get(back, "error"), "access_denied");
+    ck_assert_str_eq(apr_table_get(back, "state"), APP_STATE);
+    ck_assert_msg(!strncmp(apr_table_get(back, "error_description"), "oauth_failed (45002)", 20),
+                  "%s", apr_table_get(back, "error_description"));
+    ck_assert_int_eq(grants_stored(), 0);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_codes"), 0);
+    CHECK_SEAMS();
+}
+END_TEST
+
 static TCase *world_tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
@@ -1371,6 +1759,15 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_fake_sees_held_handle);
     tcase_add_test(tc, test_callback_with_held_handle);
     tcase_add_test(tc, test_revoke_after_delete);
+    suite_add_tcase(s, tc);
+
+    tc = world_tcase("authorize");
+    tcase_add_loop_test(tc, test_authorize_whole_flow, 0, NPROVIDERS);
+    tcase_add_test(tc, test_code_expiry_and_purge);
+    tcase_add_test(tc, test_authorize_id_token);
+    tcase_add_loop_test(tc, test_authorize_refused, 0,
+                        (int)(sizeof(authorize_bad_cases) / sizeof(authorize_bad_cases[0])));
+    tcase_add_test(tc, test_authorize_denied);
     suite_add_tcase(s, tc);
 
     tc = world_tcase("native");

@@ -10,6 +10,7 @@
 /* The kinds of flow: what starts one and what the application hears. */
 static const cn_flow_kind_t *const kinds[] = {
     &cn_flow_kind_hosted,
+    &cn_flow_kind_authorize,
     NULL
 };
 

@@ -7,6 +7,20 @@
 /* flow/hosted.c: server-side hosted authentication (POST /auth, /login). */
 extern const cn_flow_kind_t cn_flow_kind_hosted;
 
+/* flow/authorize.c: the OAuth 2.0 authorization request (GET /auth), ending
+ * with an authorization code for the application. */
+extern const cn_flow_kind_t cn_flow_kind_authorize;
+
+/* flow/hosted.c: what kinds begun from a stored login request share. */
+/* A new flow of LOGIN's kind for it (the login is what it launches with). */
+apr_status_t cn_flow_from_login(cn_ctx_t *ctx, cn_login_t *login, cn_flow_t **out);
+/* Claim: spend the login request the flow was begun from, and its origin. */
+apr_status_t cn_flow_login_claim(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin);
+/* Resume: the spent login request, called back once, and its origin. */
+apr_status_t cn_flow_login_resume(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin);
+/* A string of LOGIN's request, or NULL. */
+const char *cn_flow_request_str(const cn_login_t *login, const char *key);
+
 /* flow/oauth2.c: the provider's OAuth 2.0 authorization code, with PKCE. */
 extern const cn_flow_step_t cn_flow_step_oauth2;
 

@@ -8,9 +8,9 @@
 #include "cn_proto.h"
 #include "flow.h"
 
-static const char *request_str(json_t *request, const char *key)
+const char *cn_flow_request_str(const cn_login_t *login, const char *key)
 {
-    json_t *v = json_object_get(request, key);
+    json_t *v = json_object_get(login->request, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
@@ -18,11 +18,25 @@ static void origin_of(cn_login_t *login, cn_integration_t *it, cn_flow_origin_t 
 {
     origin->it = it;
     origin->scope = json_object_get(login->request, "scope");
-    origin->redirect_uri = request_str(login->request, "redirect_uri");
-    origin->app_state = request_str(login->request, "state");
-    origin->login_hint = request_str(login->request, "login_hint");
-    origin->reauth_grant_id = request_str(login->request, "grant_id");
+    origin->redirect_uri = cn_flow_request_str(login, "redirect_uri");
+    origin->app_state = cn_flow_request_str(login, "state");
+    origin->login_hint = cn_flow_request_str(login, "login_hint");
+    origin->reauth_grant_id = cn_flow_request_str(login, "grant_id");
     origin->data = login;
+}
+
+apr_status_t cn_flow_from_login(cn_ctx_t *ctx, cn_login_t *login, cn_flow_t **out)
+{
+    if (cn_flow_new(ctx, login->kind, out) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    (*out)->app_id = login->app_id;
+    (*out)->integration_id = login->integration_id;
+    (*out)->provider = login->provider;
+    (*out)->origin = login->digest;
+    (*out)->deadline = login->expires_at;
+    (*out)->loaded = login;
+    return APR_SUCCESS;
 }
 
 apr_status_t cn_flow_hosted_begin(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
@@ -35,16 +49,10 @@ apr_status_t cn_flow_hosted_begin(cn_ctx_t *ctx, const char *id, const char *coo
     }
     rv = cn_login_check(ctx, id, cookie_nonce, &login);
     cn_ctx_db_close(ctx);
-    if (rv != APR_SUCCESS || cn_flow_new(ctx, cn_flow_kind_hosted.name, out) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    (*out)->app_id = login->app_id;
-    (*out)->integration_id = login->integration_id;
-    (*out)->provider = login->provider;
-    (*out)->origin = login->digest;
-    (*out)->deadline = login->expires_at;
-    (*out)->loaded = login;
-    return APR_SUCCESS;
+    return cn_flow_from_login(ctx, login, out);
 }
 
 static json_t *login_event(cn_ctx_t *ctx, const cn_integration_t *it)
@@ -53,12 +61,12 @@ static json_t *login_event(cn_ctx_t *ctx, const cn_integration_t *it)
                                             it->provider));
 }
 
-static apr_status_t hosted_claim(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin)
+apr_status_t cn_flow_login_claim(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin)
 {
     cn_login_t *login = (cn_login_t *)flow->loaded;
     cn_integration_t *it;
     if (!login) {
-        return cn_fail_internal(ctx, "launching a hosted flow not begun in this request");
+        return cn_fail_internal(ctx, "launching a flow not begun in this request");
     }
     if (cn_login_spend(ctx, login, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
@@ -68,11 +76,11 @@ static apr_status_t hosted_claim(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_o
     return APR_SUCCESS;
 }
 
-static apr_status_t hosted_resume(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin)
+apr_status_t cn_flow_login_resume(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin)
 {
     cn_login_t *login;
     cn_integration_t *it;
-    if (cn_login_by_digest(ctx, flow->origin, &login, &it) != APR_SUCCESS) {
+    if (cn_login_by_digest(ctx, flow->kind, flow->origin, &login, &it) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     cn_event_record(ctx, CN_EV_HOSTED_LOGIN_USED, "info", login_event(ctx, it));
@@ -123,5 +131,5 @@ static const char *hosted_failed(cn_ctx_t *ctx, const cn_flow_t *flow,
 }
 
 const cn_flow_kind_t cn_flow_kind_hosted = {
-    "hosted", hosted_claim, hosted_resume, hosted_done, hosted_failed
+    CN_LOGIN_HOSTED, cn_flow_login_claim, cn_flow_login_resume, hosted_done, hosted_failed
 };

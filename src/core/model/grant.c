@@ -281,10 +281,11 @@ static json_t *grant_event_data(cn_ctx_t *ctx, const cn_grant_t *g)
                                             g->provider, "email", g->email));
 }
 
-/* Change exactly one grant row with statement LABEL and record EVENT, in one
- * transaction; grant_not_found when no row matched. */
+/* Change exactly one grant row with statement LABEL, run the statements
+ * ALSO (NULL-terminated, or NULL; each takes the grant's id) and record
+ * EVENT, in one transaction; grant_not_found when no row matched. */
 static apr_status_t change_one(cn_ctx_t *ctx, const char *label, int nargs, const char **args,
-                               cn_event_id_t event, const cn_grant_t *g)
+                               const char *const *also, cn_event_id_t event, const cn_grant_t *g)
 {
     apr_status_t rv;
     int n = 0;
@@ -292,6 +293,10 @@ static apr_status_t change_one(cn_ctx_t *ctx, const char *label, int nargs, cons
         return cn_fail_db(ctx);
     }
     rv = cn_db_exec(ctx->pool, ctx->db, label, nargs, args, &n);
+    for (; rv == APR_SUCCESS && n == 1 && also && *also; ++also) {
+        const char *id[1] = {g->id};
+        rv = cn_db_exec(ctx->pool, ctx->db, *also, 1, id, NULL);
+    }
     if (rv == APR_SUCCESS && n == 1) {
         rv = cn_event_record(ctx, event, "info", grant_event_data(ctx, g));
     }
@@ -360,7 +365,7 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
     args[3] = apr_ltoa(ctx->pool, (long)g->updated_at);
     args[4] = g->id;
     args[5] = ctx->app_id;
-    if (change_one(ctx, "cn_grant_update", 6, args, CN_EV_GRANT_UPDATED, g) != APR_SUCCESS) {
+    if (change_one(ctx, "cn_grant_update", 6, args, NULL, CN_EV_GRANT_UPDATED, g) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     *out = cn_grant_json(ctx->pool, g);
@@ -370,6 +375,9 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
 apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
                              const char **refresh)
 {
+    /* the codes and tokens the OAuth server issued for it go with it */
+    static const char *const with_grant[] = {"cn_token_delete_grant", "cn_code_delete_grant",
+                                             NULL};
     cn_grant_t *g;
     const char *args[2];
     *refresh = NULL;
@@ -385,7 +393,8 @@ apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
     }
     args[0] = g->id;
     args[1] = ctx->app_id;
-    if (change_one(ctx, "cn_grant_delete", 2, args, CN_EV_GRANT_DELETED, g) != APR_SUCCESS) {
+    if (change_one(ctx, "cn_grant_delete", 2, args, with_grant, CN_EV_GRANT_DELETED, g)
+        != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     *gone = g;

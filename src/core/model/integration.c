@@ -470,6 +470,13 @@ apr_status_t cn_integration_delete(cn_ctx_t *ctx, const char *provider)
     two[0] = it->id;
     two[1] = ctx->app_id;
     rv = cn_db_exec(ctx->pool, ctx->db, "cn_credential_delete_all", 1, one, NULL);
+    /* the OAuth server's codes and tokens of its grants, then the grants */
+    if (rv == APR_SUCCESS) {
+        rv = cn_db_exec(ctx->pool, ctx->db, "cn_token_delete_integration", 1, one, NULL);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = cn_db_exec(ctx->pool, ctx->db, "cn_code_delete_integration", 1, one, NULL);
+    }
     if (rv == APR_SUCCESS) {
         rv = cn_db_exec(ctx->pool, ctx->db, "cn_grant_delete_integration", 1, one, NULL);
     }

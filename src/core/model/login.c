@@ -26,10 +26,11 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
                                           "login_hint", "grant_id", "expires_in",
                                           "cookie_nonce", "settings", NULL};
     const char *provider = NULL, *redirect_uri = NULL, *state = NULL, *hint = NULL;
-    const char *grant_id = NULL, *nonce = NULL, *bad, *id, *args[7];
+    const char *grant_id = NULL, *nonce = NULL, *bad, *id;
     json_t *scope = NULL, *settings = NULL, *request;
     long long expires = -1;
     cn_integration_t *it;
+    cn_login_t login = {0};
     apr_int64_t expires_at;
 
     if ((bad = cn_json_unknown_key(body, allowed))) {
@@ -117,15 +118,15 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     if (nonce) {
         json_object_set_new(request, "cookie_nonce", json_string(nonce));
     }
-    args[0] = cn_sha256_hex(ctx->pool, id, strlen(id));
-    args[1] = ctx->app_id;
-    args[2] = it->id;
-    args[3] = provider;
-    args[4] = cn_json_dump(ctx->pool, request);
-    args[5] = apr_ltoa(ctx->pool, (long)expires_at);
-    args[6] = apr_ltoa(ctx->pool, (long)ctx->now);
-    if (cn_db_exec(ctx->pool, ctx->db, "cn_login_insert", 7, args, NULL) != APR_SUCCESS) {
-        return cn_fail_db(ctx);
+    login.digest = cn_sha256_hex(ctx->pool, id, strlen(id));
+    login.kind = CN_LOGIN_HOSTED;
+    login.app_id = ctx->app_id;
+    login.integration_id = it->id;
+    login.provider = provider;
+    login.request = request;
+    login.expires_at = expires_at;
+    if (cn_login_save(ctx, &login) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     /* What the application sees of its request: never the cookie nonce. */
     json_object_del(request, "cookie_nonce");
@@ -134,6 +135,26 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
                                  apr_pstrcat(ctx->pool, ctx->base_url, "/login?id=", id, NULL),
                                  "id", id, "expires_at", (json_int_t)expires_at, "request",
                                  request));
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_login_save(cn_ctx_t *ctx, const cn_login_t *login)
+{
+    const char *args[8];
+    args[0] = login->digest;
+    args[1] = login->app_id;
+    args[2] = login->integration_id;
+    args[3] = login->provider;
+    args[4] = cn_json_dump(ctx->pool, login->request);
+    args[5] = apr_ltoa(ctx->pool, (long)login->expires_at);
+    args[6] = apr_ltoa(ctx->pool, (long)ctx->now);
+    args[7] = login->kind;
+    if (!args[4]) {
+        return cn_fail_internal(ctx, "writing a login request");
+    }
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_login_insert", 8, args, NULL) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
     return APR_SUCCESS;
 }
 
@@ -158,6 +179,7 @@ static apr_status_t load(cn_ctx_t *ctx, const char *digest, cn_login_t **out)
     l->request = cn_json_load_stored(ctx->pool, r->cols[4]);
     l->expires_at = apr_atoi64(r->cols[5]);
     l->used_at = r->cols[6] ? apr_atoi64(r->cols[6]) : 0;
+    l->kind = r->cols[7];
     if (!l->request) {
         return cn_fail_internal(ctx, "reading a stored login request");
     }
@@ -203,7 +225,9 @@ apr_status_t cn_login_check(cn_ctx_t *ctx, const char *id, const char *cookie_no
     if (load(ctx, cn_sha256_hex(ctx->pool, id, strlen(id)), login) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if ((*login)->used_at || (*login)->expires_at <= ctx->now) {
+    /* Only a hosted login request has an id that was handed out. */
+    if ((*login)->used_at || (*login)->expires_at <= ctx->now
+        || strcmp((*login)->kind, CN_LOGIN_HOSTED)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID, NULL);
     }
     /* A browser without the application's cookie does not burn the link. */
@@ -234,13 +258,17 @@ apr_status_t cn_login_spend(cn_ctx_t *ctx, cn_login_t *login, cn_integration_t *
     return with_integration(ctx, login, it);
 }
 
-apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *digest, cn_login_t **login,
-                                cn_integration_t **it)
+apr_status_t cn_login_by_digest(cn_ctx_t *ctx, const char *kind, const char *digest,
+                                cn_login_t **login, cn_integration_t **it)
 {
     const char *args[3];
     int n = 0;
     if (load(ctx, digest, login) != APR_SUCCESS) {
         return APR_EGENERAL;
+    }
+    if (strcmp((*login)->kind, kind)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID,
+                       "the sign-in is of another kind");
     }
     /* The provider's answer is taken once: a replay with an old copy of the
      * session cookie finds the login request already called back. */

@@ -155,12 +155,55 @@ static const char *const migration_5[] = {
     NULL
 };
 
+/* The OAuth 2.0 server (GET /auth, POST /token): a login request says what
+ * kind of flow it began (a hosted login, or an authorization request);
+ * authorization codes and the tokens issued for them are kept only as
+ * SHA-256 digests, each bound to its application, its grant and its family
+ * (every token descending from one code). */
+static const char *const migration_6[] = {
+    "ALTER TABLE login_requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'hosted'",
+    "CREATE TABLE oauth_codes ("
+    " digest TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " grant_id TEXT NOT NULL,"
+    " redirect_uri TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " nonce TEXT,"
+    " challenge TEXT,"
+    " challenge_method TEXT,"
+    " offline INTEGER NOT NULL,"
+    " token_lifetime INTEGER NOT NULL,"
+    " auth_time BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " used_at BIGINT,"
+    " created_at BIGINT NOT NULL)",
+    "CREATE INDEX oauth_codes_expires ON oauth_codes (expires_at)",
+    "CREATE INDEX oauth_codes_grant ON oauth_codes (grant_id)",
+    "CREATE TABLE oauth_tokens ("
+    " digest TEXT PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " app_id TEXT NOT NULL,"
+    " grant_id TEXT NOT NULL,"
+    " family TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " lifetime INTEGER NOT NULL,"
+    " auth_time BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " rotated_at BIGINT,"
+    " created_at BIGINT NOT NULL)",
+    "CREATE INDEX oauth_tokens_family ON oauth_tokens (family)",
+    "CREATE INDEX oauth_tokens_grant ON oauth_tokens (grant_id)",
+    "CREATE INDEX oauth_tokens_expires ON oauth_tokens (expires_at)",
+    NULL
+};
+
 static const migration_t migrations[] = {
     {1, migration_1},
     {2, migration_2},
     {3, migration_3},
     {4, migration_4},
     {5, migration_5},
+    {6, migration_6},
     {0, NULL}
 };
 

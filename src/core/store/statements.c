@@ -35,6 +35,11 @@
 #define GRANT_LISTS(suffix, where) \
     GRANT_LIST(suffix, where, "created", "desc"), GRANT_LIST(suffix, where, "created", "asc"), \
     GRANT_LIST(suffix, where, "updated", "desc"), GRANT_LIST(suffix, where, "updated", "asc")
+#define CODE_COLS \
+    "digest, app_id, grant_id, redirect_uri, scope, nonce, challenge, challenge_method, offline, " \
+    "token_lifetime, auth_time, expires_at"
+#define TOKEN_COLS \
+    "digest, kind, app_id, grant_id, family, scope, lifetime, auth_time, expires_at, created_at"
 #define CREDENTIAL_COLS \
     "id, integration_id, app_id, provider, name, credential_type, credential_data, " \
     "created_at, updated_at"
@@ -89,9 +94,9 @@ static const cn_stmt_def_t statements[] = {
     /* login requests of the hosted flow (the id is kept only as a digest) */
     {"cn_login_insert",
      "INSERT INTO login_requests (id_digest, app_id, integration_id, provider, request, "
-     "expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %lld, %lld)"},
+     "expires_at, created_at, kind) VALUES (%s, %s, %s, %s, %s, %lld, %lld, %s)"},
     {"cn_login_get",
-     "SELECT id_digest, app_id, integration_id, provider, request, expires_at, used_at "
+     "SELECT id_digest, app_id, integration_id, provider, request, expires_at, used_at, kind "
      "FROM login_requests WHERE id_digest = %s"},
     {"cn_login_use",
      "UPDATE login_requests SET used_at = %lld "
@@ -130,6 +135,30 @@ static const cn_stmt_def_t statements[] = {
     GRANT_LISTS("provider", " AND provider = %s"),
     GRANT_LISTS("email", " AND email = %s"),
     GRANT_LISTS("provider_email", " AND provider = %s AND email = %s"),
+    /* the OAuth 2.0 server: authorization codes and the tokens issued for
+     * them, kept as SHA-256 digests */
+    {"cn_code_insert",
+     "INSERT INTO oauth_codes (" CODE_COLS ", created_at) VALUES "
+     "(%s, %s, %s, %s, %s, %s, %s, %s, %d, %d, %lld, %lld, %lld)"},
+    {"cn_code_get", "SELECT " CODE_COLS ", used_at FROM oauth_codes WHERE digest = %s"},
+    {"cn_code_use", "UPDATE oauth_codes SET used_at = %lld WHERE digest = %s AND used_at IS NULL"},
+    {"cn_code_delete_grant", "DELETE FROM oauth_codes WHERE grant_id = %s"},
+    {"cn_code_delete_integration",
+     "DELETE FROM oauth_codes WHERE grant_id IN (SELECT id FROM grants WHERE integration_id = %s)"},
+    {"cn_code_purge", "DELETE FROM oauth_codes WHERE expires_at < %lld"},
+    {"cn_token_insert",
+     "INSERT INTO oauth_tokens (" TOKEN_COLS ") VALUES "
+     "(%s, %s, %s, %s, %s, %s, %d, %lld, %lld, %lld)"},
+    {"cn_token_get", "SELECT " TOKEN_COLS ", rotated_at FROM oauth_tokens WHERE digest = %s"},
+    /* a refresh token is exchanged once: of two concurrent uses, one wins */
+    {"cn_token_rotate",
+     "UPDATE oauth_tokens SET rotated_at = %lld "
+     "WHERE digest = %s AND kind = 'refresh' AND rotated_at IS NULL"},
+    {"cn_token_delete_family", "DELETE FROM oauth_tokens WHERE family = %s"},
+    {"cn_token_delete_grant", "DELETE FROM oauth_tokens WHERE grant_id = %s"},
+    {"cn_token_delete_integration",
+     "DELETE FROM oauth_tokens WHERE grant_id IN (SELECT id FROM grants WHERE integration_id = %s)"},
+    {"cn_token_purge", "DELETE FROM oauth_tokens WHERE expires_at < %lld"},
     /* events, in the seed's pub/sub message shape */
     {"cn_event_insert",
      "INSERT INTO events (log_id, app_id, code, type, level, message, data, request_id, time) "

@@ -68,6 +68,10 @@ static const cn_event_t events[CN_EV__COUNT + 1] = {
     [CN_EV_INVALID_TOKEN] = {CN_EV_INVALID_TOKEN, "invalid_token", 45008, 400, "Token", "Token expired or revoked"},
     [CN_EV_OAUTH_REDIRECT] = {CN_EV_OAUTH_REDIRECT, "oauth_redirect", 45009, 0, "HTTP", "Redirecting in OAuth2.0 protocol"},
     [CN_EV_OAUTH_PROVIDER_ERROR] = {CN_EV_OAUTH_PROVIDER_ERROR, "oauth_provider_error", 45010, 400, "Provider", "Error from OAuth2 provider"},
+    /* beyond the seed: RFC 6749 errors of the OAuth 2.0 server the seed has no event for */
+    [CN_EV_UNAUTHORIZED_CLIENT] = {CN_EV_UNAUTHORIZED_CLIENT, "unauthorized_client", 45011, 400, "HTTP", "The client is not allowed to use this grant type"},
+    [CN_EV_INVALID_SCOPE] = {CN_EV_INVALID_SCOPE, "invalid_scope", 45012, 400, "HTTP", "The requested scope is invalid or exceeds the scope granted"},
+    [CN_EV_UNSUPPORTED_RESPONSE_TYPE] = {CN_EV_UNSUPPORTED_RESPONSE_TYPE, "unsupported_response_type", 45013, 400, "HTTP", "The response_type is not supported"},
     /* beyond the seed: the HTTP layer's own answers */
     [CN_EV_METHOD_NOT_ALLOWED] = {CN_EV_METHOD_NOT_ALLOWED, "method_not_allowed", 405, 405, "HTTP", "Method not allowed"},
     [CN_EV_PAYLOAD_TOO_LARGE] = {CN_EV_PAYLOAD_TOO_LARGE, "payload_too_large", 413, 413, "HTTP", "Request body too large"},

@@ -1,0 +1,684 @@
+/* The OAuth 2.0 server's codes and tokens: issued at the end of GET /auth
+ * (a code) and by POST /token (access and refresh tokens), revoked by POST
+ * /revoke, read by GET /grants/me and GET /tokeninfo.
+ *
+ * Every secret is a recognizable prefix and 256 random bits; the store keeps
+ * only its SHA-256, bound to its application, its grant and its family: the
+ * tokens descending from one code share the code's digest as their family,
+ * so a reused code or a reused refresh token revokes all of them at once. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "cn_util.h"
+#include "cn_model.h"
+#include "cn_proto.h"
+
+#define SECRET_RANDOM_LEN 43 /* base64url of 32 bytes */
+#define ID_TOKEN_MAX 8192
+
+typedef struct code_row_t {
+    const char *digest, *app_id, *grant_id, *redirect_uri, *scope, *nonce, *challenge, *method;
+    int offline;
+    long lifetime;
+    apr_int64_t auth_time, expires_at, used_at;
+} code_row_t;
+
+typedef struct token_row_t {
+    const char *digest, *kind, *app_id, *grant_id, *family, *scope;
+    long lifetime;
+    apr_int64_t auth_time, expires_at, created_at, rotated_at;
+} token_row_t;
+
+/* What one exchange issues. */
+typedef struct issue_t {
+    const char *family;
+    cn_grant_t *grant;
+    const char *scope;         /* of the access token */
+    const char *refresh_scope; /* of the refresh token (a refresh may narrow the access token's) */
+    long lifetime;             /* of the access token */
+    apr_int64_t auth_time;
+    const char *nonce;
+    int refresh;               /* issue a refresh token */
+} issue_t;
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+static const char *str_or_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* A new secret with PREFIX and its digest. */
+static apr_status_t new_secret(cn_ctx_t *ctx, const char *prefix, const char **secret,
+                               const char **digest)
+{
+    const char *r;
+    if (cn_random_token(ctx->pool, 32, &r) != APR_SUCCESS) {
+        return cn_fail_internal(ctx, "randomness");
+    }
+    *secret = apr_pstrcat(ctx->pool, prefix, r, NULL);
+    *digest = cn_sha256_hex(ctx->pool, *secret, strlen(*secret));
+    return APR_SUCCESS;
+}
+
+/* The digest of a presented SECRET of PREFIX, or NULL when it cannot be one
+ * (so that nothing else reaches the store). */
+static const char *digest_of(apr_pool_t *pool, const char *prefix, const char *secret)
+{
+    apr_size_t n = strlen(prefix);
+    if (!secret || strncmp(secret, prefix, n) || strlen(secret) != n + SECRET_RANDOM_LEN
+        || secret[n + strspn(secret + n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                         "0123456789-_")]) {
+        return NULL;
+    }
+    return cn_sha256_hex(pool, secret, strlen(secret));
+}
+
+/* ---- rows ---------------------------------------------------------------- */
+
+static apr_status_t load_code(cn_ctx_t *ctx, const char *digest, code_row_t *c)
+{
+    apr_array_header_t *rows;
+    const char *args[1] = {digest};
+    cn_row_t *r;
+    if (cn_db_select(ctx->pool, ctx->db, "cn_code_get", 1, args, &rows) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (!rows->nelts) {
+        return APR_ENOENT;
+    }
+    r = APR_ARRAY_IDX(rows, 0, cn_row_t *);
+    /* The lookup was by digest; the comparison that decides is in constant time. */
+    if (!r->cols[0] || !cn_ct_equal(r->cols[0], strlen(r->cols[0]), digest, strlen(digest))) {
+        return APR_ENOENT;
+    }
+    c->digest = r->cols[0];
+    c->app_id = r->cols[1];
+    c->grant_id = r->cols[2];
+    c->redirect_uri = r->cols[3];
+    c->scope = nz(r->cols[4]);
+    c->nonce = str_or_null(r->cols[5]);
+    c->challenge = str_or_null(r->cols[6]);
+    c->method = str_or_null(r->cols[7]);
+    c->offline = r->cols[8] && atoi(r->cols[8]) != 0;
+    c->lifetime = r->cols[9] ? atol(r->cols[9]) : CN_ACCESS_TTL_DEFAULT;
+    c->auth_time = r->cols[10] ? apr_atoi64(r->cols[10]) : 0;
+    c->expires_at = r->cols[11] ? apr_atoi64(r->cols[11]) : 0;
+    c->used_at = r->cols[12] ? apr_atoi64(r->cols[12]) : 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t load_token(cn_ctx_t *ctx, const char *digest, token_row_t *t)
+{
+    apr_array_header_t *rows;
+    const char *args[1] = {digest};
+    cn_row_t *r;
+    if (cn_db_select(ctx->pool, ctx->db, "cn_token_get", 1, args, &rows) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (!rows->nelts) {
+        return APR_ENOENT;
+    }
+    r = APR_ARRAY_IDX(rows, 0, cn_row_t *);
+    if (!r->cols[0] || !cn_ct_equal(r->cols[0], strlen(r->cols[0]), digest, strlen(digest))) {
+        return APR_ENOENT;
+    }
+    t->digest = r->cols[0];
+    t->kind = nz(r->cols[1]);
+    t->app_id = nz(r->cols[2]);
+    t->grant_id = nz(r->cols[3]);
+    t->family = nz(r->cols[4]);
+    t->scope = nz(r->cols[5]);
+    t->lifetime = r->cols[6] ? atol(r->cols[6]) : CN_ACCESS_TTL_DEFAULT;
+    t->auth_time = r->cols[7] ? apr_atoi64(r->cols[7]) : 0;
+    t->expires_at = r->cols[8] ? apr_atoi64(r->cols[8]) : 0;
+    t->created_at = r->cols[9] ? apr_atoi64(r->cols[9]) : 0;
+    t->rotated_at = r->cols[10] ? apr_atoi64(r->cols[10]) : 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t insert_token(cn_ctx_t *ctx, const char *digest, const char *kind,
+                                 const issue_t *is, const char *scope, long lifetime,
+                                 apr_int64_t expires_at)
+{
+    const char *args[10];
+    args[0] = digest;
+    args[1] = kind;
+    args[2] = ctx->app_id;
+    args[3] = is->grant->id;
+    args[4] = is->family;
+    args[5] = scope;
+    args[6] = apr_ltoa(ctx->pool, lifetime);
+    args[7] = apr_ltoa(ctx->pool, (long)is->auth_time);
+    args[8] = apr_ltoa(ctx->pool, (long)expires_at);
+    args[9] = apr_ltoa(ctx->pool, (long)ctx->now);
+    return cn_db_exec(ctx->pool, ctx->db, "cn_token_insert", 10, args, NULL) == APR_SUCCESS
+               ? APR_SUCCESS
+               : cn_fail_db(ctx);
+}
+
+/* Every token of FAMILY goes (in the caller's transaction). */
+static apr_status_t revoke_family(cn_ctx_t *ctx, const char *family, int *count)
+{
+    const char *args[1] = {family};
+    return cn_db_exec(ctx->pool, ctx->db, "cn_token_delete_family", 1, args, count)
+                   == APR_SUCCESS
+               ? APR_SUCCESS
+               : cn_fail_db(ctx);
+}
+
+/* ---- codes ----------------------------------------------------------------- */
+
+apr_status_t cn_code_issue(cn_ctx_t *ctx, const char *grant_id, const cn_code_request_t *req,
+                           const char **code)
+{
+    const char *args[13], *digest, *method = NULL;
+    long lifetime = req->token_expires_in ? req->token_expires_in : CN_ACCESS_TTL_DEFAULT;
+    if (req->client_id && strcmp(req->client_id, ctx->app_id)) {
+        return cn_fail_internal(ctx, "a code for another application than the caller");
+    }
+    if (lifetime < CN_ACCESS_TTL_MIN || lifetime > CN_ACCESS_TTL_MAX || !req->redirect_uri) {
+        return cn_fail_internal(ctx, "a code for a request that was not checked");
+    }
+    if (req->code_challenge && !(method = cn_pkce_method(req->code_challenge_method))) {
+        return cn_fail_internal(ctx, "a code for a challenge method that was not checked");
+    }
+    if (new_secret(ctx, CN_CODE_PREFIX, code, &digest) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    args[0] = digest;
+    args[1] = ctx->app_id;
+    args[2] = grant_id;
+    args[3] = req->redirect_uri;
+    args[4] = nz(req->scope);
+    args[5] = req->nonce;
+    args[6] = req->code_challenge;
+    args[7] = req->code_challenge ? method : NULL;
+    args[8] = req->offline ? "1" : "0";
+    args[9] = apr_ltoa(ctx->pool, lifetime);
+    args[10] = apr_ltoa(ctx->pool, (long)(req->auth_time ? req->auth_time : ctx->now));
+    args[11] = apr_ltoa(ctx->pool, (long)(ctx->now + CN_CODE_TTL));
+    args[12] = apr_ltoa(ctx->pool, (long)ctx->now);
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_code_insert", 13, args, NULL) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- issuing ---------------------------------------------------------------- */
+
+/* The OpenID Connect id_token of IS (when a signing key is configured) that
+ * goes with ACCESS, signed and stored as a digest, so that /tokeninfo and
+ * /revoke know it. at_hash binds it to its access token (OIDC Core §3.1.3.6;
+ * RS256 and ES256 both hash with SHA-256), which also makes each one unique:
+ * two sign-ins of one grant in one second would otherwise sign the same
+ * claims to the same token. */
+static apr_status_t issue_id_token(cn_ctx_t *ctx, const issue_t *is, const char *access,
+                                   const char **jwt)
+{
+    const cn_grant_t *g = is->grant;
+    unsigned char digest[32];
+    json_t *claims;
+    *jwt = NULL;
+    if (!ctx->signing) {
+        return APR_SUCCESS;
+    }
+    claims = cn_json_own(ctx->pool,
+                         json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "iss", nz(ctx->base_url),
+                                   "sub", g->id, "aud", ctx->app_id, "exp",
+                                   (json_int_t)(ctx->now + is->lifetime), "iat",
+                                   (json_int_t)ctx->now, "auth_time", (json_int_t)is->auth_time,
+                                   "provider", g->provider));
+    if (!claims) {
+        return cn_fail_internal(ctx, "an id_token's claims");
+    }
+    /* A grant's email is one the provider vouched for (cn_oauth_identity). */
+    if (g->email && *g->email) {
+        json_object_set_new(claims, "email", json_string(g->email));
+        json_object_set_new(claims, "email_verified", json_true());
+    }
+    if (is->nonce) {
+        json_object_set_new(claims, "nonce", json_string(is->nonce));
+    }
+    cn_sha256(access, strlen(access), digest);
+    json_object_set_new(claims, "at_hash",
+                        json_string(cn_b64url_encode(ctx->pool, digest, sizeof(digest) / 2)));
+    if (cn_jose_sign(ctx->pool, ctx->signing, claims, jwt) != APR_SUCCESS || !*jwt) {
+        return cn_fail_internal(ctx, "signing an id_token");
+    }
+    return insert_token(ctx, cn_sha256_hex(ctx->pool, *jwt, strlen(*jwt)), "id", is, is->scope,
+                        is->lifetime, ctx->now + is->lifetime);
+}
+
+/* The tokens IS describes, stored (in the caller's transaction), and the
+ * answer of RFC 6749 §5.1. */
+static apr_status_t issue_tokens(cn_ctx_t *ctx, const issue_t *is, json_t **answer)
+{
+    const char *access, *access_digest, *refresh = NULL, *refresh_digest, *id_token;
+    json_t *a;
+    if (new_secret(ctx, CN_ACCESS_PREFIX, &access, &access_digest) != APR_SUCCESS
+        || insert_token(ctx, access_digest, "access", is, is->scope, is->lifetime,
+                        ctx->now + is->lifetime) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (is->refresh
+        && (new_secret(ctx, CN_REFRESH_PREFIX, &refresh, &refresh_digest) != APR_SUCCESS
+            || insert_token(ctx, refresh_digest, "refresh", is, is->refresh_scope, is->lifetime,
+                            ctx->now + CN_REFRESH_TTL) != APR_SUCCESS)) {
+        return APR_EGENERAL;
+    }
+    if (issue_id_token(ctx, is, access, &id_token) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    a = cn_json_own(ctx->pool, json_pack("{s:s,s:I,s:s,s:s,s:s}", "access_token", access,
+                                         "expires_in", (json_int_t)is->lifetime, "scope",
+                                         is->scope, "token_type", "Bearer", "grant_id",
+                                         is->grant->id));
+    if (!a) {
+        return cn_fail_internal(ctx, "an answer with tokens");
+    }
+    if (refresh) {
+        json_object_set_new(a, "refresh_token", json_string(refresh));
+    }
+    if (id_token) {
+        json_object_set_new(a, "id_token", json_string(id_token));
+    }
+    *answer = a;
+    return APR_SUCCESS;
+}
+
+/* The grant a code or token was issued for; gone → invalid_grant. */
+static apr_status_t grant_of(cn_ctx_t *ctx, const char *grant_id, cn_grant_t **grant)
+{
+    if (cn_grant_load(ctx, grant_id, grant) != APR_SUCCESS) {
+        if (ctx->res.event && ctx->res.event->id == CN_EV_GRANT_NOT_FOUND) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                           "the grant it was issued for no longer exists");
+        }
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* A code or refresh token presented again: what descends from it goes. */
+static apr_status_t replayed(cn_ctx_t *ctx, const char *what, const char *family,
+                             const char *grant_id, int *commit)
+{
+    int n = 0;
+    if (revoke_family(ctx, family, &n) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *commit = 1;
+    cn_log(ctx, CN_LOG_WARNING, CNLOGNO(01301) "%s of grant %s presented again: "
+           "%d token(s) issued from it revoked", what, grant_id, n);
+    return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                   "the %s was already used; every token issued from it is revoked", what);
+}
+
+/* grant_type=authorization_code, in a transaction. *COMMIT: keep what was
+ * done even though the request fails (a replay's revocation). */
+static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
+                                const apr_table_t *params, json_t **answer, int *commit)
+{
+    const char *code = apr_table_get(params, "code"), *digest, *why = NULL;
+    const char *redirect_uri = apr_table_get(params, "redirect_uri");
+    const char *verifier = apr_table_get(params, "code_verifier");
+    const char *args[2];
+    code_row_t c = {0};
+    issue_t is = {0};
+    apr_status_t rv;
+    int n = 0;
+
+    if (!code || !*code) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "code is required");
+    }
+    if (!(digest = digest_of(ctx->pool, CN_CODE_PREFIX, code))
+        || (rv = load_code(ctx, digest, &c)) == APR_ENOENT) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the code is unknown or expired");
+    }
+    if (rv != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (strcmp(c.app_id, client->client_id)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                       "the code was issued to another client");
+    }
+    if (c.used_at) {
+        return replayed(ctx, "code", c.digest, c.grant_id, commit);
+    }
+    if (c.expires_at <= ctx->now) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the code has expired");
+    }
+    if (!redirect_uri || strcmp(redirect_uri, c.redirect_uri)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                       "redirect_uri is not the authorization request's");
+    }
+    /* PKCE, or the client's secret. */
+    if (verifier && !c.challenge) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                       "code_verifier given, but the authorization request had no code_challenge");
+    }
+    if (c.challenge && !verifier) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                       "the authorization request had a code_challenge: code_verifier is required");
+    }
+    if (c.challenge && cn_pkce_verify(ctx->pool, c.challenge, c.method, verifier, &why)
+                           != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "%s", why);
+    }
+    if (!c.challenge && !client->authenticated) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_CLIENT,
+                       "without PKCE the client must authenticate with its secret");
+    }
+    if (grant_of(ctx, c.grant_id, &is.grant) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    /* Spent once: of two concurrent redemptions one wins; the other is a replay. */
+    args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
+    args[1] = c.digest;
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_code_use", 2, args, &n) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (n != 1) {
+        return replayed(ctx, "code", c.digest, c.grant_id, commit);
+    }
+    is.family = c.digest;
+    is.scope = is.refresh_scope = c.scope;
+    is.lifetime = c.lifetime;
+    is.auth_time = c.auth_time;
+    is.nonce = c.nonce;
+    is.refresh = c.offline && client->authenticated;
+    return issue_tokens(ctx, &is, answer);
+}
+
+/* Whether every scope token of REQUESTED is in GRANTED. */
+static int scope_within(apr_pool_t *pool, const json_t *requested, const char *granted)
+{
+    json_t *have = cn_oauth_scope_parse(pool, granted), *v;
+    size_t i;
+    json_array_foreach(requested, i, v) {
+        if (!have || !cn_json_array_has(have, json_string_value(v))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* grant_type=refresh_token, in a transaction (*COMMIT as above). */
+static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
+                            const apr_table_t *params, json_t **answer, int *commit)
+{
+    const char *token = apr_table_get(params, "refresh_token"), *digest;
+    const char *scope = apr_table_get(params, "scope"), *args[2];
+    token_row_t t = {0};
+    issue_t is = {0};
+    json_t *asked = NULL;
+    apr_status_t rv;
+    int n = 0;
+
+    if (!client->authenticated) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_UNAUTHORIZED_CLIENT,
+                       "refreshing a token needs the client's secret");
+    }
+    if (!token || !*token) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "refresh_token is required");
+    }
+    if (scope && !(asked = cn_oauth_scope_parse(ctx->pool, scope))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_SCOPE, "scope is not a valid scope");
+    }
+    if (!(digest = digest_of(ctx->pool, CN_REFRESH_PREFIX, token))
+        || (rv = load_token(ctx, digest, &t)) == APR_ENOENT || strcmp(t.kind, "refresh")) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                       "the refresh token is unknown, revoked or expired");
+    }
+    if (rv != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (strcmp(t.app_id, client->client_id)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                       "the refresh token was issued to another client");
+    }
+    if (t.rotated_at) {
+        return replayed(ctx, "refresh token", t.family, t.grant_id, commit);
+    }
+    if (t.expires_at <= ctx->now) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the refresh token has expired");
+    }
+    if (asked && json_array_size(asked) && !scope_within(ctx->pool, asked, t.scope)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_SCOPE,
+                       "scope asks for more than was granted");
+    }
+    if (grant_of(ctx, t.grant_id, &is.grant) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
+    args[1] = t.digest;
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_token_rotate", 2, args, &n) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (n != 1) {
+        return replayed(ctx, "refresh token", t.family, t.grant_id, commit);
+    }
+    is.family = t.family;
+    is.refresh_scope = t.scope;
+    is.scope = asked && json_array_size(asked) ? cn_oauth_scope_string(ctx->pool, asked) : t.scope;
+    is.lifetime = t.lifetime;
+    is.auth_time = t.auth_time;
+    is.refresh = 1;
+    return issue_tokens(ctx, &is, answer);
+}
+
+apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
+                               const apr_table_t *params, json_t **answer)
+{
+    const char *grant_type = apr_table_get(params, "grant_type");
+    apr_status_t (*exchange)(cn_ctx_t *, const cn_oauth_client_t *, const apr_table_t *,
+                             json_t **, int *);
+    apr_status_t rv;
+    int commit = 0;
+
+    if (!grant_type || !*grant_type) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "grant_type is required");
+    }
+    if (!strcmp(grant_type, "authorization_code")) {
+        exchange = redeem_code;
+    }
+    else if (!strcmp(grant_type, "refresh_token")) {
+        exchange = refresh;
+    }
+    else {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_UNSUPPORTED_GRANT_TYPE,
+                       "grant_type must be authorization_code or refresh_token");
+    }
+    if (!client->client_id) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_CLIENT,
+                       "the client is not identified (client_id, or HTTP Basic)");
+    }
+    ctx->app_id = client->client_id;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        rv = cn_fail_db(ctx);
+    }
+    else {
+        rv = exchange(ctx, client, params, answer, &commit);
+        if (rv != APR_SUCCESS && !commit) {
+            cn_db_rollback(ctx->db);
+        }
+        if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS && (rv == APR_SUCCESS || commit)) {
+            rv = cn_fail_db(ctx);
+        }
+    }
+    cn_ctx_db_close(ctx);
+    return rv;
+}
+
+/* ---- revocation and introspection ------------------------------------------------ */
+
+/* The digest a presented token is stored under, or NULL: access and refresh
+ * tokens by their prefix, anything else of a JWT's length as an id_token. */
+static const char *any_digest(apr_pool_t *pool, const char *token)
+{
+    const char *d = digest_of(pool, CN_ACCESS_PREFIX, token);
+    if (!d) {
+        d = digest_of(pool, CN_REFRESH_PREFIX, token);
+    }
+    if (!d && token && *token && strlen(token) <= ID_TOKEN_MAX && strchr(token, '.')) {
+        d = cn_sha256_hex(pool, token, strlen(token));
+    }
+    return d;
+}
+
+apr_status_t cn_token_revoke(cn_ctx_t *ctx, const cn_oauth_client_t *client, const char *token)
+{
+    const char *digest;
+    token_row_t t = {0};
+    apr_status_t rv;
+    int n = 0;
+
+    if (!token || !*token) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "token is required");
+    }
+    if (!(digest = any_digest(ctx->pool, token))) {
+        return APR_SUCCESS; /* RFC 7009 §2.2: an invalid token is no error */
+    }
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        rv = cn_fail_db(ctx);
+        cn_ctx_db_close(ctx);
+        return rv;
+    }
+    rv = load_token(ctx, digest, &t);
+    if (rv == APR_ENOENT) {
+        rv = APR_SUCCESS;
+    }
+    else if (rv == APR_SUCCESS && client && client->client_id && strcmp(t.app_id, client->client_id)) {
+        rv = cn_fail(ctx->pool, &ctx->res, CN_EV_UNAUTHORIZED_CLIENT,
+                     "the token was not issued to this client");
+    }
+    else if (rv == APR_SUCCESS && (rv = revoke_family(ctx, t.family, &n)) == APR_SUCCESS) {
+        ctx->app_id = t.app_id;
+        rv = cn_event_record(ctx, CN_EV_SESSION_REVOKE_SUCCESS, "info",
+                             cn_json_own(ctx->pool, json_pack("{s:s,s:i}", "grant_id", t.grant_id,
+                                                              "tokens", n)));
+        if (rv != APR_SUCCESS) {
+            rv = cn_fail_db(ctx);
+        }
+        else {
+            cn_log(ctx, CN_LOG_INFO, CNLOGNO(01302) "revoked %d token(s) of grant %s", n,
+                   t.grant_id);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        cn_db_rollback(ctx->db);
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS && rv == APR_SUCCESS) {
+        rv = cn_fail_db(ctx);
+    }
+    cn_ctx_db_close(ctx);
+    return rv;
+}
+
+/* A live token of KIND under DIGEST; else invalid_token. */
+static apr_status_t live_token(cn_ctx_t *ctx, const char *digest, const char *kind,
+                               token_row_t *t)
+{
+    apr_status_t rv = digest ? load_token(ctx, digest, t) : APR_ENOENT;
+    if (rv == APR_ENOENT || (rv == APR_SUCCESS && (strcmp(t->kind, kind)
+                                                   || t->expires_at <= ctx->now))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_TOKEN, NULL);
+    }
+    return rv;
+}
+
+apr_status_t cn_token_grant(cn_ctx_t *ctx, const char *access_token, cn_grant_t **grant)
+{
+    token_row_t t = {0};
+    apr_status_t rv;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = live_token(ctx, digest_of(ctx->pool, CN_ACCESS_PREFIX, access_token), "access", &t);
+    if (rv == APR_SUCCESS) {
+        ctx->app_id = t.app_id;
+        rv = cn_grant_load(ctx, t.grant_id, grant);
+        if (rv != APR_SUCCESS && ctx->res.event->id == CN_EV_GRANT_NOT_FOUND) {
+            rv = cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_TOKEN, NULL);
+        }
+    }
+    cn_ctx_db_close(ctx);
+    return rv;
+}
+
+apr_status_t cn_token_info(cn_ctx_t *ctx, const char *access_token, const char *id_token,
+                           json_t **out)
+{
+    token_row_t t = {0};
+    cn_grant_t *g = NULL;
+    apr_status_t rv;
+    const char *digest;
+    if (!access_token == !id_token) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
+                       "give one of access_token and id_token");
+    }
+    digest = access_token ? digest_of(ctx->pool, CN_ACCESS_PREFIX, access_token)
+                          : strlen(id_token) <= ID_TOKEN_MAX
+                                ? cn_sha256_hex(ctx->pool, id_token, strlen(id_token))
+                                : NULL;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = live_token(ctx, digest, access_token ? "access" : "id", &t);
+    /* Another application's token is no more known than one never issued. */
+    if (rv == APR_SUCCESS && strcmp(t.app_id, ctx->app_id)) {
+        rv = cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_TOKEN, NULL);
+    }
+    if (rv == APR_SUCCESS && (rv = cn_grant_load(ctx, t.grant_id, &g)) != APR_SUCCESS
+        && ctx->res.event->id == CN_EV_GRANT_NOT_FOUND) {
+        rv = cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_TOKEN, NULL);
+    }
+    cn_ctx_db_close(ctx);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *out = cn_json_own(ctx->pool,
+                       json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:s}", "iss",
+                                 nz(ctx->base_url), "aud", t.app_id, "sub", g->id, "email",
+                                 nz(g->email), "iat", (json_int_t)t.created_at, "exp",
+                                 (json_int_t)t.expires_at, "grant_id", g->id, "client_id",
+                                 t.app_id, "provider", g->provider, "scope", t.scope,
+                                 "token_type", access_token ? "access_token" : "id_token"));
+    return *out ? APR_SUCCESS : cn_fail_internal(ctx, "a token's description");
+}
+
+/* ---- housekeeping ------------------------------------------------------------------ */
+
+apr_status_t cn_oauth_purge(cn_ctx_t *ctx, int *count)
+{
+    static const char *const labels[] = {"cn_code_purge", "cn_token_purge", "cn_login_purge",
+                                         NULL};
+    const char *const *l;
+    const char *args[1];
+    apr_status_t rv = APR_SUCCESS;
+    *count = 0;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
+    for (l = labels; *l && rv == APR_SUCCESS; ++l) {
+        int n = 0;
+        if (cn_db_exec(ctx->pool, ctx->db, *l, 1, args, &n) != APR_SUCCESS) {
+            rv = cn_fail_db(ctx);
+        }
+        *count += n;
+    }
+    cn_ctx_db_close(ctx);
+    return rv;
+}
