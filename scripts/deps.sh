@@ -14,17 +14,32 @@ libwww-perl liblwp-protocol-https-perl libjson-perl libdbd-sqlite3-perl libdbd-p
 libcryptx-perl libcrypt-jwt-perl
 python3
 curl openssl wrk
+nodejs
 "
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-  echo "make deps: missing packages:$missing (run as root to install them)" >&2
-  exit 1
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "make deps: missing packages:$missing (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "make deps: installing$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "make deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# The tests' npm packages (the OpenID Connect relying party of t/oidc_rp.t),
+# from the committed package-lock.json; again only when missing or stale.
+cd "$(dirname "$0")/.."
+if ! command -v npm >/dev/null 2>&1; then
+  [ "$(id -u)" = 0 ] || { echo "make deps: npm is missing (run as root to install it)" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+if [ ! -d t/oidc/node_modules ] || [ t/oidc/package-lock.json -nt t/oidc/node_modules ]; then
+  echo "make deps: npm ci in t/oidc"
+  npm ci --prefix t/oidc --no-audit --no-fund --loglevel=error >/dev/null
+  touch t/oidc/node_modules
+fi

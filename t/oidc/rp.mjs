@@ -1,0 +1,113 @@
+// An OpenID Connect relying party that knows only the issuer URL, driven by
+// t/oidc_rp.t: openid-client (a certified RP library) finds every endpoint
+// by discovery, sends the user through the authorization request with PKCE
+// S256, a state and a nonce, plays the browser through the provider's
+// redirects (cookies kept, no redirect followed blindly), exchanges the code,
+// verifies the id_token against the published JWKS, refreshes, revokes, and
+// prints what it saw as one JSON object. Every failure is reported, not
+// thrown, so the test can say which step broke.
+//
+//   node rp.mjs ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI PROVIDER LOGIN_HINT
+import * as client from 'openid-client';
+
+const [issuer, clientId, clientSecret, redirectUri, provider, loginHint] = process.argv.slice(2);
+const out = { steps: [] };
+const step = (name, data) => out.steps.push({ name, ...data });
+
+async function browse(start) {
+  // A browser: follows the 302s until the application's redirect URI,
+  // keeping the cookies each host sets.
+  const jar = new Map();
+  let url = start;
+  for (let hop = 0; hop < 10; hop++) {
+    if (url.startsWith(redirectUri)) return url;
+    const u = new URL(url);
+    const cookies = jar.get(u.host) || {};
+    const res = await fetch(url, {
+      redirect: 'manual',
+      headers: { cookie: Object.entries(cookies).map(([k, v]) => `${k}=${v}`).join('; ') },
+    });
+    for (const sc of res.headers.getSetCookie()) {
+      const [pair] = sc.split(';');
+      const i = pair.indexOf('=');
+      cookies[pair.slice(0, i)] = pair.slice(i + 1);
+    }
+    jar.set(u.host, cookies);
+    const loc = res.headers.get('location');
+    if (res.status !== 302 || !loc) {
+      throw new Error(`hop ${hop}: ${res.status} at ${u.origin}${u.pathname} without a redirect`);
+    }
+    url = new URL(loc, url).href;
+  }
+  throw new Error('too many redirects');
+}
+
+try {
+  const config = await client.discovery(new URL(issuer), clientId, clientSecret, undefined, {
+    execute: [client.allowInsecureRequests],
+  });
+  const meta = config.serverMetadata();
+  step('discovery', { issuer: meta.issuer, token_endpoint: meta.token_endpoint, jwks_uri: meta.jwks_uri });
+
+  const verifier = client.randomPKCECodeVerifier();
+  const challenge = await client.calculatePKCECodeChallenge(verifier);
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const authUrl = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid email',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    provider,
+    login_hint: loginHint,
+    access_type: 'offline',
+  });
+  const back = await browse(authUrl.href);
+  step('authorize', { returned_to_redirect_uri: back.startsWith(redirectUri) });
+
+  const tokens = await client.authorizationCodeGrant(config, new URL(back), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  const claims = tokens.claims();
+  step('code_exchange', {
+    token_type: tokens.token_type,
+    has_access_token: !!tokens.access_token,
+    has_refresh_token: !!tokens.refresh_token,
+    id_token_verified: true,
+    claims,
+    grant_id: tokens.grant_id,
+  });
+
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  step('refresh', {
+    new_access_token: !!refreshed.access_token && refreshed.access_token !== tokens.access_token,
+    rotated: !!refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token,
+  });
+
+  let reuse = 'accepted';
+  try {
+    await client.refreshTokenGrant(config, tokens.refresh_token);
+  } catch (e) {
+    reuse = e.error || e.code || String(e.message);
+  }
+  step('refresh_reuse', { result: reuse });
+
+  await client.tokenRevocation(config, refreshed.refresh_token);
+  let afterRevoke = 'accepted';
+  try {
+    await client.refreshTokenGrant(config, refreshed.refresh_token);
+  } catch (e) {
+    afterRevoke = e.error || e.code || String(e.message);
+  }
+  step('revoke', { refresh_after_revoke: afterRevoke });
+  out.ok = true;
+} catch (e) {
+  out.ok = false;
+  out.error = `${e.name}: ${e.message}${e.cause ? ` (${JSON.stringify(e.cause).slice(0, 300)})` : ''}`;
+}
+console.log(JSON.stringify(out));
