@@ -80,12 +80,14 @@ static const char *digest_of(apr_pool_t *pool, const char *prefix, const char *s
 
 /* ---- rows ---------------------------------------------------------------- */
 
-static apr_status_t load_code(cn_ctx_t *ctx, const char *digest, code_row_t *c)
+/* The row statement LABEL finds for DIGEST: APR_ENOENT when there is none. */
+static apr_status_t row_by_digest(cn_ctx_t *ctx, const char *label, const char *digest,
+                                  cn_row_t **out)
 {
     apr_array_header_t *rows;
     const char *args[1] = {digest};
     cn_row_t *r;
-    if (cn_db_select(ctx->pool, ctx->db, "cn_code_get", 1, args, &rows) != APR_SUCCESS) {
+    if (cn_db_select(ctx->pool, ctx->db, label, 1, args, &rows) != APR_SUCCESS) {
         return cn_fail_db(ctx);
     }
     if (!rows->nelts) {
@@ -95,6 +97,17 @@ static apr_status_t load_code(cn_ctx_t *ctx, const char *digest, code_row_t *c)
     /* The lookup was by digest; the comparison that decides is in constant time. */
     if (!r->cols[0] || !cn_ct_equal(r->cols[0], strlen(r->cols[0]), digest, strlen(digest))) {
         return APR_ENOENT;
+    }
+    *out = r;
+    return APR_SUCCESS;
+}
+
+static apr_status_t load_code(cn_ctx_t *ctx, const char *digest, code_row_t *c)
+{
+    cn_row_t *r;
+    apr_status_t rv = row_by_digest(ctx, "cn_code_get", digest, &r);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     c->digest = r->cols[0];
     c->app_id = r->cols[1];
@@ -114,18 +127,10 @@ static apr_status_t load_code(cn_ctx_t *ctx, const char *digest, code_row_t *c)
 
 static apr_status_t load_token(cn_ctx_t *ctx, const char *digest, token_row_t *t)
 {
-    apr_array_header_t *rows;
-    const char *args[1] = {digest};
     cn_row_t *r;
-    if (cn_db_select(ctx->pool, ctx->db, "cn_token_get", 1, args, &rows) != APR_SUCCESS) {
-        return cn_fail_db(ctx);
-    }
-    if (!rows->nelts) {
-        return APR_ENOENT;
-    }
-    r = APR_ARRAY_IDX(rows, 0, cn_row_t *);
-    if (!r->cols[0] || !cn_ct_equal(r->cols[0], strlen(r->cols[0]), digest, strlen(digest))) {
-        return APR_ENOENT;
+    apr_status_t rv = row_by_digest(ctx, "cn_token_get", digest, &r);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     t->digest = r->cols[0];
     t->kind = nz(r->cols[1]);
