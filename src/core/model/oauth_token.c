@@ -222,8 +222,8 @@ apr_status_t cn_code_issue(cn_ctx_t *ctx, const char *grant_id, const cn_code_re
  * RS256 and ES256 both hash with SHA-256), which also makes each one unique:
  * two sign-ins of one grant in one second would otherwise sign the same
  * claims to the same token. */
-static apr_status_t issue_id_token(cn_ctx_t *ctx, const issue_t *is, const char *access,
-                                   const char **jwt)
+static apr_status_t sign_id_token(cn_ctx_t *ctx, const issue_t *is, const char *access,
+                                  const char **jwt)
 {
     const cn_grant_t *g = is->grant;
     unsigned char digest[32];
@@ -255,44 +255,56 @@ static apr_status_t issue_id_token(cn_ctx_t *ctx, const issue_t *is, const char 
     if (cn_jose_sign(ctx->pool, ctx->signing, claims, jwt) != APR_SUCCESS || !*jwt) {
         return cn_fail_internal(ctx, "signing an id_token");
     }
-    return insert_token(ctx, cn_sha256_hex(ctx->pool, *jwt, strlen(*jwt)), "id", is, is->scope,
-                        is->lifetime, ctx->now + is->lifetime);
+    return APR_SUCCESS;
 }
 
-/* The tokens IS describes, stored (in the caller's transaction), and the
- * answer of RFC 6749 §5.1. */
-static apr_status_t issue_tokens(cn_ctx_t *ctx, const issue_t *is, json_t **answer)
+/* The tokens IS describes, made and signed before any transaction (a
+ * signature costs up to a millisecond: never under the writers' lock). */
+typedef struct minted_t {
+    const char *access, *access_digest, *refresh, *refresh_digest, *id_token;
+    json_t *answer; /* RFC 6749 §5.1 */
+} minted_t;
+
+static apr_status_t mint(cn_ctx_t *ctx, const issue_t *is, minted_t *m)
 {
-    const char *access, *access_digest, *refresh = NULL, *refresh_digest, *id_token;
-    json_t *a;
-    if (new_secret(ctx, CN_ACCESS_PREFIX, &access, &access_digest) != APR_SUCCESS
-        || insert_token(ctx, access_digest, "access", is, is->scope, is->lifetime,
-                        ctx->now + is->lifetime) != APR_SUCCESS) {
+    memset(m, 0, sizeof(*m));
+    if (new_secret(ctx, CN_ACCESS_PREFIX, &m->access, &m->access_digest) != APR_SUCCESS
+        || (is->refresh
+            && new_secret(ctx, CN_REFRESH_PREFIX, &m->refresh, &m->refresh_digest) != APR_SUCCESS)
+        || sign_id_token(ctx, is, m->access, &m->id_token) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (is->refresh
-        && (new_secret(ctx, CN_REFRESH_PREFIX, &refresh, &refresh_digest) != APR_SUCCESS
-            || insert_token(ctx, refresh_digest, "refresh", is, is->refresh_scope, is->lifetime,
-                            ctx->now + CN_REFRESH_TTL) != APR_SUCCESS)) {
-        return APR_EGENERAL;
-    }
-    if (issue_id_token(ctx, is, access, &id_token) != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
-    a = cn_json_own(ctx->pool, json_pack("{s:s,s:I,s:s,s:s,s:s}", "access_token", access,
-                                         "expires_in", (json_int_t)is->lifetime, "scope",
-                                         is->scope, "token_type", "Bearer", "grant_id",
-                                         is->grant->id));
-    if (!a) {
+    m->answer = cn_json_own(ctx->pool,
+                            json_pack("{s:s,s:I,s:s,s:s,s:s}", "access_token", m->access,
+                                      "expires_in", (json_int_t)is->lifetime, "scope", is->scope,
+                                      "token_type", "Bearer", "grant_id", is->grant->id));
+    if (!m->answer) {
         return cn_fail_internal(ctx, "an answer with tokens");
     }
-    if (refresh) {
-        json_object_set_new(a, "refresh_token", json_string(refresh));
+    if (m->refresh) {
+        json_object_set_new(m->answer, "refresh_token", json_string(m->refresh));
     }
-    if (id_token) {
-        json_object_set_new(a, "id_token", json_string(id_token));
+    if (m->id_token) {
+        json_object_set_new(m->answer, "id_token", json_string(m->id_token));
     }
-    *answer = a;
+    return APR_SUCCESS;
+}
+
+/* The minted tokens stored (in the caller's transaction); the id_token as a
+ * digest, so that /tokeninfo and /revoke know it. */
+static apr_status_t store(cn_ctx_t *ctx, const issue_t *is, const minted_t *m)
+{
+    if (insert_token(ctx, m->access_digest, "access", is, is->scope, is->lifetime,
+                     ctx->now + is->lifetime) != APR_SUCCESS
+        || (m->refresh
+            && insert_token(ctx, m->refresh_digest, "refresh", is, is->refresh_scope,
+                            is->lifetime, ctx->now + CN_REFRESH_TTL) != APR_SUCCESS)
+        || (m->id_token
+            && insert_token(ctx, cn_sha256_hex(ctx->pool, m->id_token, strlen(m->id_token)), "id",
+                            is, is->scope, is->lifetime, ctx->now + is->lifetime)
+                   != APR_SUCCESS)) {
+        return APR_EGENERAL;
+    }
     return APR_SUCCESS;
 }
 
@@ -309,34 +321,70 @@ static apr_status_t grant_of(cn_ctx_t *ctx, const char *grant_id, cn_grant_t **g
     return APR_SUCCESS;
 }
 
-/* A code or refresh token presented again: what descends from it goes. */
+/* A code or refresh token presented again: what descends from it goes (in
+ * the caller's transaction, which is committed all the same). */
 static apr_status_t replayed(cn_ctx_t *ctx, const char *what, const char *family,
-                             const char *grant_id, int *commit)
+                             const char *grant_id)
 {
     int n = 0;
     if (revoke_family(ctx, family, &n) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    *commit = 1;
     cn_log(ctx, CN_LOG_WARNING, CNLOGNO(01301) "%s of grant %s presented again: "
            "%d token(s) issued from it revoked", what, grant_id, n);
     return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
                    "the %s was already used; every token issued from it is revoked", what);
 }
 
-/* grant_type=authorization_code, in a transaction. *COMMIT: keep what was
- * done even though the request fails (a replay's revocation). */
+/* The one transaction of an exchange: spend the code or rotate the refresh
+ * token with statement SPEND (a conditional UPDATE on DIGEST: of two
+ * concurrent presentations one wins, the other is a replay), then store the
+ * minted tokens. Without M, a replay seen before: only its revocation. */
+static apr_status_t commit_exchange(cn_ctx_t *ctx, const char *spend, const char *digest,
+                                    const char *what, const char *family, const char *grant_id,
+                                    const issue_t *is, const minted_t *m)
+{
+    const char *args[2];
+    apr_status_t rv;
+    int n = 0, keep = 0;
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (m) {
+        args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
+        args[1] = digest;
+        rv = cn_db_exec(ctx->pool, ctx->db, spend, 2, args, &n) == APR_SUCCESS
+                 ? APR_SUCCESS
+                 : cn_fail_db(ctx);
+    }
+    if (!m || (rv == APR_SUCCESS && n != 1)) {
+        rv = replayed(ctx, what, family, grant_id);
+        keep = 1; /* the revocation stays, though the request fails */
+    }
+    else if (rv == APR_SUCCESS) {
+        rv = store(ctx, is, m);
+    }
+    if (rv != APR_SUCCESS && !keep) {
+        cn_db_rollback(ctx->db);
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS && (rv == APR_SUCCESS || keep)) {
+        return cn_fail_db(ctx);
+    }
+    return rv;
+}
+
+/* grant_type=authorization_code: read and checked outside any transaction,
+ * the tokens minted, then one short transaction (commit_exchange). */
 static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
-                                const apr_table_t *params, json_t **answer, int *commit)
+                                const apr_table_t *params, json_t **answer)
 {
     const char *code = apr_table_get(params, "code"), *digest, *why = NULL;
     const char *redirect_uri = apr_table_get(params, "redirect_uri");
     const char *verifier = apr_table_get(params, "code_verifier");
-    const char *args[2];
     code_row_t c = {0};
     issue_t is = {0};
+    minted_t m;
     apr_status_t rv;
-    int n = 0;
 
     if (!code || !*code) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "code is required");
@@ -353,7 +401,7 @@ static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
                        "the code was issued to another client");
     }
     if (c.used_at) {
-        return replayed(ctx, "code", c.digest, c.grant_id, commit);
+        return commit_exchange(ctx, NULL, NULL, "code", c.digest, c.grant_id, NULL, NULL);
     }
     if (c.expires_at <= ctx->now) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the code has expired");
@@ -382,22 +430,19 @@ static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
     if (grant_of(ctx, c.grant_id, &is.grant) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    /* Spent once: of two concurrent redemptions one wins; the other is a replay. */
-    args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
-    args[1] = c.digest;
-    if (cn_db_exec(ctx->pool, ctx->db, "cn_code_use", 2, args, &n) != APR_SUCCESS) {
-        return cn_fail_db(ctx);
-    }
-    if (n != 1) {
-        return replayed(ctx, "code", c.digest, c.grant_id, commit);
-    }
     is.family = c.digest;
     is.scope = is.refresh_scope = c.scope;
     is.lifetime = c.lifetime;
     is.auth_time = c.auth_time;
     is.nonce = c.nonce;
     is.refresh = c.offline && client->authenticated;
-    return issue_tokens(ctx, &is, answer);
+    if (mint(ctx, &is, &m) != APR_SUCCESS
+        || commit_exchange(ctx, "cn_code_use", c.digest, "code", c.digest, c.grant_id, &is, &m)
+               != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *answer = m.answer;
+    return APR_SUCCESS;
 }
 
 /* Whether every scope token of REQUESTED is in GRANTED. */
@@ -413,17 +458,17 @@ static int scope_within(apr_pool_t *pool, const json_t *requested, const char *g
     return 1;
 }
 
-/* grant_type=refresh_token, in a transaction (*COMMIT as above). */
+/* grant_type=refresh_token, as redeem_code. */
 static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
-                            const apr_table_t *params, json_t **answer, int *commit)
+                            const apr_table_t *params, json_t **answer)
 {
     const char *token = apr_table_get(params, "refresh_token"), *digest;
-    const char *scope = apr_table_get(params, "scope"), *args[2];
+    const char *scope = apr_table_get(params, "scope");
     token_row_t t = {0};
     issue_t is = {0};
+    minted_t m;
     json_t *asked = NULL;
     apr_status_t rv;
-    int n = 0;
 
     if (!client->authenticated) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_UNAUTHORIZED_CLIENT,
@@ -448,7 +493,8 @@ static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
                        "the refresh token was issued to another client");
     }
     if (t.rotated_at) {
-        return replayed(ctx, "refresh token", t.family, t.grant_id, commit);
+        return commit_exchange(ctx, NULL, NULL, "refresh token", t.family, t.grant_id, NULL,
+                               NULL);
     }
     if (t.expires_at <= ctx->now) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the refresh token has expired");
@@ -460,21 +506,19 @@ static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
     if (grant_of(ctx, t.grant_id, &is.grant) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
-    args[1] = t.digest;
-    if (cn_db_exec(ctx->pool, ctx->db, "cn_token_rotate", 2, args, &n) != APR_SUCCESS) {
-        return cn_fail_db(ctx);
-    }
-    if (n != 1) {
-        return replayed(ctx, "refresh token", t.family, t.grant_id, commit);
-    }
     is.family = t.family;
     is.refresh_scope = t.scope;
     is.scope = asked && json_array_size(asked) ? cn_oauth_scope_string(ctx->pool, asked) : t.scope;
     is.lifetime = t.lifetime;
     is.auth_time = t.auth_time;
     is.refresh = 1;
-    return issue_tokens(ctx, &is, answer);
+    if (mint(ctx, &is, &m) != APR_SUCCESS
+        || commit_exchange(ctx, "cn_token_rotate", t.digest, "refresh token", t.family,
+                           t.grant_id, &is, &m) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *answer = m.answer;
+    return APR_SUCCESS;
 }
 
 apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
@@ -482,9 +526,8 @@ apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
 {
     const char *grant_type = apr_table_get(params, "grant_type");
     apr_status_t (*exchange)(cn_ctx_t *, const cn_oauth_client_t *, const apr_table_t *,
-                             json_t **, int *);
+                             json_t **);
     apr_status_t rv;
-    int commit = 0;
 
     if (!grant_type || !*grant_type) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "grant_type is required");
@@ -507,18 +550,7 @@ apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
     if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
-        rv = cn_fail_db(ctx);
-    }
-    else {
-        rv = exchange(ctx, client, params, answer, &commit);
-        if (rv != APR_SUCCESS && !commit) {
-            cn_db_rollback(ctx->db);
-        }
-        if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS && (rv == APR_SUCCESS || commit)) {
-            rv = cn_fail_db(ctx);
-        }
-    }
+    rv = exchange(ctx, client, params, answer);
     cn_ctx_db_close(ctx);
     return rv;
 }
