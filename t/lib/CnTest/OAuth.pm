@@ -45,7 +45,8 @@ sub pkce_verifier {
     my $n = shift || 64;
     my @c = ('A' .. 'Z', 'a' .. 'z', 0 .. 9, '-', '.', '_', '~');
     open my $fh, '<:raw', '/dev/urandom' or croak "/dev/urandom: $!";
-    read $fh, my $buf, $n;
+    my $buf = '';
+    read($fh, $buf, $n) == $n or croak "/dev/urandom: short read";
     return join '', map { $c[ord($_) % @c] } split //, $buf;
 }
 
