@@ -4,9 +4,11 @@
 #ifndef CN_TEST_H
 #define CN_TEST_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <apr_general.h>
@@ -33,6 +35,40 @@ static inline TCase *cn_tcase(const char *name)
     tcase_add_checked_fixture(tc, cn_test_pool_setup, cn_test_pool_teardown);
     tcase_set_timeout(tc, 60);
     return tc;
+}
+
+/* A scratch directory of the test binary (databases, key files), made under
+ * $TMPDIR by cn_test_tmpdir_make, emptied and removed by cn_test_tmpdir_remove. */
+static inline char *cn_test_tmpdir(void)
+{
+    static char dir[4096];
+    return dir;
+}
+
+static inline int cn_test_tmpdir_make(const char *name)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(cn_test_tmpdir(), 4096, "%s/cn-%s-test.XXXXXX", base && *base ? base : "/tmp", name);
+    if (!mkdtemp(cn_test_tmpdir())) {
+        perror("mkdtemp");
+        return 0;
+    }
+    return 1;
+}
+
+static inline void cn_test_tmpdir_remove(void)
+{
+    DIR *d = opendir(cn_test_tmpdir());
+    struct dirent *e;
+    if (d) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                unlinkat(dirfd(d), e->d_name, 0);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(cn_test_tmpdir());
 }
 
 /* Run SUITE; TAP goes to stdout ("-"), unless CK_TAP_LOG_FILE_NAME says

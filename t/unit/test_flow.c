@@ -5,8 +5,6 @@
  * POST /auth to the redirect back to the application, every way one can
  * fail, native authentication, and the rule of every flow: no database
  * handle is held while a provider is asked. */
-#include <dirent.h>
-#include <unistd.h>
 
 #include <apr_strings.h>
 #include <apr_hash.h>
@@ -19,7 +17,6 @@
 #include "cn_proto.h"
 #include "cn_test.h"
 
-static char tmpdir[4096]; /* made by main(), emptied and removed at exit */
 
 #define BASE_URL "https://connect.example"
 #define CALLBACK_URL BASE_URL "/callback"
@@ -396,7 +393,7 @@ static void world_setup(void)
     memset(&w, 0, sizeof(w));
     ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
     ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &w.driver), APR_SUCCESS);
-    dbpath = apr_psprintf(pool, "%s/f%ld-%u.db", tmpdir, (long)getpid(), ++counter);
+    dbpath = apr_psprintf(pool, "%s/f%ld-%u.db", cn_test_tmpdir(), (long)getpid(), ++counter);
     ck_assert_msg(apr_dbd_open_ex(w.driver, pool, dbpath, &w.handle, &err) == APR_SUCCESS,
                   "apr_dbd_open %s: %s", dbpath, err ? err : "?");
     w.db.driver = w.driver;
@@ -1779,31 +1776,13 @@ static Suite *flow_suite(void)
     return s;
 }
 
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    if (d) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                unlinkat(dirfd(d), e->d_name, 0);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
     int rc;
-    snprintf(tmpdir, sizeof(tmpdir), "%s/cn-flow-test.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!cn_test_tmpdir_make("flow")) {
         return 2;
     }
     rc = cn_test_main(flow_suite());
-    remove_tmpdir();
+    cn_test_tmpdir_remove();
     return rc;
 }

@@ -4,8 +4,6 @@
  * never with cjose (which produced it): signatures with EVP_DigestVerify and
  * the public key of the fixture PEM, key ids with an RFC 7638 thumbprint
  * written here and proven on the RFC's own example. */
-#include <dirent.h>
-#include <unistd.h>
 
 #include <apr_strings.h>
 #include <openssl/bn.h>
@@ -23,13 +21,12 @@
 #define RSA_PEM "../conf/keys/signing-rsa.pem"
 #define P256_PEM "../conf/keys/signing-p256.pem"
 
-static char tmpdir[4096]; /* made by main(), emptied and removed at exit */
 
 /* ---- independent helpers: OpenSSL only --------------------------------- */
 
 static const char *tmpfile_path(const char *name)
 {
-    return apr_psprintf(pool, "%s/%s", tmpdir, name);
+    return apr_psprintf(pool, "%s/%s", cn_test_tmpdir(), name);
 }
 
 static apr_array_header_t *paths_of(const char *first, ...)
@@ -382,7 +379,7 @@ START_TEST(test_jwks)
 END_TEST
 
 static const struct algs_case {
-    const char *first, *second; /* a fixture name or a file of tmpdir */
+    const char *first, *second; /* a fixture name or a file of the scratch directory */
     const char *algs;           /* JSON */
 } algs_cases[] = {
     {RSA_PEM, NULL, "[\"RS256\"]"},
@@ -427,7 +424,7 @@ END_TEST
 
 static const struct refused_case {
     const char *name;
-    const char *file;   /* in tmpdir ("" : tmpdir itself); the second path when GOOD_FIRST */
+    const char *file;   /* in the scratch directory ("": the directory itself); the second path when GOOD_FIRST */
     int good_first;     /* the RSA fixture comes first */
     const char *why;    /* in the message, after "<path>" */
 } refused_cases[] = {
@@ -450,7 +447,7 @@ START_TEST(test_refused)
     const struct refused_case *c = &refused_cases[_i];
     const char *path = !strcmp(c->file, "same") ? RSA_PEM
                        : *c->file               ? tmpfile_path(c->file)
-                                                : tmpdir;
+                                                : cn_test_tmpdir();
     cn_signing_keys_t *keys = (cn_signing_keys_t *)1;
     const char *err = NULL, *want;
     apr_array_header_t *paths = c->good_first ? paths_of(RSA_PEM, path, NULL)
@@ -571,7 +568,7 @@ static int write_file(const char *name, const char *text)
 {
     char path[4200];
     FILE *f;
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    snprintf(path, sizeof(path), "%s/%s", cn_test_tmpdir(), name);
     if (!(f = fopen(path, "w"))) {
         return 0;
     }
@@ -589,7 +586,7 @@ static int write_key(const char *name, EVP_PKEY *key, int public, int encrypt)
     if (!key) {
         return 0;
     }
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    snprintf(path, sizeof(path), "%s/%s", cn_test_tmpdir(), name);
     if (!(f = fopen(path, "w"))) {
         EVP_PKEY_free(key);
         return 0;
@@ -616,36 +613,18 @@ static int make_fixtures(void)
         && write_key("other-p256.pem", EVP_EC_gen("prime256v1"), 0, 0);
 }
 
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    if (d) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                unlinkat(dirfd(d), e->d_name, 0);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
     int rc;
-    snprintf(tmpdir, sizeof(tmpdir), "%s/cn-jose-test.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!cn_test_tmpdir_make("jose")) {
         return 2;
     }
     if (!make_fixtures()) {
-        fprintf(stderr, "cannot write the key fixtures in %s\n", tmpdir);
-        remove_tmpdir();
+        fprintf(stderr, "cannot write the key fixtures in %s\n", cn_test_tmpdir());
+        cn_test_tmpdir_remove();
         return 2;
     }
     rc = cn_test_main(jose_suite());
-    remove_tmpdir();
+    cn_test_tmpdir_remove();
     return rc;
 }

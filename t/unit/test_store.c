@@ -1,8 +1,6 @@
 /* Unit tests of include/cn_store.h against a real SQLite database opened
  * through apr_dbd (the sqlite3 driver of apr-util), each test on a fresh file
  * in a temporary directory. */
-#include <dirent.h>
-#include <unistd.h>
 
 #include <apr_strings.h>
 #include <apr_hash.h>
@@ -11,7 +9,6 @@
 #include "cn_store.h"
 #include "cn_test.h"
 
-static char tmpdir[4096]; /* made by main(), emptied and removed at exit */
 
 /* Per-test state (set up in the checked fixture, i.e. in the forked child). */
 static const apr_dbd_driver_t *driver;
@@ -27,7 +24,7 @@ static void store_setup(void)
     ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
     ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &driver), APR_SUCCESS);
     ck_assert_ptr_nonnull(driver);
-    dbpath = apr_psprintf(pool, "%s/t%ld-%u.db", tmpdir, (long)getpid(), ++counter);
+    dbpath = apr_psprintf(pool, "%s/t%ld-%u.db", cn_test_tmpdir(), (long)getpid(), ++counter);
     handle = NULL;
     ck_assert_msg(apr_dbd_open_ex(driver, pool, dbpath, &handle, &err) == APR_SUCCESS,
                   "apr_dbd_open %s: %s", dbpath, err ? err : "?");
@@ -467,31 +464,13 @@ static Suite *store_suite(void)
     return s;
 }
 
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    if (d) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                unlinkat(dirfd(d), e->d_name, 0);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
     int rc;
-    snprintf(tmpdir, sizeof(tmpdir), "%s/cn-store-test.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!cn_test_tmpdir_make("store")) {
         return 2;
     }
     rc = cn_test_main(store_suite());
-    remove_tmpdir();
+    cn_test_tmpdir_remove();
     return rc;
 }
