@@ -16,13 +16,8 @@ use CnTest::Flow;
 
 reset_db();
 my $log_at = error_log_offset();
-my $kid = do {
-    my $f = File::Spec->catfile(CnTest::t_dir(), 'conf', 'keys', 'key1.b64');
-    open my $fh, '<', $f or die "$f: $!";
-    local $/;
-    substr Digest::SHA::sha256_hex(MIME::Base64::decode_base64(scalar <$fh>)), 0, 8;
-};
-my $sealed_re = qr/\Acn1\.\Q$kid\E\.[A-Za-z0-9_-]{20,}\z/;
+my $kid = test_key_id();
+my $sealed_re = sealed_re();
 
 is make_integration('google')->code, 201, 'google integration';
 is make_integration('microsoft')->code, 201, 'microsoft integration';

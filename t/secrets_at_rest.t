@@ -22,15 +22,8 @@ sub call {
     return $res;
 }
 
-# The kid of the configured key (t/conf/keys/key1.b64).
-my $kid = do {
-    my $f = File::Spec->catfile(CnTest::t_dir(), 'conf', 'keys', 'key1.b64');
-    open my $fh, '<', $f or die "$f: $!";
-    local $/;
-    my $raw = MIME::Base64::decode_base64(scalar <$fh>);
-    substr Digest::SHA::sha256_hex($raw), 0, 8;
-};
-my $sealed_re = qr/^cn1\.\Q$kid\E\.[A-Za-z0-9_-]{20,}$/;
+my $kid = test_key_id();
+my $sealed_re = sealed_re();
 
 # ---- store secrets ----------------------------------------------------------
 my $shared = secret();    # the same plaintext in several rows

@@ -103,6 +103,9 @@ apr_status_t cn_read_body(cn_req_t *req, int json_only, const char **body, apr_s
  * time, unknown ids too), or NULL. */
 const cn_app_t *cn_app_check(cn_req_t *req, const char *client_id, const char *secret);
 
+/* The challenge of a 401 to an application that may use HTTP Basic. */
+#define CN_BASIC_CHALLENGE "Basic realm=\"mod_connect\""
+
 /* The browser's part of a flow begun in this request (GET /login, GET /auth):
  * the session takes it, what began it is spent, and the browser goes on to
  * the provider. A HEAD only learns that it would. */

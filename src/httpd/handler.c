@@ -7,7 +7,6 @@
 
 #include "cn_request.h"
 
-#define CN_BASIC_REALM "Basic realm=\"mod_connect\""
 
 /* ---- answers ---------------------------------------------------------- */
 
@@ -84,7 +83,7 @@ int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char 
     /* Basic, unless the route asked for another scheme (Bearer) already. */
     if (status == HTTP_UNAUTHORIZED
         && !apr_table_get(req->r->err_headers_out, "WWW-Authenticate")) {
-        apr_table_setn(req->r->err_headers_out, "WWW-Authenticate", CN_BASIC_REALM);
+        apr_table_setn(req->r->err_headers_out, "WWW-Authenticate", CN_BASIC_CHALLENGE);
     }
     return cn_reply_json(req, status, body);
 }

@@ -7,7 +7,6 @@
 
 #include "cn_request.h"
 
-#define CN_BASIC_CHALLENGE "Basic realm=\"mod_connect\""
 #define CN_BEARER_CHALLENGE "Bearer realm=\"mod_connect\""
 
 /* ---- GET /auth -------------------------------------------------------------- */

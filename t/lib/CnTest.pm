@@ -30,7 +30,7 @@ use Apache::Test ();
 use Apache::TestRequest ();
 
 our @EXPORT = qw(api mount app_creds db_driver dbh db_file error_log reset_db);
-our @EXPORT_OK = qw(raw_store_files base_url url server_port t_dir var_dir conf_value error_log_offset
+our @EXPORT_OK = qw(raw_store_files test_key_id sealed_re base_url url server_port t_dir var_dir conf_value error_log_offset
                     error_log_since secret_token json_encode json_decode db_rows
                     google_integration access_log_offset access_log_since);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
@@ -145,6 +145,23 @@ sub api {
     my $res = ua()->request($req);
     $res->{json} = json_decode($res->content);
     return $res;
+}
+
+# The key id of the test server's sealing key (t/conf/keys/key1.b64): the
+# first 8 hex digits of SHA-256 of the key, as the module computes it.
+sub test_key_id {
+    my $f = File::Spec->catfile(t_dir(), 'conf', 'keys', 'key1.b64');
+    open my $fh, '<', $f or croak "$f: $!";
+    local $/;
+    require MIME::Base64;
+    require Digest::SHA;
+    return substr Digest::SHA::sha256_hex(MIME::Base64::decode_base64(scalar <$fh>)), 0, 8;
+}
+
+# A stored value sealed under the test server's key: cn1.<kid>.<data>.
+sub sealed_re {
+    my $kid = test_key_id();
+    return qr/\Acn1\.\Q$kid\E\.[A-Za-z0-9_-]{20,}\z/;
 }
 
 # A fresh, distinctive value: secret_token('SEKRET') -> 'SEKRET-1f0c...'.
