@@ -3,6 +3,7 @@
  * request body, scope strings, and the RFC 6749 names of failures. */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_escape.h>
 #include <apr_encode.h>
 #include <apr_lib.h>
 
@@ -125,41 +126,14 @@ static const char *media_type(apr_pool_t *pool, const char *content_type)
     return cn_lower(pool, apr_pstrndup(pool, content_type, n));
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = (char)apr_tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* One form component BUF[LEN] decoded: '+' is a space, %XX a byte; a bad
- * escape or a NUL (raw or escaped) is refused. */
+/* One form component BUF[LEN] decoded by APR ('+' is a space, %XX a byte);
+ * a bad escape or a NUL (raw or escaped) is refused. */
 static char *form_component(apr_pool_t *pool, const char *buf, apr_size_t len)
 {
-    char *out = apr_palloc(pool, len + 1), *o = out;
-    apr_size_t i;
-    for (i = 0; i < len; ++i) {
-        char c = buf[i];
-        if (c == '+') {
-            c = ' ';
-        }
-        else if (c == '%') {
-            int hi, lo;
-            if (len - i < 3 || (hi = hexval(buf[i + 1])) < 0 || (lo = hexval(buf[i + 2])) < 0) {
-                return NULL;
-            }
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (c == '\0') {
-            return NULL;
-        }
-        *o++ = c;
+    if (memchr(buf, '\0', len)) {
+        return NULL;
     }
-    *o = '\0';
-    return out;
+    return (char *)apr_punescape_url(pool, apr_pstrndup(pool, buf, len), NULL, NULL, 1);
 }
 
 static apr_status_t add_param(apr_table_t *t, const char *name, const char *value,
