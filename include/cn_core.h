@@ -45,6 +45,26 @@ typedef struct cn_db_seam_t {
     void *baton;
 } cn_db_seam_t;
 
+/* The shared cache (mod_socache through ConnectCache in the glue): small
+ * values with a lifetime, seen by every process (and every node, with
+ * memcache or redis). Attempt counters, replay nonces, discovery results. */
+typedef struct cn_cache_seam_t {
+    /* The value under KEY, copied into POOL; APR_NOTFOUND when there is none
+     * or it expired. */
+    apr_status_t (*get)(void *baton, apr_pool_t *pool, const char *key, const char **val,
+                        apr_size_t *len);
+    /* VAL (LEN bytes) under KEY for TTL seconds. */
+    apr_status_t (*put)(void *baton, apr_pool_t *pool, const char *key, const char *val,
+                        apr_size_t len, apr_int64_t ttl);
+    apr_status_t (*remove)(void *baton, apr_pool_t *pool, const char *key);
+    /* The counter under KEY plus DELTA, into *OUT; a counter that does not
+     * exist starts at 0 and lives TTL seconds from its first increment.
+     * Atomic across the processes of one server. */
+    apr_status_t (*incr)(void *baton, apr_pool_t *pool, const char *key, long delta,
+                         apr_int64_t ttl, long *out);
+    void *baton;
+} cn_cache_seam_t;
+
 struct cn_ctx_t {
     apr_pool_t *pool;
     cn_db_t *db;          /* the open database handle, or NULL */
@@ -63,6 +83,7 @@ struct cn_ctx_t {
     const char *client_ip, *user_agent; /* of the browser or caller */
     cn_text_cache_t *grant_cache; /* rendered grants, per process; may be NULL */
     const cn_signing_keys_t *signing; /* ConnectSigningKey: id_tokens; may be NULL */
+    const cn_cache_seam_t *cache;     /* ConnectCache; NULL: none (callers go on uncached) */
 };
 
 /* A log line of LEVEL through the context's seam (nothing when it has none). */
