@@ -7,6 +7,7 @@ static void register_hooks(apr_pool_t *p)
     /* Before mod_dbd's own post_config, so our statements join its set. */
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
     ap_hook_pre_config(cn_dbd_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_config(cn_socache_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(cn_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(cn_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(cn_quick_handler, NULL, NULL, APR_HOOK_FIRST);

@@ -104,6 +104,11 @@ sub refuses {
          qr/ConnectProviderTimeout must be a number of seconds from 1 to 300/],
         ['ConnectProviderTimeout 2s', { extra => 'ConnectProviderTimeout 2s' },
          qr/ConnectProviderTimeout must be a number of seconds from 1 to 300/],
+        # The shared cache: a mod_socache provider that is loaded.
+        ['ConnectCache of a provider not loaded', { extra => 'ConnectCache nosuch' },
+         qr/ConnectCache: nosuch: no such mod_socache provider \(is mod_socache_nosuch loaded\?\)/],
+        ['ConnectCache with bad arguments', { extra => 'ConnectCache shmcb:/no/such/dir/cache(notasize)' },
+         qr/ConnectCache: shmcb:\S+: /],
         ['ConnectCAFile missing', { extra => "ConnectCAFile $missing" },
          qr/ConnectCAFile: cannot read \Q$missing\E/],
         ['ConnectProviderEndpoint of imap', { extra => 'ConnectProviderEndpoint imap token https://127.0.0.1/t' },

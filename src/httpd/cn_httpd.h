@@ -31,6 +31,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_MAX_BODY "ConnectMaxBody"
 #define CN_DIR_REKEY "ConnectReencrypt"
 #define CN_DIR_PROVIDER_TIMEOUT "ConnectProviderTimeout"
+#define CN_DIR_CACHE "ConnectCache"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
@@ -63,6 +64,8 @@ typedef struct cn_server_conf_t {
     int provider_timeout;          /* seconds, -1: unset */
     cn_http_t *http;               /* per process, made in child_init */
     cn_text_cache_t *grant_cache; /* per process, made in child_init */
+    const char *cache_spec;        /* ConnectCache: provider[:args]; NULL: shmcb */
+    struct cn_socache_t *cache;    /* made in post_config; NULL in a process that lost it */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -90,6 +93,14 @@ cn_db_t *cn_dbd_open(request_rec *r);
 void cn_dbd_close(request_rec *r, cn_db_t *db);
 /* The same as the core's database seam (cn_ctx_t.dbs) for request R. */
 cn_db_seam_t cn_dbd_seam(request_rec *r);
+
+/* socache.c: ConnectCache, the core's shared cache (cn_ctx_t.cache) */
+int cn_socache_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
+const char *cn_socache_set(cmd_parms *cmd, void *dc, const char *spec);
+apr_status_t cn_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void cn_socache_child_init(apr_pool_t *pchild, server_rec *s);
+void cn_socache_disable(server_rec *s);
+const cn_cache_seam_t *cn_socache_seam(const struct cn_socache_t *c);
 
 /* cn_handler.c */
 int cn_handler(request_rec *r);

@@ -41,6 +41,7 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->reencrypt = add->reencrypt != -1 ? add->reencrypt : base->reencrypt;
     sc->provider_timeout = add->provider_timeout != -1 ? add->provider_timeout
                                                        : base->provider_timeout;
+    sc->cache_spec = add->cache_spec ? add->cache_spec : base->cache_spec;
     sc->configured = add->configured || base->configured;
     return sc;
 }
@@ -207,6 +208,9 @@ const command_rec cn_cmds[] = {
                   "largest accepted request body in bytes (default 65536)"),
     AP_INIT_TAKE1(CN_DIR_PROVIDER_TIMEOUT, set_provider_timeout, NULL, RSRC_CONF,
                   "seconds an outgoing provider call may take (default 15)"),
+    AP_INIT_TAKE1(CN_DIR_CACHE, cn_socache_set, NULL, RSRC_CONF,
+                  "mod_socache provider[:args] shared by the server's processes (default "
+                  "shmcb; memcache:HOST:PORT or redis:HOST:PORT for several nodes)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -427,6 +431,9 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
             sc->provider_timeout = CN_DEFAULT_PROVIDER_TIMEOUT;
         }
     }
+    if (cn_socache_post_config(pconf, ptemp, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (cn_dbd_prepare_all(s) != APR_SUCCESS || cn_dbd_mutex_create(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -467,4 +474,5 @@ void cn_child_init(apr_pool_t *pchild, server_rec *s)
 {
     services_child_init(pchild, s);
     cn_dbd_child_init(pchild, s);
+    cn_socache_child_init(pchild, s);
 }
