@@ -34,6 +34,11 @@ typedef struct cn_flow_t {
     const char *state;          /* sent upstream; 256 random bits */
     const char *verifier;       /* the upstream PKCE verifier (S256) */
     apr_int64_t created, deadline;
+    const char *login_hint;     /* the address to sign in, when known (may be NULL) */
+    const char *mail_type;      /* the application's hint of the mailbox's kind (seed
+                                 * settings.type, e.g. yahoo), or NULL */
+    const char *return_origin;  /* the origin of the application's redirect URI (a form's
+                                 * answer may redirect there), or NULL */
     const void *loaded;         /* what began it loaded, for its launch in the same request (not sealed) */
 } cn_flow_t;
 
@@ -53,12 +58,19 @@ typedef struct cn_flow_origin_t {
 typedef struct cn_flow_proof_t {
     cn_tokens_t *tokens;
     cn_identity_t *id;
+    const char *retry_field;    /* a form step's APR_EAGAIN: the field at fault, or NULL */
 } cn_flow_proof_t;
 
 /* An upstream step: how a mailbox is proven. */
 typedef struct cn_flow_step_t {
     const char *name;
     unsigned caps; /* the providers it serves: CN_PROVIDER_* of cn_provider_t */
+    /* 1: the browser proves the mailbox in a form the module serves (start
+     * sends it there). Its FINISH runs on each submission before the origin
+     * is resumed, with only ORIGIN->it and ->login_hint set, and may answer
+     * APR_EAGAIN: show the form again (ctx->res says why, PROOF->retry_field
+     * which field), the flow goes on. */
+    int form;
     /* Where the browser goes to prove it (no database handle held). */
     apr_status_t (*start)(cn_ctx_t *ctx, const cn_flow_t *flow, const cn_flow_origin_t *origin,
                           const char **location);
@@ -130,11 +142,22 @@ apr_status_t cn_flow_authorize_begin(cn_ctx_t *ctx, const apr_table_t *query, cn
  * the browser goes for the upstream step. A failure is a page. */
 apr_status_t cn_flow_launch(cn_ctx_t *ctx, const cn_flow_t *flow, const char **location);
 
-/* The callback of FLOW with its QUERY. APR_SUCCESS: *LOCATION is where the
- * browser goes (the application, told of success or failure). A failure is
- * a page (the origin is gone, or no longer allowed). */
+/* The callback of FLOW with its QUERY (or a form step's submitted FORM).
+ * APR_SUCCESS: *LOCATION is where the browser goes (the application, told of
+ * success or failure). APR_EAGAIN (form steps only): the form again, ctx->res
+ * and *RETRY_FIELD say why; the flow goes on. Another failure is a page (the
+ * origin is gone, or no longer allowed). RETRY_FIELD may be NULL. */
 apr_status_t cn_flow_complete(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_table_t *query,
-                              const char **location);
+                              const char **location, const char **retry_field);
+
+/* The step that proves FLOW's mailbox (NULL: none). */
+const cn_flow_step_t *cn_flow_step_of(const cn_flow_t *flow);
+
+/* The anti-forgery token of FLOW's forms: derived from its upstream
+ * verifier, which never leaves the sealed session value. */
+const char *cn_flow_csrf(apr_pool_t *pool, const cn_flow_t *flow);
+/* 1 when TOKEN is FLOW's (compared in constant time). */
+int cn_flow_csrf_ok(apr_pool_t *pool, const cn_flow_t *flow, const char *token);
 
 /* The tail every way in shares: who signed in (from PROOF, else asked of the
  * provider with its tokens), then the grant of that identity stored or

@@ -275,6 +275,12 @@ const char *cn_url_encode(apr_pool_t *pool, const char *s);
  * not repeat the value. */
 apr_status_t cn_url_redirect_uri_check(apr_pool_t *pool, const char *uri, const char **why);
 
+/* Where a form's answer may send the browser to reach URI, as a CSP source
+ * expression: "scheme://host[:port]" (lowercase, the port only when it is
+ * not the scheme's default) for http and https, "scheme:" for a native app's
+ * scheme. NULL when URI does not pass cn_url_redirect_uri_check. */
+const char *cn_url_origin(apr_pool_t *pool, const char *uri);
+
 /* True when TENANT is a Microsoft tenant: a GUID (8-4-4-4-12 hex digits), a
  * DNS name of at least two labels (each 1-63 of A-Z a-z 0-9 and '-', not
  * starting or ending with '-'; CN_TENANT_MAX bytes in all), or one of common,

@@ -73,7 +73,7 @@ int cn_route_callback(cn_req_t *req)
                              "no sign-in in progress in this browser for this state");
     }
     if (cn_flow_open(&req->ctx, key, sealed, state, &flow) != APR_SUCCESS
-        || cn_flow_complete(&req->ctx, flow, req->query, &location) != APR_SUCCESS) {
+        || cn_flow_complete(&req->ctx, flow, req->query, &location, NULL) != APR_SUCCESS) {
         return cn_page_result(req);
     }
     return cn_redirect(req, location);

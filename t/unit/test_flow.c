@@ -640,7 +640,7 @@ static int visit_callback(const browser_t *b, const apr_table_t *query, const ch
         return 1;
     }
     ck_assert_ptr_null(flow->loaded); /* nothing of GET /login's request is left */
-    rv = cn_flow_complete(&w.ctx, flow, query, location);
+    rv = cn_flow_complete(&w.ctx, flow, query, location, NULL);
     CHECK_SEAMS();
     if (rv != APR_SUCCESS) {
         return 2;
@@ -812,10 +812,35 @@ START_TEST(test_flow_sealed)
     ck_assert_int_eq(cn_flow_new(&w.ctx, "hosted", &g), APR_SUCCESS);
     ck_assert_str_ne(g->state, f->state);
     ck_assert_str_ne(g->verifier, f->verifier);
-    *g = (cn_flow_t){f->kind, f->app_id, f->integration_id, f->provider, f->origin, g->state,
-                     g->verifier, f->created, f->deadline, NULL};
+    {
+        cn_flow_t copy = *f;
+        copy.state = g->state;
+        copy.verifier = g->verifier;
+        copy.login_hint = "who@example.test";
+        copy.mail_type = "yahoo";
+        copy.return_origin = "https://app.example";
+        *g = copy;
+    }
     ck_assert_int_eq(cn_flow_seal(&w.ctx, g, &other_key, &other_sealed), APR_SUCCESS);
     ck_assert_str_ne(other_key, key);
+    {   /* the optional fields come back; a flow without them has NULLs */
+        cn_flow_t *h = NULL;
+        const char *g_state = g->state;
+        ck_assert_int_eq(cn_flow_open(&w.ctx, other_key, other_sealed, g_state, &h), APR_SUCCESS);
+        ck_assert_str_eq(h->login_hint, "who@example.test");
+        ck_assert_str_eq(h->mail_type, "yahoo");
+        ck_assert_str_eq(h->return_origin, "https://app.example");
+        ck_assert_int_eq(cn_flow_open(&w.ctx, key, sealed, f->state, &h), APR_SUCCESS);
+        ck_assert_ptr_null(h->login_hint);
+        ck_assert_ptr_null(h->mail_type);
+        ck_assert_ptr_null(h->return_origin);
+        /* the forms' anti-forgery token: the flow's own, another flow's refused */
+        ck_assert(cn_flow_csrf_ok(pool, f, cn_flow_csrf(pool, f)));
+        ck_assert(!cn_flow_csrf_ok(pool, f, cn_flow_csrf(pool, g)));
+        ck_assert(!cn_flow_csrf_ok(pool, f, NULL));
+        ck_assert(!cn_flow_csrf_ok(pool, f, ""));
+        ck_assert_msg(!strstr(cn_flow_csrf(pool, f), f->verifier), "the verifier shows");
+    }
 
     /* the right state, before the deadline */
     g = NULL;
@@ -1197,7 +1222,7 @@ START_TEST(test_callback_with_held_handle)
     ck_assert_int_eq(visit_login(make_login(GOOGLE, 0), &b), APR_SUCCESS);
     ck_assert_int_eq(cn_flow_open(&w.ctx, b.key, b.sealed, b.flow->state, &flow), APR_SUCCESS);
     ck_assert_int_eq(cn_ctx_db_open(&w.ctx), APR_SUCCESS);
-    ck_assert_int_eq(cn_flow_complete(&w.ctx, flow, callback_query(&b), &location), APR_SUCCESS);
+    ck_assert_int_eq(cn_flow_complete(&w.ctx, flow, callback_query(&b), &location, NULL), APR_SUCCESS);
     ck_assert_ptr_nonnull(w.ctx.db); /* the caller's handle is still the caller's */
     cn_ctx_db_close(&w.ctx);
     back = query_of(location);

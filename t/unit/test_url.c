@@ -236,6 +236,35 @@ START_TEST(test_tenant_lengths)
 }
 END_TEST
 
+/* Where a form's answer may go: a CSP source for each redirect URI. */
+static const struct {
+    const char *uri, *origin;
+} origin_cases[] = {
+    {"https://app.example/cb?x=1", "https://app.example"},
+    {"HTTPS://App.Example:443/cb", "https://app.example"},
+    {"https://app.example:8443/cb", "https://app.example:8443"},
+    {"http://127.0.0.1:3000/callback", "http://127.0.0.1:3000"},
+    {"http://localhost/cb", "http://localhost"},
+    {"http://[::1]:8080/cb", "http://[::1]:8080"},
+    {"com.Example.App:/oauth", "com.example.app:"},
+    {"javascript:alert(1)", NULL},
+    {"https://app.example/a b", NULL},
+    {"", NULL},
+};
+
+START_TEST(test_origin)
+{
+    const char *got = cn_url_origin(pool, origin_cases[_i].uri);
+    if (origin_cases[_i].origin) {
+        ck_assert_msg(got && !strcmp(got, origin_cases[_i].origin), "%s -> %s",
+                      origin_cases[_i].uri, got ? got : "NULL");
+    }
+    else {
+        ck_assert_msg(!got, "%s -> %s", origin_cases[_i].uri, got);
+    }
+}
+END_TEST
+
 static Suite *url_suite(void)
 {
     Suite *s = suite_create("url");
@@ -250,6 +279,7 @@ static Suite *url_suite(void)
     tcase_add_test(tc, test_redirect_uri_length);
     tcase_add_test(tc, test_redirect_uri_null);
     tcase_add_test(tc, test_redirect_uri_every_control_byte);
+    tcase_add_loop_test(tc, test_origin, 0, N(origin_cases));
     suite_add_tcase(s, tc);
 
     tc = cn_tcase("tenant");

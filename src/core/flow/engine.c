@@ -69,6 +69,14 @@ static const char *aad_of(apr_pool_t *pool, const char *key)
     return apr_pstrcat(pool, "session.", key, NULL);
 }
 
+/* The optional fields of a sealed flow: absent when NULL. */
+static void seal_optional(json_t *j, const char *key, const char *v)
+{
+    if (v) {
+        json_object_set_new(j, key, json_string(v));
+    }
+}
+
 apr_status_t cn_flow_seal(cn_ctx_t *ctx, const cn_flow_t *f, const char **key,
                           const char **sealed)
 {
@@ -79,7 +87,13 @@ apr_status_t cn_flow_seal(cn_ctx_t *ctx, const cn_flow_t *f, const char **key,
                                       f->state, "verifier", f->verifier, "created",
                                       (json_int_t)f->created, "deadline",
                                       (json_int_t)f->deadline));
-    const char *text = j ? cn_json_dump(ctx->pool, j) : NULL;
+    const char *text;
+    if (j) {
+        seal_optional(j, "hint", f->login_hint);
+        seal_optional(j, "type", f->mail_type);
+        seal_optional(j, "return", f->return_origin);
+    }
+    text = j ? cn_json_dump(ctx->pool, j) : NULL;
     *key = cn_flow_session_key(ctx->pool, f->state);
     if (!text || cn_crypto_seal(ctx->pool, ctx->ring, text, strlen(text),
                                 aad_of(ctx->pool, *key), sealed) != APR_SUCCESS) {
@@ -99,10 +113,12 @@ apr_status_t cn_flow_unseal(cn_ctx_t *ctx, const char *key, const char *sealed,
     if (!sealed || cn_crypto_open(ctx->pool, ctx->ring, sealed, aad_of(ctx->pool, key), &plain,
                                   &len) != APR_SUCCESS
         || !(j = cn_json_parse(ctx->pool, plain, len, NULL))
-        || json_unpack(j, "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "kind", &f->kind, "app",
-                       &f->app_id, "integration", &f->integration_id, "provider", &f->provider,
-                       "origin", &f->origin, "state", &f->state, "verifier", &f->verifier,
-                       "created", &created, "deadline", &deadline)) {
+        || json_unpack(j, "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s?:s,s?:s,s?:s}", "kind",
+                       &f->kind, "app", &f->app_id, "integration", &f->integration_id,
+                       "provider", &f->provider, "origin", &f->origin, "state", &f->state,
+                       "verifier", &f->verifier, "created", &created, "deadline", &deadline,
+                       "hint", &f->login_hint, "type", &f->mail_type, "return",
+                       &f->return_origin)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID,
                        "the sign-in in this browser's session cannot be read");
     }
@@ -152,6 +168,25 @@ static apr_status_t load_origin(cn_ctx_t *ctx, const cn_flow_t *flow,
     return rv;
 }
 
+const cn_flow_step_t *cn_flow_step_of(const cn_flow_t *flow)
+{
+    return cn_flow_step_for(flow->provider);
+}
+
+const char *cn_flow_csrf(apr_pool_t *pool, const cn_flow_t *flow)
+{
+    const char *seed = apr_pstrcat(pool, "csrf.", flow->verifier, NULL);
+    unsigned char digest[32];
+    cn_sha256(seed, strlen(seed), digest);
+    return cn_b64url_encode(pool, digest, sizeof(digest));
+}
+
+int cn_flow_csrf_ok(apr_pool_t *pool, const cn_flow_t *flow, const char *token)
+{
+    const char *want = cn_flow_csrf(pool, flow);
+    return token && cn_ct_equal(token, strlen(token), want, strlen(want));
+}
+
 apr_status_t cn_flow_launch(cn_ctx_t *ctx, const cn_flow_t *flow, const char **location)
 {
     const cn_flow_kind_t *kind = cn_flow_kind(flow->kind);
@@ -163,30 +198,76 @@ apr_status_t cn_flow_launch(cn_ctx_t *ctx, const cn_flow_t *flow, const char **l
     if (load_origin(ctx, flow, kind->claim, &origin) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
+    if (flow->login_hint) { /* chosen on the login screen */
+        origin.login_hint = flow->login_hint;
+    }
     if (!(step = cn_flow_step_for(origin.it->provider))) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED, NULL);
     }
     return step->start(ctx, flow, &origin, location);
 }
 
+/* A form step's submission, proven before the origin is resumed (resuming
+ * accepts the flow's end once): FLOW's integration as it is now. */
+static apr_status_t form_integration(cn_ctx_t *ctx, const cn_flow_t *flow, cn_integration_t **it)
+{
+    apr_status_t rv;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    ctx->app_id = flow->app_id;
+    rv = cn_integration_load(ctx, flow->provider, it);
+    cn_ctx_db_close(ctx);
+    if (rv == APR_ENOENT || (rv == APR_SUCCESS && strcmp((*it)->id, flow->integration_id))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NO_LONGER_EXISTS, NULL);
+    }
+    return rv == APR_SUCCESS ? APR_SUCCESS : cn_fail_db(ctx);
+}
+
 apr_status_t cn_flow_complete(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_table_t *query,
-                              const char **location)
+                              const char **location, const char **retry_field)
 {
     const cn_flow_kind_t *kind = cn_flow_kind(flow->kind);
-    const cn_flow_step_t *step;
+    const cn_flow_step_t *step = cn_flow_step_of(flow);
     cn_flow_origin_t origin = {0};
     cn_flow_proof_t proof = {0};
+    apr_status_t proven = APR_EGENERAL;
+    cn_result_t why = {0};
+
+    if (retry_field) {
+        *retry_field = NULL;
+    }
     if (!kind) {
         return cn_fail_internal(ctx, "a flow of an unknown kind");
+    }
+    if (step && step->form) {
+        cn_flow_origin_t partial = {0};
+        cn_integration_t *it;
+        if (form_integration(ctx, flow, &it) != APR_SUCCESS) {
+            return APR_EGENERAL; /* a page */
+        }
+        partial.it = it;
+        partial.login_hint = flow->login_hint;
+        proven = step->finish(ctx, flow, &partial, query, &proof);
+        if (proven == APR_EAGAIN) {
+            if (retry_field) {
+                *retry_field = proof.retry_field;
+            }
+            return APR_EAGAIN;
+        }
+        why = ctx->res;
     }
     if (load_origin(ctx, flow, kind->resume, &origin) != APR_SUCCESS) {
         return APR_EGENERAL; /* a page: the redirect URI is not known to be good */
     }
     /* From here on, the application hears of every outcome. */
-    if (!(step = cn_flow_step_for(origin.it->provider))) {
+    if (!step || step != cn_flow_step_for(origin.it->provider)) {
         cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED, NULL);
     }
-    else if (step->finish(ctx, flow, &origin, query, &proof) == APR_SUCCESS
+    else if (step->form && proven != APR_SUCCESS) {
+        ctx->res = why;
+    }
+    else if ((step->form || step->finish(ctx, flow, &origin, query, &proof) == APR_SUCCESS)
              && kind->done(ctx, flow, &origin, &proof, location) == APR_SUCCESS) {
         return APR_SUCCESS;
     }

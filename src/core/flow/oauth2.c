@@ -58,5 +58,5 @@ static apr_status_t oauth2_finish(cn_ctx_t *ctx, const cn_flow_t *flow,
 }
 
 const cn_flow_step_t cn_flow_step_oauth2 = {
-    "oauth2", CN_PROVIDER_OAUTH, oauth2_start, oauth2_finish
+    "oauth2", CN_PROVIDER_OAUTH, 0, oauth2_start, oauth2_finish
 };

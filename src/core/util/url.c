@@ -16,6 +16,13 @@ const char *cn_url_encode(apr_pool_t *pool, const char *s)
 }
 
 /* Schemes a browser would run or read locally instead of navigating. */
+static void lower_in_place(char *s)
+{
+    for (; *s; ++s) {
+        *s = (char)apr_tolower(*s);
+    }
+}
+
 static const char *const refused_schemes[] = {"javascript", "data", "file", "vbscript", NULL};
 
 static apr_status_t refuse(const char **why, const char *reason)
@@ -74,6 +81,34 @@ apr_status_t cn_url_redirect_uri_check(apr_pool_t *pool, const char *uri, const 
         return refuse(why, "it is a scheme alone");
     }
     return APR_SUCCESS;
+}
+
+const char *cn_url_origin(apr_pool_t *pool, const char *uri)
+{
+    apr_uri_t u;
+    int web;
+    memset(&u, 0, sizeof(u));
+    if (cn_url_redirect_uri_check(pool, uri, NULL) != APR_SUCCESS
+        || apr_uri_parse(pool, uri, &u) != APR_SUCCESS) {
+        return NULL;
+    }
+    web = !strcasecmp(u.scheme, "http") || !strcasecmp(u.scheme, "https");
+    if (!web) {
+        char *scheme = apr_pstrdup(pool, u.scheme);
+        lower_in_place(scheme);
+        return apr_pstrcat(pool, scheme, ":", NULL);
+    }
+    {
+        char *scheme = apr_pstrdup(pool, u.scheme), *host = apr_pstrdup(pool, u.hostname);
+        lower_in_place(scheme);
+        lower_in_place(host);
+        return apr_pstrcat(pool, scheme, "://", strchr(host, ':') ? "[" : "", host,
+                           strchr(host, ':') ? "]" : "",
+                           u.port_str && u.port != apr_uri_port_of_scheme(scheme) ? ":" : "",
+                           u.port_str && u.port != apr_uri_port_of_scheme(scheme) ? u.port_str
+                                                                                  : "",
+                           NULL);
+    }
 }
 
 static int is_hex(const char *s, apr_size_t n)
