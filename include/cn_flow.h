@@ -128,6 +128,25 @@ apr_status_t cn_flow_open(cn_ctx_t *ctx, const char *key, const char *sealed, co
 apr_status_t cn_flow_hosted_begin(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
                                   cn_flow_t **out);
 
+/* The login screen: what it offers, when a hosted login names no single
+ * provider or its prompt asks for it (seed "select_provider,detect"). */
+typedef struct cn_flow_screen_t {
+    cn_prompt_t prompt;             /* which parts, in which order */
+    apr_array_header_t *providers;  /* const char *: the integrations offered, oldest first */
+    const char *email;              /* the address typed, to show again (may be NULL) */
+    cn_event_id_t error;            /* 0, or why the address typed cannot go on */
+} cn_flow_screen_t;
+
+/* GET /login with the login screen's answer: CHOSEN, the provider of a
+ * button (or NULL), or EMAIL, the address typed (or NULL; detected, without
+ * a database handle held, to one of the offered providers). Either *OUT is a
+ * new flow for the provider chosen (or the login's own, or the only one
+ * offered), or *SCREEN is the screen to show. A failure is a page. Nothing
+ * is spent. */
+apr_status_t cn_flow_hosted_choose(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
+                                   const char *chosen, const char *email, cn_flow_t **out,
+                                   cn_flow_screen_t **screen);
+
 /* The OAuth 2.0 authorization request, GET /auth, of the application
  * ctx->app_id (the glue checked client_id) with QUERY. A failure (in
  * ctx->res) is a page: the provider, the integration or the redirect URI

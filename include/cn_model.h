@@ -74,6 +74,18 @@ apr_status_t cn_integration_load(cn_ctx_t *ctx, const char *provider, cn_integra
  * internal_error, both in ctx->res. */
 apr_status_t cn_integration_require(cn_ctx_t *ctx, const char *provider, cn_integration_t **out);
 
+/* The application's integrations (oldest first) whose redirect URIs have
+ * REDIRECT_URI: what a login screen may offer. */
+apr_status_t cn_integration_usable(cn_ctx_t *ctx, const char *redirect_uri,
+                                   apr_array_header_t **out);
+
+/* A login screen's prompt (seed: "select_provider,detect"): which parts it
+ * shows, in the order given. APR_EINVAL for anything else. NULL or "": none. */
+typedef struct cn_prompt_t {
+    int select, detect, detect_first;
+} cn_prompt_t;
+apr_status_t cn_prompt_parse(const char *prompt, cn_prompt_t *out);
+
 /* Credentials of an integration. */
 apr_status_t cn_credential_create(cn_ctx_t *ctx, const char *provider, json_t *body,
                                   json_t **out);
@@ -207,7 +219,9 @@ apr_status_t cn_login_check(cn_ctx_t *ctx, const char *id, const char *cookie_no
                             cn_login_t **login);
 
 /* GET /login, once the browser's session holds the flow: spend LOGIN (of two
- * concurrent visits one wins; the other gets login_id_invalid) and load its
+ * concurrent visits one wins; the other gets login_id_invalid) for its
+ * provider and integration (a login screen's login takes the ones chosen:
+ * LOGIN->provider and ->integration_id set before), and load its
  * integration (gone → integration_no_longer_exists; the redirect URI no
  * longer allowed → redirect_uri_not_allowed). */
 apr_status_t cn_login_spend(cn_ctx_t *ctx, cn_login_t *login, cn_integration_t **it);

@@ -52,7 +52,14 @@ sub with_query {
 my $logins = count('login_requests');
 my $nobody = '00000000-0000-4000-8000-000000000000';
 for my $c (
-    ['provider imap', { provider => 'imap', redirect_uri => $RU }, 400, 'provider_not_supported', 31005],
+    ['provider imap without an imap integration', { provider => 'imap', redirect_uri => $RU }, 404, 'integration_not_found', 35004],
+    ['settings.type for google', { provider => 'google', redirect_uri => $RU, settings => { type => 'yahoo' } }, 400, 'invalid_request_payload', 700],
+    ['settings.type not a word', { provider => 'imap', redirect_uri => $RU, settings => { type => 'Ya hoo' } }, 400, 'invalid_request_payload', 700],
+    ['an unknown setting', { provider => 'imap', redirect_uri => $RU, settings => { imap_host => 'x' } }, 400, 'invalid_request_payload', 700],
+    ['prompt of an unknown word', { redirect_uri => $RU, prompt => 'select_account' }, 400, 'invalid_request_payload', 700],
+    ['prompt with a trailing comma', { redirect_uri => $RU, prompt => 'detect,' }, 400, 'invalid_request_payload', 700],
+    ['prompt twice the same', { redirect_uri => $RU, prompt => 'detect,detect' }, 400, 'invalid_request_payload', 700],
+    ['login screen for an unregistered redirect_uri', { redirect_uri => 'https://evil.example/cb', prompt => 'select_provider' }, 400, 'redirect_uri_not_allowed', 25003],
     ['provider yahoo', { provider => 'yahoo', redirect_uri => $RU }, 400, 'provider_not_supported', 31005],
     ['no provider', { redirect_uri => $RU }, 400, 'provider_required', 25010],
     ['unregistered redirect_uri', { provider => 'google', redirect_uri => 'https://evil.example/cb' }, 400, 'redirect_uri_not_allowed', 25003],

@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "cn_proto.h"
+#include "cn_discover.h"
 #include "flow.h"
 
 const char *cn_flow_request_str(const cn_login_t *login, const char *key)
@@ -18,6 +19,9 @@ static void origin_of(cn_login_t *login, cn_integration_t *it, cn_flow_origin_t 
 {
     origin->it = it;
     origin->scope = json_object_get(login->request, "scope");
+    if (!json_array_size(origin->scope)) { /* a login screen's: the chosen integration's */
+        origin->scope = it->scope;
+    }
     origin->redirect_uri = cn_flow_request_str(login, "redirect_uri");
     origin->app_state = cn_flow_request_str(login, "state");
     origin->login_hint = cn_flow_request_str(login, "login_hint");
@@ -36,23 +40,134 @@ apr_status_t cn_flow_from_login(cn_ctx_t *ctx, cn_login_t *login, cn_flow_t **ou
     (*out)->origin = login->digest;
     (*out)->deadline = login->expires_at;
     (*out)->loaded = login;
+    (*out)->login_hint = cn_flow_request_str(login, "login_hint");
+    {
+        json_t *type = json_object_get(json_object_get(login->request, "settings"), "type");
+        (*out)->mail_type = json_is_string(type) ? json_string_value(type) : NULL;
+    }
+    (*out)->return_origin = cn_url_origin(ctx->pool, cn_flow_request_str(login, "redirect_uri"));
+    return APR_SUCCESS;
+}
+
+/* The provider that serves EMAIL's mailbox (no database handle held). */
+static const char *detect_provider(cn_ctx_t *ctx, const char *email)
+{
+    const cn_known_domain_t *k = cn_providers_lookup(ctx->pool, email);
+    return k ? k->provider : "imap";
+}
+
+static cn_integration_t *offered(const apr_array_header_t *usable, const char *provider)
+{
+    int i;
+    for (i = 0; provider && i < usable->nelts; ++i) {
+        cn_integration_t *it = APR_ARRAY_IDX(usable, i, cn_integration_t *);
+        if (!strcmp(it->provider, provider)) {
+            return it;
+        }
+    }
+    return NULL;
+}
+
+apr_status_t cn_flow_hosted_choose(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
+                                   const char *chosen, const char *email, cn_flow_t **out,
+                                   cn_flow_screen_t **screen)
+{
+    cn_login_t *login;
+    cn_prompt_t prompt;
+    apr_array_header_t *usable = NULL;
+    cn_integration_t *it = NULL;
+    apr_status_t rv;
+    int i;
+
+    *out = NULL;
+    *screen = NULL;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cn_login_check(ctx, id, cookie_nonce, &login);
+    if (rv == APR_SUCCESS
+        && cn_prompt_parse(cn_flow_request_str(login, "prompt"), &prompt) != APR_SUCCESS) {
+        rv = cn_fail_internal(ctx, "a stored prompt that does not parse");
+    }
+    if (rv == APR_SUCCESS && (!*login->provider || prompt.select || prompt.detect)) {
+        ctx->app_id = login->app_id;
+        rv = cn_integration_usable(ctx, cn_flow_request_str(login, "redirect_uri"), &usable);
+    }
+    cn_ctx_db_close(ctx);
+    if (rv != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!usable) { /* one provider, no screen: a choice is not taken */
+        if ((chosen && strcmp(chosen, login->provider)) || email) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID,
+                           "this sign-in is for one provider");
+        }
+        return cn_flow_from_login(ctx, login, out);
+    }
+    if (!usable->nelts) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
+                       "no integration of the application allows this sign-in's redirect_uri");
+    }
+    if (chosen) {
+        if (!(prompt.select || !*login->provider) || !(it = offered(usable, chosen))) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
+                           "the provider chosen is not one this sign-in offers");
+        }
+    }
+    else if (email && prompt.detect) {
+        if (!cn_email_valid(email) || strlen(email) > 254) {
+            *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+            (*screen)->error = CN_EV_INVALID_REQUEST;
+        }
+        else if (!(it = offered(usable, detect_provider(ctx, email)))) {
+            *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+            (*screen)->error = CN_EV_PROVIDER_NOT_SUPPORTED;
+        }
+        if (*screen) {
+            (*screen)->email = email;
+        }
+    }
+    else if (usable->nelts == 1) { /* one way in: straight there (seed) */
+        it = APR_ARRAY_IDX(usable, 0, cn_integration_t *);
+    }
+    if (!it) {
+        if (!*screen) {
+            *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+        }
+        (*screen)->prompt = prompt;
+        if (!prompt.select && !prompt.detect) {
+            (*screen)->prompt.select = 1;
+        }
+        (*screen)->providers = apr_array_make(ctx->pool, usable->nelts, sizeof(const char *));
+        for (i = 0; i < usable->nelts; ++i) {
+            APR_ARRAY_PUSH((*screen)->providers, const char *) =
+                APR_ARRAY_IDX(usable, i, cn_integration_t *)->provider;
+        }
+        return APR_SUCCESS;
+    }
+    login->provider = it->provider;
+    login->integration_id = it->id;
+    if (cn_flow_from_login(ctx, login, out) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (email && !chosen) {
+        (*out)->login_hint = email;
+    }
     return APR_SUCCESS;
 }
 
 apr_status_t cn_flow_hosted_begin(cn_ctx_t *ctx, const char *id, const char *cookie_nonce,
                                   cn_flow_t **out)
 {
-    cn_login_t *login;
-    apr_status_t rv;
-    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+    cn_flow_screen_t *screen;
+    if (cn_flow_hosted_choose(ctx, id, cookie_nonce, NULL, NULL, out, &screen) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    rv = cn_login_check(ctx, id, cookie_nonce, &login);
-    cn_ctx_db_close(ctx);
-    if (rv != APR_SUCCESS) {
-        return APR_EGENERAL;
+    if (!*out) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID,
+                       "this sign-in begins on the login screen");
     }
-    return cn_flow_from_login(ctx, login, out);
+    return APR_SUCCESS;
 }
 
 static json_t *login_event(cn_ctx_t *ctx, const cn_integration_t *it)

@@ -12,6 +12,9 @@ static apr_status_t oauth2_start(cn_ctx_t *ctx, const cn_flow_t *flow,
 {
     unsigned char digest[32];
     const char *challenge;
+    if (!json_array_size(origin->scope)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_NO_LOGIN_SCOPES, NULL);
+    }
     cn_sha256(flow->verifier, strlen(flow->verifier), digest);
     challenge = cn_b64url_encode(ctx->pool, digest, sizeof(digest));
     *location = cn_oauth_authorize_url(ctx, origin->it, origin->scope, flow->state, challenge,

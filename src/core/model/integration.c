@@ -371,6 +371,25 @@ apr_status_t cn_integration_list(cn_ctx_t *ctx, int limit, int offset, json_t **
     return APR_SUCCESS;
 }
 
+apr_status_t cn_integration_usable(cn_ctx_t *ctx, const char *redirect_uri,
+                                   apr_array_header_t **out)
+{
+    apr_array_header_t *rows;
+    const char *args[3] = {ctx->app_id, "100", "0"};
+    int i;
+    if (cn_db_select(ctx->pool, ctx->db, "cn_integration_list", 3, args, &rows) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    *out = apr_array_make(ctx->pool, rows->nelts, sizeof(cn_integration_t *));
+    for (i = 0; i < rows->nelts; ++i) {
+        cn_integration_t *it = from_row(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *));
+        if (cn_provider(it->provider) && cn_json_array_has(it->redirect_uris, redirect_uri)) {
+            APR_ARRAY_PUSH(*out, cn_integration_t *) = it;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t cn_integration_read(cn_ctx_t *ctx, const char *provider, json_t **out)
 {
     cn_integration_t *it;

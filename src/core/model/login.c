@@ -20,16 +20,74 @@ static apr_status_t check_string(cn_ctx_t *ctx, json_t *body, const char *key, a
     return APR_SUCCESS;
 }
 
+apr_status_t cn_prompt_parse(const char *prompt, cn_prompt_t *out)
+{
+    const char *p = prompt, *end;
+    memset(out, 0, sizeof(*out));
+    while (p && *p) {
+        apr_size_t n;
+        end = strchr(p, ',');
+        n = end ? (apr_size_t)(end - p) : strlen(p);
+        if (n == 15 && !strncmp(p, "select_provider", n) && !out->select) {
+            out->select = 1;
+        }
+        else if (n == 6 && !strncmp(p, "detect", n) && !out->detect) {
+            out->detect = 1;
+            out->detect_first = !out->select;
+        }
+        else {
+            return APR_EINVAL;
+        }
+        p = end ? end + 1 : NULL;
+        if (p && !*p) {
+            return APR_EINVAL; /* a trailing comma */
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* The seed's settings of a hosted login: type, the kind of mailbox (yahoo,
+ * icloud, ...) an IMAP sign-in is for. */
+static apr_status_t check_login_settings(cn_ctx_t *ctx, const char *provider, json_t *settings)
+{
+    static const char *const allowed[] = {"type", NULL};
+    const char *bad, *type = NULL, *c;
+    if (!settings || !json_object_size(settings)) {
+        return APR_SUCCESS;
+    }
+    if ((bad = cn_json_unknown_key(settings, allowed))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                       "unknown setting '%s'", bad);
+    }
+    if (cn_json_get_string(settings, "type", &type) != APR_SUCCESS || !type || !*type
+        || strlen(type) > 32) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                       "settings.type must be a word of at most 32 letters, e.g. yahoo");
+    }
+    for (c = type; *c; ++c) {
+        if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-_", *c)) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                           "settings.type must be a word of at most 32 letters, e.g. yahoo");
+        }
+    }
+    if (provider && strcmp(provider, "imap")) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                       "settings.type is for provider imap");
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
 {
     static const char *const allowed[] = {"provider", "redirect_uri", "scope", "state",
                                           "login_hint", "grant_id", "expires_in",
-                                          "cookie_nonce", "settings", NULL};
+                                          "cookie_nonce", "settings", "prompt", NULL};
     const char *provider = NULL, *redirect_uri = NULL, *state = NULL, *hint = NULL;
-    const char *grant_id = NULL, *nonce = NULL, *bad, *id;
+    const char *grant_id = NULL, *nonce = NULL, *prompt = NULL, *bad, *id;
     json_t *scope = NULL, *settings = NULL, *request;
     long long expires = -1;
-    cn_integration_t *it;
+    cn_integration_t *it = NULL;
+    cn_prompt_t screen;
     cn_login_t login = {0};
     apr_int64_t expires_at;
 
@@ -42,8 +100,13 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         || check_string(ctx, body, "state", 1024, &state) != APR_SUCCESS
         || check_string(ctx, body, "login_hint", 254, &hint) != APR_SUCCESS
         || check_string(ctx, body, "grant_id", 64, &grant_id) != APR_SUCCESS
-        || check_string(ctx, body, "cookie_nonce", 256, &nonce) != APR_SUCCESS) {
+        || check_string(ctx, body, "cookie_nonce", 256, &nonce) != APR_SUCCESS
+        || check_string(ctx, body, "prompt", 64, &prompt) != APR_SUCCESS) {
         return APR_EGENERAL;
+    }
+    if (cn_prompt_parse(prompt, &screen) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                       "prompt must be select_provider, detect, or both, comma-separated");
     }
     if (cn_json_get_string_array(body, "scope", 100, 512, &scope) != APR_SUCCESS
         || cn_json_get_object(body, "settings", &settings) != APR_SUCCESS) {
@@ -55,22 +118,39 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_EXPIRES_IN_INVALID,
                        "expires_in must be an integer number of seconds");
     }
-    if (!provider) {
-        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_REQUIRED, NULL);
+    /* Without a provider, the login screen chooses one (prompt). */
+    if (!provider && !screen.select && !screen.detect) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_REQUIRED,
+                       "provider is required unless prompt asks for the login screen");
     }
-    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH)) {
+    if (provider && !cn_provider(provider)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
-                       "hosted authentication takes google or microsoft");
+                       "hosted authentication takes google, microsoft or imap");
+    }
+    if (check_login_settings(ctx, provider, settings) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     if (!redirect_uri) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                        "redirect_uri is required");
     }
-    if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
-        return APR_EGENERAL;
+    if (provider) {
+        if (cn_integration_require(ctx, provider, &it) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (!cn_json_array_has(it->redirect_uris, redirect_uri)) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED, NULL);
+        }
     }
-    if (!cn_json_array_has(it->redirect_uris, redirect_uri)) {
-        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED, NULL);
+    else {
+        apr_array_header_t *usable;
+        if (cn_integration_usable(ctx, redirect_uri, &usable) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (!usable->nelts) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
+                           "no integration of the application allows this redirect_uri");
+        }
     }
     /* One stored before redirect URIs were checked is refused before a login
      * can be spent on it. */
@@ -78,14 +158,19 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
                        "the integration's redirect URI is not a valid one: update it");
     }
-    if (!scope || !json_array_size(scope)) {
+    /* Scopes: the request's, else the integration's (the login screen's
+     * chosen one, then); an IMAP mailbox has none. */
+    if ((!scope || !json_array_size(scope)) && it) {
         scope = it->scope;
     }
-    if (!json_array_size(scope)) {
+    if (!scope) {
+        scope = cn_json_own(ctx->pool, json_array());
+    }
+    if (it && cn_provider_can(provider, CN_PROVIDER_OAUTH) && !json_array_size(scope)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_NO_LOGIN_SCOPES, NULL);
     }
     if (expires == -1) {
-        expires = it->expires_in < CN_LOGIN_MAX ? it->expires_in : CN_LOGIN_MAX;
+        expires = it && it->expires_in < CN_LOGIN_MAX ? it->expires_in : CN_LOGIN_MAX;
     }
     if (expires < CN_LOGIN_MIN || expires > CN_LOGIN_MAX) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_EXPIRES_IN_INVALID, NULL);
@@ -95,7 +180,7 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         if (cn_grant_load(ctx, grant_id, &g) != APR_SUCCESS) {
             return APR_EGENERAL;
         }
-        if (strcmp(g->provider, provider)) {
+        if (!provider || strcmp(g->provider, provider)) {
             return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                            "grant_id belongs to another provider");
         }
@@ -104,8 +189,17 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         return cn_fail_internal(ctx, "randomness");
     }
     expires_at = ctx->now + expires;
-    request = cn_json_own(ctx->pool, json_pack("{s:s,s:s,s:O}", "redirect_uri", redirect_uri,
-                                               "provider", provider, "scope", scope));
+    request = cn_json_own(ctx->pool, json_pack("{s:s,s:O}", "redirect_uri", redirect_uri,
+                                               "scope", scope));
+    if (provider) {
+        json_object_set_new(request, "provider", json_string(provider));
+    }
+    if (prompt && *prompt) {
+        json_object_set_new(request, "prompt", json_string(prompt));
+    }
+    if (settings && json_object_size(settings)) {
+        json_object_set(request, "settings", settings);
+    }
     if (hint) {
         json_object_set_new(request, "login_hint", json_string(hint));
     }
@@ -121,8 +215,8 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     login.digest = cn_sha256_hex(ctx->pool, id, strlen(id));
     login.kind = CN_LOGIN_HOSTED;
     login.app_id = ctx->app_id;
-    login.integration_id = it->id;
-    login.provider = provider;
+    login.integration_id = it ? it->id : "";
+    login.provider = provider ? provider : "";
     login.request = request;
     login.expires_at = expires_at;
     if (cn_login_save(ctx, &login) != APR_SUCCESS) {
@@ -243,13 +337,20 @@ apr_status_t cn_login_check(cn_ctx_t *ctx, const char *id, const char *cookie_no
 
 apr_status_t cn_login_spend(cn_ctx_t *ctx, cn_login_t *login, cn_integration_t **it)
 {
-    const char *args[3];
+    const char *args[6];
     int n = 0;
+    if (!login->provider || !*login->provider || !login->integration_id
+        || !*login->integration_id) {
+        return cn_fail_internal(ctx, "spending a login without a provider");
+    }
     /* Spending is one conditional UPDATE: of two concurrent visits, one wins. */
     args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
-    args[1] = login->digest;
-    args[2] = args[0];
-    if (cn_db_exec(ctx->pool, ctx->db, "cn_login_use", 3, args, &n) != APR_SUCCESS) {
+    args[1] = login->provider;
+    args[2] = login->integration_id;
+    args[3] = login->digest;
+    args[4] = args[0];
+    args[5] = login->provider;
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_login_use", 6, args, &n) != APR_SUCCESS) {
         return cn_fail_db(ctx);
     }
     if (n != 1) {

@@ -98,9 +98,11 @@ static const cn_stmt_def_t statements[] = {
     {"cn_login_get",
      "SELECT id_digest, app_id, integration_id, provider, request, expires_at, used_at, kind "
      "FROM login_requests WHERE id_digest = %s"},
+    /* a login of the login screen ('' provider) takes the one chosen */
     {"cn_login_use",
-     "UPDATE login_requests SET used_at = %lld "
-     "WHERE id_digest = %s AND used_at IS NULL AND expires_at > %lld"},
+     "UPDATE login_requests SET used_at = %lld, provider = %s, integration_id = %s "
+     "WHERE id_digest = %s AND used_at IS NULL AND expires_at > %lld "
+     "AND (provider = '' OR provider = %s)"},
     {"cn_login_callback",
      "UPDATE login_requests SET callback_at = %lld "
      "WHERE id_digest = %s AND used_at IS NOT NULL AND callback_at IS NULL AND expires_at > %lld"},
