@@ -134,3 +134,55 @@ int cn_url_tenant_valid(const char *tenant)
     }
     return is_guid(tenant) || is_dns_name(tenant);
 }
+
+/* S in lower case, in POOL (url.c stands alone in the fuzz targets). */
+static const char *lower(apr_pool_t *pool, const char *s)
+{
+    char *c = apr_pstrdup(pool, s), *d;
+    for (d = c; *d; ++d) {
+        *d = (char)apr_tolower(*d);
+    }
+    return c;
+}
+
+static int all_of(const char *s, const char *extra)
+{
+    for (; *s; ++s) {
+        if (!apr_isalnum(*s) && !strchr(extra, *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *cn_url_origin(apr_pool_t *pool, const char *url)
+{
+    apr_uri_t u;
+    const unsigned char *c;
+    const char *scheme;
+    if (!url || !*url) {
+        return NULL;
+    }
+    for (c = (const unsigned char *)url; *c; ++c) {
+        if (*c <= 0x20 || *c >= 0x7f || *c == '\'' || *c == '"' || *c == ';' || *c == ',') {
+            return NULL;
+        }
+    }
+    memset(&u, 0, sizeof(u));
+    if (apr_uri_parse(pool, url, &u) != APR_SUCCESS || !u.scheme || !*u.scheme
+        || !apr_isalpha(*u.scheme) || !all_of(u.scheme, "+-.")) {
+        return NULL;
+    }
+    scheme = lower(pool, u.scheme);
+    if (strcmp(scheme, "http") && strcmp(scheme, "https")) {
+        return apr_pstrcat(pool, scheme, ":", NULL);
+    }
+    if (!u.hostname || !*u.hostname || !all_of(u.hostname, "-.")) {
+        return NULL;
+    }
+    if (u.port_str && (!*u.port_str || !all_of(u.port_str, "") || !u.port)) {
+        return NULL;
+    }
+    return apr_pstrcat(pool, scheme, "://", lower(pool, u.hostname),
+                       u.port_str ? ":" : "", u.port_str ? u.port_str : "", NULL);
+}
