@@ -80,6 +80,24 @@ for my $c (['one', 'App One &lt;Mail &amp; Co&gt;', '#000000', undef],
     }
 }
 
+# ---- ConnectTemplatePreview On (the suite's server) ----------------------------------------
+for my $page (qw(error imap choose)) {
+    my $r = browser()->get(url("/preview/$page?errors=1&client_id=app-two"));
+    is $r->code, 200, "preview of $page: 200";
+    like $r->content, qr{<p class="app-name">App Two</p>}, '... as the application asked for';
+    is_deeply [page_header_problems($r)], [], '... with the page headers';
+}
+my $imap = browser()->get(url('/preview/imap?errors=1'))->content;
+like $imap, qr{<input id="password" name="password" type="password" autocomplete="current-password" required aria-describedby="password-error password-help password-hint" aria-invalid="true">},
+    'IMAP form: the password field has no value, and its error and hint are tied to it';
+like $imap, qr{<p class="error" id="password-error" role="alert">The email address or password is not right\.</p>},
+    '... the error message under it';
+like $imap, qr{<details class="advanced" open>}, '... the advanced settings open';
+like $imap, qr{<option value="ssl" selected>SSL/TLS</option>}, '... SSL/TLS selected';
+like $imap, qr{<input type="hidden" name="csrf" value="preview-csrf">}, '... the csrf field';
+unlike $imap, qr{id="form-error"}, '... no message above the form (it is the field\'s)';
+is browser()->get(url('/preview/nothing'))->code, 404, 'a preview of no page: 404';
+
 # ---- the stylesheets ---------------------------------------------------------------------
 my ($css_url) = $html =~ m{href="(/connect/assets/connect\.css\?v=[0-9a-f]{12})"};
 my $css = browser()->get(base_url() . $css_url);
@@ -191,6 +209,9 @@ SKIP: {
     like $r->content, qr{<h1 class="ours">Acme: This sign-in link cannot be used</h1>}, '... from its templates';
     like $h->output, qr/CN00802: ConnectTemplateDir: the pages' templates are in \Q$own\E/,
         '... and the log says where they are';
+    $r = browser()->get($h->base_url . '/connect/preview/imap');
+    is $r->code, 404, 'ConnectTemplatePreview is off by default: no preview';
+    like $r->content, qr{<code>not_found_error</code>}, '... a not-found page';
     $h->stop;
 
     # No ConnectTemplateDir: the templates next to the module (build/templates).

@@ -33,6 +33,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_REKEY "ConnectReencrypt"
 #define CN_DIR_PROVIDER_TIMEOUT "ConnectProviderTimeout"
 #define CN_DIR_TEMPLATE_DIR "ConnectTemplateDir"
+#define CN_DIR_TEMPLATE_PREVIEW "ConnectTemplatePreview"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
@@ -74,6 +75,7 @@ typedef struct cn_server_conf_t {
     int reencrypt;                 /* -1: unset */
     int provider_timeout;          /* seconds, -1: unset */
     const char *template_dir;      /* ConnectTemplateDir; NULL: the default (page.c) */
+    int template_preview;          /* ConnectTemplatePreview, -1: unset (off) */
     cn_pages_t *pages;             /* built in post_config */
     cn_http_t *http;               /* per process, made in child_init */
     cn_text_cache_t *grant_cache; /* per process, made in child_init */

@@ -93,6 +93,10 @@ int cn_page_error(cn_req_t *req, cn_event_id_t type, const char *description);
 /* GET <mount>/assets/{name}: the pages' stylesheets, from memory, cacheable
  * for a year (their URLs change with their content). */
 int cn_route_asset(cn_req_t *req);
+/* GET <mount>/preview/{page}: with ConnectTemplatePreview On, the template
+ * PAGE (error, imap, choose) rendered with sample values (?errors=1: its
+ * error state; ?client_id=: as that application's page); else 404. */
+int cn_route_preview(cn_req_t *req);
 /* A 302 that goes through the normal output path (so mod_session saves its cookie). */
 /* The same page for the failure in req->ctx.res. */
 int cn_page_result(cn_req_t *req);

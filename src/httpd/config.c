@@ -22,6 +22,7 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->endpoints = apr_table_make(p, 4);
     sc->max_body = -1;
     sc->reencrypt = -1;
+    sc->template_preview = -1;
     sc->provider_timeout = -1;
     return sc;
 }
@@ -42,6 +43,8 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->provider_timeout = add->provider_timeout != -1 ? add->provider_timeout
                                                        : base->provider_timeout;
     sc->template_dir = add->template_dir ? add->template_dir : base->template_dir;
+    sc->template_preview = add->template_preview != -1 ? add->template_preview
+                                                       : base->template_preview;
     sc->configured = add->configured || base->configured;
     return sc;
 }
@@ -193,6 +196,12 @@ static const char *set_template_dir(cmd_parms *cmd, void *dc, const char *v)
     return NULL;
 }
 
+static const char *set_template_preview(cmd_parms *cmd, void *dc, int flag)
+{
+    conf_of(cmd)->template_preview = flag;
+    return NULL;
+}
+
 static const char *set_reencrypt(cmd_parms *cmd, void *dc, int flag)
 {
     conf_of(cmd)->reencrypt = flag;
@@ -221,6 +230,9 @@ const command_rec cn_cmds[] = {
     AP_INIT_TAKE1(CN_DIR_TEMPLATE_DIR, set_template_dir, NULL, RSRC_CONF,
                   "directory of the hosted pages' templates (error.html, imap.html, "
                   "choose.html, connect.css); default: the templates installed with the module"),
+    AP_INIT_FLAG(CN_DIR_TEMPLATE_PREVIEW, set_template_preview, NULL, RSRC_CONF,
+                 "On: <mount>/preview/{page} shows each template with sample values "
+                 "(for whoever edits them; default Off)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),

@@ -376,3 +376,75 @@ int cn_route_asset(cn_req_t *req)
     }
     return OK;
 }
+
+/* ---- GET <mount>/preview/{page} ----------------------------------------------- */
+
+/* Sample values of each page: what its callers pass ({mount} is replaced).
+ * The second of each pair is its error state. */
+static const struct preview_t {
+    const char *page, *template_name, *values, *errors;
+} previews[] = {
+    {"error", "error.html",
+     "{\"title\":\"This sign-in link cannot be used\",\"message\":\"The link has expired, has "
+     "already been used, or was opened in a different browser than the one it was meant "
+     "for.\",\"advice\":\"Go back to the application you came from and start connecting your "
+     "mailbox again.\",\"error\":{\"type\":\"login_id_invalid\",\"code\":25004},"
+     "\"request_id\":\"00000000-0000-4000-8000-000000000000\"}",
+     NULL},
+    {"imap", "imap.html",
+     "{\"action\":\"{mount}/preview/imap\",\"csrf\":\"preview-csrf\",\"state\":\"preview-state\","
+     "\"email\":\"\",\"username\":\"\",\"host\":\"imap.example.com\",\"port\":\"993\","
+     "\"security_ssl\":true,\"security_starttls\":false,\"advanced_open\":false}",
+     "{\"action\":\"{mount}/preview/imap\",\"csrf\":\"preview-csrf\",\"state\":\"preview-state\","
+     "\"email\":\"someone@yahoo.com\",\"username\":\"someone@yahoo.com\","
+     "\"host\":\"imap.mail.yahoo.com\",\"port\":\"993\",\"security_ssl\":true,"
+     "\"security_starttls\":false,\"advanced_open\":true,\"error\":{\"message\":"
+     "\"The email address or password is not right.\",\"field\":\"password\"},"
+     "\"hint\":{\"text\":\"Yahoo needs an app password.\",\"url\":"
+     "\"https://help.yahoo.com/kb/SLN15241.html\"}}"},
+    {"choose", "choose.html",
+     "{\"providers\":[{\"name\":\"google\",\"label\":\"Continue with Google\",\"url\":"
+     "\"{mount}/preview/error\"},{\"name\":\"microsoft\",\"label\":\"Continue with Microsoft\","
+     "\"url\":\"{mount}/preview/error\"},{\"name\":\"imap\",\"label\":\"Other email (IMAP)\","
+     "\"url\":\"{mount}/preview/imap\"}],\"detect\":true,\"action\":\"{mount}/preview/choose\","
+     "\"state\":\"preview-state\",\"email\":\"\"}",
+     "{\"providers\":[],\"detect\":true,\"action\":\"{mount}/preview/choose\","
+     "\"state\":\"preview-state\",\"email\":\"someone@nowhere.invalid\",\"error\":{\"message\":"
+     "\"We could not find out how to connect this address. Check it, or choose your "
+     "provider.\"}}"},
+    {NULL, NULL, NULL, NULL}
+};
+
+int cn_route_preview(cn_req_t *req)
+{
+    apr_pool_t *p = req->r->pool;
+    const struct preview_t *pv;
+    const char *text, *client_id = apr_table_get(req->query, "client_id"), *at;
+    int errors = apr_table_get(req->query, "errors") != NULL;
+    char *filled;
+    json_t *values;
+
+    if (req->sc->template_preview != 1) {
+        return cn_page_error(req, CN_EV_NOT_FOUND_ERROR, "ConnectTemplatePreview is off");
+    }
+    for (pv = previews; pv->page && strcmp(pv->page, req->params[0]); ++pv) {
+    }
+    if (!pv->page) {
+        return cn_page_error(req, CN_EV_NOT_FOUND_ERROR, "no such page to preview");
+    }
+    text = errors && pv->errors ? pv->errors : pv->values;
+    filled = apr_pstrdup(p, "");
+    while ((at = strstr(text, "{mount}"))) {
+        filled = apr_pstrcat(p, filled, apr_pstrndup(p, text, (apr_size_t)(at - text)),
+                             mount_of(req), NULL);
+        text = at + 7;
+    }
+    filled = apr_pstrcat(p, filled, text, NULL);
+    if (!(values = cn_json_parse(p, filled, strlen(filled), NULL))) {
+        return cn_page_error(req, CN_EV_INTERNAL_ERROR, "a preview's values do not parse");
+    }
+    if (client_id) {
+        req->page_app_id = client_id;
+    }
+    return cn_page_render(req, HTTP_OK, pv->template_name, values, NULL);
+}
