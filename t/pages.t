@@ -12,6 +12,7 @@ use lib 't/lib';
 use File::Path ();
 use File::Spec ();
 use HTTP::Request ();
+use URI::Escape ();
 use CnTest qw(:all);
 use CnTest::Flow;
 use CnTest::Httpd;
@@ -97,6 +98,24 @@ like $imap, qr{<option value="ssl" selected>SSL/TLS</option>}, '... SSL/TLS sele
 like $imap, qr{<input type="hidden" name="csrf" value="preview-csrf">}, '... the csrf field';
 unlike $imap, qr{id="form-error"}, '... no message above the form (it is the field\'s)';
 is browser()->get(url('/preview/nothing'))->code, 404, 'a preview of no page: 404';
+
+# The sources a caller adds to form-action (the application's redirect URI's
+# origin): origins go in, anything that could end the directive or add a
+# keyword stays out, and the log says so.
+for my $c (['https://app-one.example', "form-action 'self' https://app-one.example;"],
+           ['https://app-one.example com.example.app: http://127.0.0.1:3000',
+            "form-action 'self' https://app-one.example com.example.app: http://127.0.0.1:3000;"],
+           ["https://a.example 'unsafe-inline' https://b.example;script-src * data:x,y",
+            "form-action 'self' https://a.example;"]) {
+    my ($extra, $want) = @$c;
+    my $off = error_log_offset();
+    my $r = browser()->get(url('/preview/imap?form_action=' . URI::Escape::uri_escape($extra)));
+    my $p = $r->header('Content-Security-Policy');
+    like $p, qr{\Q$want\E frame-ancestors 'none'; base-uri 'none'$}, "form-action with '$extra'";
+    unlike $p, qr{unsafe|script-src|\*}, '... nothing else';
+    my $refused = () = error_log_since($off) =~ /CN00803: form-action source refused/g;
+    is $refused, ($extra =~ /unsafe/ ? 4 : 0), '... and each refused source is logged';
+}
 
 # ---- the stylesheets ---------------------------------------------------------------------
 my ($css_url) = $html =~ m{href="(/connect/assets/connect\.css\?v=[0-9a-f]{12})"};

@@ -95,7 +95,8 @@ int cn_page_error(cn_req_t *req, cn_event_id_t type, const char *description);
 int cn_route_asset(cn_req_t *req);
 /* GET <mount>/preview/{page}: with ConnectTemplatePreview On, the template
  * PAGE (error, imap, choose) rendered with sample values (?errors=1: its
- * error state; ?client_id=: as that application's page); else 404. */
+ * error state; ?client_id=: as that application's page; ?form_action=: the
+ * extra form-action sources, as a caller would pass them); else 404. */
 int cn_route_preview(cn_req_t *req);
 /* A 302 that goes through the normal output path (so mod_session saves its cookie). */
 /* The same page for the failure in req->ctx.res. */

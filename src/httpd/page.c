@@ -446,5 +446,7 @@ int cn_route_preview(cn_req_t *req)
     if (client_id) {
         req->page_app_id = client_id;
     }
-    return cn_page_render(req, HTTP_OK, pv->template_name, values, NULL);
+    /* ?form_action= as a caller's extra sources: what the policy keeps of it. */
+    return cn_page_render(req, HTTP_OK, pv->template_name, values,
+                          apr_table_get(req->query, "form_action"));
 }
