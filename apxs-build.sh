@@ -15,7 +15,7 @@ if [ "${CN_SANITIZE:-0}" = 1 ]; then
   SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 fi
 DEPS_CFLAGS="$(apr-1-config --includes --cppflags) $(apu-1-config --includes) $(pkg-config --cflags jansson cjose libcurl libxml-2.0 openssl)"
-DEPS_LIBS="$(pkg-config --libs jansson cjose libcurl libxml-2.0 openssl)"
+DEPS_LIBS="$(pkg-config --libs jansson cjose libcurl libxml-2.0 openssl) -lm"
 
 # The core, folder by area (src/core/<area>/<name>.c -> <area>_<name>.o): no
 # httpd headers on the include path, so a stray #include <httpd.h> fails.
@@ -43,4 +43,7 @@ cp mod_connect.c src/httpd/*.c src/httpd/*.h "$OUT/mod/"
     -o mod_connect.la mod_connect.c $(ls *.c | grep -v '^mod_connect.c$') \
     ../libcncore.a $DEPS_LIBS >apxs.log 2>&1 ) || { cat "$OUT/mod/apxs.log" >&2; exit 1; }
 cp "$OUT/mod/.libs/mod_connect.so" "$OUT/mod_connect.so"
+# The page templates next to the module are its default ConnectTemplateDir:
+# here the tree's own (a link, so an edited template needs only a restart).
+ln -sfn ../conf/templates "$OUT/templates"
 echo "built $OUT/mod_connect.so"

@@ -275,11 +275,13 @@ const char *cn_url_encode(apr_pool_t *pool, const char *s);
  * not repeat the value. */
 apr_status_t cn_url_redirect_uri_check(apr_pool_t *pool, const char *uri, const char **why);
 
-/* Where a form's answer may send the browser to reach URI, as a CSP source
- * expression: "scheme://host[:port]" (lowercase, the port only when it is
- * not the scheme's default) for http and https, "scheme:" for a native app's
- * scheme. NULL when URI does not pass cn_url_redirect_uri_check. */
-const char *cn_url_origin(apr_pool_t *pool, const char *uri);
+/* What a Content-Security-Policy source list may name for URL: its origin,
+ * "scheme://host[:port]" (scheme and host in lower case), for an http or https
+ * URL whose host is a DNS name or an IPv4 address; "scheme:" for any other
+ * scheme (a native app's redirect URI) made of letters, digits, + - . only.
+ * NULL when URL does not parse or has nothing a policy could carry safely
+ * (white space, quotes, ';' or ','). For form-action and img-src. */
+const char *cn_url_origin(apr_pool_t *pool, const char *url);
 
 /* True when TENANT is a Microsoft tenant: a GUID (8-4-4-4-12 hex digits), a
  * DNS name of at least two labels (each 1-63 of A-Z a-z 0-9 and '-', not

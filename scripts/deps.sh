@@ -15,6 +15,7 @@ libcryptx-perl libcrypt-jwt-perl
 python3
 curl openssl wrk
 nodejs
+chromium
 "
 missing=""
 for p in $PKGS; do
@@ -31,15 +32,19 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# The tests' npm packages (the OpenID Connect relying party of t/oidc_rp.t),
-# from the committed package-lock.json; again only when missing or stale.
+# The tests' npm packages, from their committed package-lock.json files; again
+# only when missing or stale: the OpenID Connect relying party of t/oidc_rp.t,
+# and the browser harness of t/browser_*.t (playwright-core driving Debian's
+# chromium above, never a browser of its own; axe-core).
 cd "$(dirname "$0")/.."
 if ! command -v npm >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || { echo "make deps: npm is missing (run as root to install it)" >&2; exit 1; }
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
-if [ ! -d t/oidc/node_modules ] || [ t/oidc/package-lock.json -nt t/oidc/node_modules ]; then
-  echo "make deps: npm ci in t/oidc"
-  npm ci --prefix t/oidc --no-audit --no-fund --loglevel=error >/dev/null
-  touch t/oidc/node_modules
-fi
+for dir in t/oidc t/browser; do
+  if [ ! -d $dir/node_modules ] || [ $dir/package-lock.json -nt $dir/node_modules ]; then
+    echo "make deps: npm ci in $dir"
+    npm ci --prefix $dir --no-audit --no-fund --loglevel=error >/dev/null
+    touch $dir/node_modules
+  fi
+done

@@ -16,6 +16,7 @@
 #include "cn_model.h"
 #include "cn_proto.h"
 #include "cn_discover.h"
+#include "cn_template.h"
 
 /* So that `LogLevel connect:debug` works. */
 APLOG_USE_MODULE(connect);
@@ -32,6 +33,8 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_REKEY "ConnectReencrypt"
 #define CN_DIR_PROVIDER_TIMEOUT "ConnectProviderTimeout"
 #define CN_DIR_CACHE "ConnectCache"
+#define CN_DIR_TEMPLATE_DIR "ConnectTemplateDir"
+#define CN_DIR_TEMPLATE_PREVIEW "ConnectTemplatePreview"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
@@ -46,7 +49,17 @@ typedef struct cn_app_t {
     const char *secret_source; /* file:PATH or env:VAR */
     unsigned char secret_digest[32];
     apr_table_t *options;      /* name=value options after the source */
+    /* From the options, checked in post_config: what the hosted pages show. */
+    const char *display_name;  /* name=, default the client id */
+    const char *logo;          /* logo= (an https URL), or NULL */
+    const char *logo_origin;   /* its origin, for the pages' img-src */
+    const char *color;         /* color= "#rrggbb", or NULL */
+    const char *theme_asset;   /* the stylesheet of that colour ("theme-<hash>.css"), or NULL */
 } cn_app_t;
+
+/* The hosted pages of a server: compiled templates and the files served
+ * under <mount>/assets/ (page.c). Built in post_config. */
+typedef struct cn_pages_t cn_pages_t;
 
 typedef struct cn_server_conf_t {
     const char *base_url;
@@ -62,6 +75,9 @@ typedef struct cn_server_conf_t {
     apr_off_t max_body;            /* -1: unset */
     int reencrypt;                 /* -1: unset */
     int provider_timeout;          /* seconds, -1: unset */
+    const char *template_dir;      /* ConnectTemplateDir; NULL: the default (page.c) */
+    int template_preview;          /* ConnectTemplatePreview, -1: unset (off) */
+    cn_pages_t *pages;             /* built in post_config */
     cn_http_t *http;               /* per process, made in child_init */
     cn_text_cache_t *grant_cache; /* per process, made in child_init */
     const char *cache_spec;        /* ConnectCache: provider[:args]; NULL: shmcb */
@@ -77,6 +93,11 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
 /* Each child: the per-process services (HTTP client, grant cache), then
  * the database lock. */
 void cn_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* page.c: compile the templates of SC's template directory and make its
+ * assets (the stylesheet, one per application accent colour); a missing or
+ * broken template refuses start-up with a line naming the file. */
+int cn_pages_load(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc);
 
 /* cn_dbd.c */
 apr_status_t cn_dbd_prepare_all(server_rec *s);

@@ -16,6 +16,7 @@ typedef struct cn_req_t {
     const char *params[CN_MAX_PARAMS];   /* {name} captures of the route */
     apr_table_t *query;                  /* decoded query arguments */
     const cn_app_t *app;                 /* the authenticated application */
+    const char *page_app_id;             /* the application a page speaks for (a flow's), or NULL */
     cn_ctx_t ctx;                        /* for the core's operations */
 } cn_req_t;
 
@@ -70,9 +71,34 @@ int cn_reply_public_json(cn_req_t *req, json_t *body, int max_age);
 /* A core operation's outcome as the answer: EXPR on success, else the envelope. */
 #define ANSWER(req, rv, expr) ((rv) == APR_SUCCESS ? (expr) : cn_reply_result(req))
 
-/* An HTML error page (400) for the browser; and a 302 that goes through
- * the normal output path (so mod_session saves its cookie). */
+/* A page for the browser: TEMPLATE_NAME (error.html, imap.html, choose.html
+ * of ConnectTemplateDir) rendered with VALUES (a JSON object, may be NULL),
+ * answered with STATUS and the page headers (Content-Security-Policy,
+ * X-Frame-Options DENY, Referrer-Policy no-referrer, Cache-Control no-store,
+ * nosniff); a HEAD gets the headers without the body. VALUES gains the
+ * common values (lang, app.name, app.logo, app.color, assets.css,
+ * assets.theme) where it has none of its own, and error.on.F = true for its
+ * error.field F. The application is req->app, else req->page_app_id, else
+ * req->ctx.app_id. EXTRA_FORM_ACTION: space-separated sources the page's
+ * forms may be answered from besides 'self' (cn_url_origin of the
+ * application's redirect URI, of a provider's authorize URL), or NULL; a
+ * source that is not an origin is dropped. A template that cannot be
+ * rendered answers 500 with a plain page. */
+int cn_page_render(cn_req_t *req, int status, const char *template_name, json_t *values,
+                   const char *extra_form_action);
+/* The error page of event TYPE (its http_code, 400 at least): what went
+ * wrong and what the user can do (cn_page_text), the event's name and code
+ * and the request id as a reference. DESCRIPTION goes to the log only. */
 int cn_page_error(cn_req_t *req, cn_event_id_t type, const char *description);
+/* GET <mount>/assets/{name}: the pages' stylesheets, from memory, cacheable
+ * for a year (their URLs change with their content). */
+int cn_route_asset(cn_req_t *req);
+/* GET <mount>/preview/{page}: with ConnectTemplatePreview On, the template
+ * PAGE (error, imap, choose) rendered with sample values (?errors=1: its
+ * error state; ?client_id=: as that application's page; ?form_action=: the
+ * extra form-action sources, as a caller would pass them); else 404. */
+int cn_route_preview(cn_req_t *req);
+/* A 302 that goes through the normal output path (so mod_session saves its cookie). */
 /* The same page for the failure in req->ctx.res. */
 int cn_page_result(cn_req_t *req);
 int cn_redirect(cn_req_t *req, const char *location);

@@ -22,6 +22,7 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->endpoints = apr_table_make(p, 4);
     sc->max_body = -1;
     sc->reencrypt = -1;
+    sc->template_preview = -1;
     sc->provider_timeout = -1;
     return sc;
 }
@@ -42,6 +43,9 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->provider_timeout = add->provider_timeout != -1 ? add->provider_timeout
                                                        : base->provider_timeout;
     sc->cache_spec = add->cache_spec ? add->cache_spec : base->cache_spec;
+    sc->template_dir = add->template_dir ? add->template_dir : base->template_dir;
+    sc->template_preview = add->template_preview != -1 ? add->template_preview
+                                                       : base->template_preview;
     sc->configured = add->configured || base->configured;
     return sc;
 }
@@ -183,6 +187,22 @@ static const char *set_provider_timeout(cmd_parms *cmd, void *dc, const char *v)
     return NULL;
 }
 
+static const char *set_template_dir(cmd_parms *cmd, void *dc, const char *v)
+{
+    const char *dir = *v ? ap_server_root_relative(cmd->pool, v) : NULL;
+    if (!dir) {
+        return apr_pstrcat(cmd->pool, CN_DIR_TEMPLATE_DIR, ": invalid directory '", v, "'", NULL);
+    }
+    conf_of(cmd)->template_dir = dir;
+    return NULL;
+}
+
+static const char *set_template_preview(cmd_parms *cmd, void *dc, int flag)
+{
+    conf_of(cmd)->template_preview = flag;
+    return NULL;
+}
+
 static const char *set_reencrypt(cmd_parms *cmd, void *dc, int flag)
 {
     conf_of(cmd)->reencrypt = flag;
@@ -211,6 +231,12 @@ const command_rec cn_cmds[] = {
     AP_INIT_TAKE1(CN_DIR_CACHE, cn_socache_set, NULL, RSRC_CONF,
                   "mod_socache provider[:args] shared by the server's processes (default "
                   "shmcb; memcache:HOST:PORT or redis:HOST:PORT for several nodes)"),
+    AP_INIT_TAKE1(CN_DIR_TEMPLATE_DIR, set_template_dir, NULL, RSRC_CONF,
+                  "directory of the hosted pages' templates (error.html, imap.html, "
+                  "choose.html, connect.css); default: the templates installed with the module"),
+    AP_INIT_FLAG(CN_DIR_TEMPLATE_PREVIEW, set_template_preview, NULL, RSRC_CONF,
+                 "On: <mount>/preview/{page} shows each template with sample values "
+                 "(for whoever edits them; default Off)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -324,7 +350,72 @@ static int load_signing_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     return OK;
 }
 
-static int load_apps(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
+#define CN_APP_NAME_MAX 100  /* bytes of an application's display name */
+#define CN_APP_LOGO_MAX 2048 /* bytes of its logo URL */
+
+/* The options of APP (name=value after its secret source): what the hosted
+ * pages show of it. Returns an error message, or NULL. */
+static const char *check_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_app_t *app)
+{
+    static const char *const known[] = {"name", "logo", "color", "three_legged", NULL};
+    const apr_array_header_t *arr = apr_table_elts(app->options);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    const char *v;
+    int i;
+    unsigned rgb;
+
+    for (i = 0; i < arr->nelts; ++i) {
+        const char *const *k;
+        for (k = known; *k && strcmp(*k, e[i].key); ++k) {
+        }
+        if (!*k) {
+            return apr_psprintf(ptemp, "unknown option '%s' (name, logo, color, three_legged)",
+                                e[i].key);
+        }
+    }
+    app->display_name = app->client_id;
+    if ((v = apr_table_get(app->options, "name"))) {
+        const unsigned char *c;
+        if (!*v || strlen(v) > CN_APP_NAME_MAX || !cn_json_utf8_prefix(ptemp, v, CN_APP_NAME_MAX)) {
+            return apr_psprintf(ptemp, "name= must be 1 to %d bytes of UTF-8 text "
+                                "(quote the whole option for spaces: \"name=My App\")",
+                                CN_APP_NAME_MAX);
+        }
+        for (c = (const unsigned char *)v; *c; ++c) {
+            if (*c < 0x20 || *c == 0x7f) {
+                return "name= must not have control characters";
+            }
+        }
+        app->display_name = v;
+    }
+    app->logo = app->logo_origin = NULL;
+    if ((v = apr_table_get(app->options, "logo"))) {
+        const char *origin = cn_url_origin(pconf, v);
+        if (strlen(v) > CN_APP_LOGO_MAX || strncmp(v, "https://", 8) || !origin
+            || strchr(v, '#') || strpbrk(v, "<>\\^`{|}") || strchr(v + 8, '@')) {
+            return apr_psprintf(ptemp, "logo= must be an https URL of at most %d bytes whose "
+                                "host is a DNS name or an IPv4 address (no user, no fragment); "
+                                "got '%s'", CN_APP_LOGO_MAX, v);
+        }
+        app->logo = v;
+        app->logo_origin = origin;
+    }
+    app->color = NULL;
+    if ((v = apr_table_get(app->options, "color"))) {
+        if (cn_color_parse(v, &rgb) != APR_SUCCESS) {
+            return apr_psprintf(ptemp, "color= must be a colour #rrggbb, got '%s'", v);
+        }
+        app->color = cn_lower(pconf, v);
+    }
+    /* Reserved for the Context.IO API (3-legged OAuth 1.0a signatures). */
+    if ((v = apr_table_get(app->options, "three_legged")) && strcasecmp(v, "on")
+        && strcasecmp(v, "off")) {
+        return apr_psprintf(ptemp, "three_legged= must be on or off, got '%s'", v);
+    }
+    return NULL;
+}
+
+static int load_apps(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
 {
     int i;
     if (!sc->apps->nelts) {
@@ -350,6 +441,10 @@ static int load_apps(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
         }
         /* Only the digest is kept: the secret itself never stays in memory. */
         cn_sha256(secret, len, app->secret_digest);
+        if ((err = check_app_options(pconf, ptemp, app))) {
+            return refuse(s, CN_DIR_APPLICATION, apr_psprintf(ptemp, "%s: %s", app->client_id,
+                                                              err));
+        }
     }
     return OK;
 }
@@ -420,8 +515,19 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
         else if ((rv = load_signing_keys(pconf, ptemp, vs, sc)) != OK) {
             return rv;
         }
-        if ((rv = load_apps(ptemp, vs, sc)) != OK || (rv = check_base_url(pconf, ptemp, vs, sc)) != OK
+        if ((rv = load_apps(pconf, ptemp, vs, sc)) != OK
+            || (rv = check_base_url(pconf, ptemp, vs, sc)) != OK
             || (rv = check_ca_file(ptemp, vs, sc)) != OK) {
+            return rv;
+        }
+        /* A virtual host with the main server's templates and applications shares its pages. */
+        if (vs != s && sc->apps == main_sc->apps && main_sc->pages
+            && (sc->template_dir == main_sc->template_dir
+                || (sc->template_dir && main_sc->template_dir
+                    && !strcmp(sc->template_dir, main_sc->template_dir)))) {
+            sc->pages = main_sc->pages;
+        }
+        else if ((rv = cn_pages_load(pconf, ptemp, vs, sc)) != OK) {
             return rv;
         }
         if (sc->max_body == -1) {

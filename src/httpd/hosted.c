@@ -33,6 +33,7 @@ int cn_route_login(cn_req_t *req)
         != APR_SUCCESS) {
         return cn_page_result(req);
     }
+    req->page_app_id = flow->app_id;
     return cn_route_flow_start(req, flow);
 }
 
@@ -72,8 +73,12 @@ int cn_route_callback(cn_req_t *req)
         return cn_page_error(req, CN_EV_LOGIN_ID_INVALID,
                              "no sign-in in progress in this browser for this state");
     }
-    if (cn_flow_open(&req->ctx, key, sealed, state, &flow) != APR_SUCCESS
-        || cn_flow_complete(&req->ctx, flow, req->query, &location, NULL) != APR_SUCCESS) {
+    if (cn_flow_open(&req->ctx, key, sealed, state, &flow) != APR_SUCCESS) {
+        return cn_page_result(req);
+    }
+    /* From here a page speaks for the application the flow is for. */
+    req->page_app_id = flow->app_id;
+    if (cn_flow_complete(&req->ctx, flow, req->query, &location, NULL) != APR_SUCCESS) {
         return cn_page_result(req);
     }
     return cn_redirect(req, location);

@@ -212,6 +212,9 @@ const cn_route_t cn_api_routes[] = {
     {M_GET, "/auth", CN_AUTH_PUBLIC, PAGE, DB, cn_route_authorize},
     {M_GET, "/login", CN_AUTH_PUBLIC, PAGE, DB, cn_route_login},
     {M_GET, "/callback", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_callback},
+    /* the pages' stylesheets */
+    {M_GET, "/assets/{name}", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_asset},
+    {M_GET, "/preview/{page}", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_preview},
     /* the OAuth 2.0 server: the client authenticates in the body or with Basic */
     {M_POST, "/token", CN_AUTH_PUBLIC, JSON, DB, cn_route_token},
     {M_POST, "/revoke", CN_AUTH_PUBLIC, JSON, DB, cn_route_revoke},

@@ -16,13 +16,6 @@ const char *cn_url_encode(apr_pool_t *pool, const char *s)
 }
 
 /* Schemes a browser would run or read locally instead of navigating. */
-static void lower_in_place(char *s)
-{
-    for (; *s; ++s) {
-        *s = (char)apr_tolower(*s);
-    }
-}
-
 static const char *const refused_schemes[] = {"javascript", "data", "file", "vbscript", NULL};
 
 static apr_status_t refuse(const char **why, const char *reason)
@@ -83,34 +76,6 @@ apr_status_t cn_url_redirect_uri_check(apr_pool_t *pool, const char *uri, const 
     return APR_SUCCESS;
 }
 
-const char *cn_url_origin(apr_pool_t *pool, const char *uri)
-{
-    apr_uri_t u;
-    int web;
-    memset(&u, 0, sizeof(u));
-    if (cn_url_redirect_uri_check(pool, uri, NULL) != APR_SUCCESS
-        || apr_uri_parse(pool, uri, &u) != APR_SUCCESS) {
-        return NULL;
-    }
-    web = !strcasecmp(u.scheme, "http") || !strcasecmp(u.scheme, "https");
-    if (!web) {
-        char *scheme = apr_pstrdup(pool, u.scheme);
-        lower_in_place(scheme);
-        return apr_pstrcat(pool, scheme, ":", NULL);
-    }
-    {
-        char *scheme = apr_pstrdup(pool, u.scheme), *host = apr_pstrdup(pool, u.hostname);
-        lower_in_place(scheme);
-        lower_in_place(host);
-        return apr_pstrcat(pool, scheme, "://", strchr(host, ':') ? "[" : "", host,
-                           strchr(host, ':') ? "]" : "",
-                           u.port_str && u.port != apr_uri_port_of_scheme(scheme) ? ":" : "",
-                           u.port_str && u.port != apr_uri_port_of_scheme(scheme) ? u.port_str
-                                                                                  : "",
-                           NULL);
-    }
-}
-
 static int is_hex(const char *s, apr_size_t n)
 {
     apr_size_t i;
@@ -168,4 +133,56 @@ int cn_url_tenant_valid(const char *tenant)
         }
     }
     return is_guid(tenant) || is_dns_name(tenant);
+}
+
+/* S in lower case, in POOL (url.c stands alone in the fuzz targets). */
+static const char *lower(apr_pool_t *pool, const char *s)
+{
+    char *c = apr_pstrdup(pool, s), *d;
+    for (d = c; *d; ++d) {
+        *d = (char)apr_tolower(*d);
+    }
+    return c;
+}
+
+static int all_of(const char *s, const char *extra)
+{
+    for (; *s; ++s) {
+        if (!apr_isalnum(*s) && !strchr(extra, *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *cn_url_origin(apr_pool_t *pool, const char *url)
+{
+    apr_uri_t u;
+    const unsigned char *c;
+    const char *scheme;
+    if (!url || !*url) {
+        return NULL;
+    }
+    for (c = (const unsigned char *)url; *c; ++c) {
+        if (*c <= 0x20 || *c >= 0x7f || *c == '\'' || *c == '"' || *c == ';' || *c == ',') {
+            return NULL;
+        }
+    }
+    memset(&u, 0, sizeof(u));
+    if (apr_uri_parse(pool, url, &u) != APR_SUCCESS || !u.scheme || !*u.scheme
+        || !apr_isalpha(*u.scheme) || !all_of(u.scheme, "+-.")) {
+        return NULL;
+    }
+    scheme = lower(pool, u.scheme);
+    if (strcmp(scheme, "http") && strcmp(scheme, "https")) {
+        return apr_pstrcat(pool, scheme, ":", NULL);
+    }
+    if (!u.hostname || !*u.hostname || !all_of(u.hostname, "-.")) {
+        return NULL;
+    }
+    if (u.port_str && (!*u.port_str || !all_of(u.port_str, "") || !u.port)) {
+        return NULL;
+    }
+    return apr_pstrcat(pool, scheme, "://", lower(pool, u.hostname),
+                       u.port_str ? ":" : "", u.port_str ? u.port_str : "", NULL);
 }

@@ -111,6 +111,8 @@ sub write_key {
 #   apps      => [[id, source], ...] ([] or undef: no ConnectApplication)
 #   base_url  => URL (undef: no ConnectBaseURL)
 #   reencrypt => 1: ConnectReencrypt On
+#   templates => DIR for ConnectTemplateDir (default: the tree's conf/templates;
+#                undef: no such line, the module's default)
 #   extra     => text appended
 sub conf {
     my ($self, %o) = @_;
@@ -122,6 +124,7 @@ sub conf {
         key      => ['file:' . $self->path('key.b64')],
         apps     => [['app', 'file:' . $self->path('app.secret')]],
         base_url => $self->base_url . '/connect',
+        templates => File::Spec->catdir(CnTest::t_dir(), File::Spec->updir, 'conf', 'templates'),
     );
     %o = (%def, %o);
     my $c = <<"CONF";
@@ -158,6 +161,7 @@ CONF
         $c .= "ConnectApplication @$a\n";
     }
     $c .= "ConnectReencrypt On\n" if $o{reencrypt};
+    $c .= "ConnectTemplateDir \"$o{templates}\"\n" if defined $o{templates};
     $c .= "<Location /connect>\n    SetHandler connect\n";
     if ($o{session}) {
         $c .= "    Session On\n"
