@@ -22,16 +22,78 @@ int cn_route_auth_create(cn_req_t *req)
 
 /* ---- GET /login -------------------------------------------------------- */
 
+/* The words of the login screen's buttons. */
+static const char *provider_label(const char *provider)
+{
+    if (!strcmp(provider, "google")) {
+        return "Continue with Google";
+    }
+    if (!strcmp(provider, "microsoft")) {
+        return "Continue with Microsoft";
+    }
+    return "Other email (IMAP)";
+}
+
+/* What the login screen says when the address typed cannot go on. */
+static const char *screen_error(cn_event_id_t error)
+{
+    switch (error) {
+    case 0:
+        return NULL;
+    case CN_EV_INVALID_REQUEST:
+        return "Enter your email address, like name@example.com.";
+    default:
+        return "This application cannot connect that address. Check it, or choose your "
+               "email provider.";
+    }
+}
+
+/* The login screen of login request ID: buttons to /login?id=&provider=,
+ * and/or an email box that comes back to /login?id=&email=. */
+static int login_screen(cn_req_t *req, const char *id, const cn_flow_screen_t *screen)
+{
+    apr_pool_t *p = req->r->pool;
+    const char *login = apr_pstrcat(p, req->ctx.base_url, "/login", NULL);
+    json_t *values, *providers = cn_json_own(p, json_array());
+    const char *error = screen_error(screen->error);
+    int i;
+    for (i = 0; screen->prompt.select && i < screen->providers->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(screen->providers, i, const char *);
+        json_array_append_new(
+            providers,
+            json_pack("{s:s,s:s,s:s}", "name", name, "label", provider_label(name), "url",
+                      apr_pstrcat(p, login, "?id=", cn_url_encode(p, id), "&provider=",
+                                  cn_url_encode(p, name), NULL)));
+    }
+    values = cn_json_own(p, json_pack("{s:O,s:b,s:b,s:b,s:s,s:[{s:s,s:s}],s:s}", "providers",
+                                      providers, "has_providers", json_array_size(providers) > 0,
+                                      "detect", screen->prompt.detect, "detect_first",
+                                      screen->prompt.detect_first, "action", login, "hidden",
+                                      "name", "id", "value", id, "email",
+                                      screen->email ? screen->email : ""));
+    if (values && error) {
+        json_object_set_new(values, "error", json_pack("{s:s,s:s}", "message", error, "field",
+                                                       "email"));
+    }
+    return cn_page_render(req, HTTP_OK, "choose.html", values, NULL);
+}
+
 int cn_route_login(cn_req_t *req)
 {
     request_rec *r = req->r;
-    const char *cookie = NULL;
+    const char *cookie = NULL, *id = apr_table_get(req->query, "id");
     cn_flow_t *flow;
+    cn_flow_screen_t *screen;
 
     ap_cookie_read(r, "x-cookie-nonce", &cookie, 0);
-    if (cn_flow_hosted_begin(&req->ctx, apr_table_get(req->query, "id"), cookie, &flow)
+    if (cn_flow_hosted_choose(&req->ctx, id, cookie, apr_table_get(req->query, "provider"),
+                              apr_table_get(req->query, "email"), &flow, &screen)
         != APR_SUCCESS) {
         return cn_page_result(req);
+    }
+    if (screen) {
+        req->page_app_id = req->ctx.app_id;
+        return login_screen(req, id, screen);
     }
     req->page_app_id = flow->app_id;
     return cn_route_flow_start(req, flow);

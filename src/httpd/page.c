@@ -406,10 +406,11 @@ static const struct preview_t {
      "{\"providers\":[{\"name\":\"google\",\"label\":\"Continue with Google\",\"url\":"
      "\"{mount}/preview/error\"},{\"name\":\"microsoft\",\"label\":\"Continue with Microsoft\","
      "\"url\":\"{mount}/preview/error\"},{\"name\":\"imap\",\"label\":\"Other email (IMAP)\","
-     "\"url\":\"{mount}/preview/imap\"}],\"detect\":true,\"action\":\"{mount}/preview/choose\","
-     "\"state\":\"preview-state\",\"email\":\"\"}",
+     "\"url\":\"{mount}/preview/imap\"}],\"has_providers\":true,\"detect\":true,"
+     "\"action\":\"{mount}/preview/choose\",\"hidden\":[{\"name\":\"id\","
+     "\"value\":\"preview-id\"}],\"email\":\"\"}",
      "{\"providers\":[],\"detect\":true,\"action\":\"{mount}/preview/choose\","
-     "\"state\":\"preview-state\",\"email\":\"someone@nowhere.invalid\",\"error\":{\"message\":"
+     "\"hidden\":[{\"name\":\"id\",\"value\":\"preview-id\"}],\"email\":\"someone@nowhere.invalid\",\"error\":{\"message\":"
      "\"We could not find out how to connect this address. Check it, or choose your "
      "provider.\"}}"},
     {NULL, NULL, NULL, NULL}

@@ -237,7 +237,8 @@ sub browser_get {
 # POST /auth. Sets ->{auth}, ->{id}, ->{login_url}.
 sub auth {
     my $self = shift;
-    my %body = (provider => $self->{provider});
+    my %body;
+    $body{provider} = $self->{provider} if defined $self->{provider};
     $body{redirect_uri} = $self->{redirect_uri} if defined $self->{redirect_uri};
     for my $k (qw(scope state login_hint grant_id expires_in cookie_nonce)) {
         $body{$k} = $self->{$k} if defined $self->{$k};
