@@ -31,11 +31,14 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_MAX_BODY "ConnectMaxBody"
 #define CN_DIR_REKEY "ConnectReencrypt"
 #define CN_DIR_PROVIDER_TIMEOUT "ConnectProviderTimeout"
+#define CN_DIR_IMAP_TIMEOUT "ConnectIMAPTimeout"
+#define CN_DIR_IMAP_ALLOW_PLAIN "ConnectIMAPAllowPlain"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
 #define CN_DEFAULT_MAX_BODY (64 * 1024)
 #define CN_DEFAULT_PROVIDER_TIMEOUT 15
+#define CN_DEFAULT_IMAP_TIMEOUT 10
 /* Rendered grants kept per process for lists (a few MiB at most). */
 #define CN_GRANT_CACHE_ENTRIES 4096
 
@@ -61,7 +64,10 @@ typedef struct cn_server_conf_t {
     apr_off_t max_body;            /* -1: unset */
     int reencrypt;                 /* -1: unset */
     int provider_timeout;          /* seconds, -1: unset */
+    int imap_timeout;              /* seconds, -1: unset */
+    int imap_allow_plain;          /* -1: unset (off) */
     cn_http_t *http;               /* per process, made in child_init */
+    cn_imap_t *imap;               /* per process, made in child_init */
     cn_text_cache_t *grant_cache; /* per process, made in child_init */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
