@@ -1,5 +1,5 @@
 /* The context of every core call: the caller's pool, the seams to the host
- * (database, HTTP client), the keyring, who calls, and the result of a call
+ * (database, HTTP and IMAP clients), the keyring, who calls, and the result of a call
  * that failed. The glue fills one per request (or per background job); the
  * core never sees a request_rec. */
 #ifndef CN_CORE_H
