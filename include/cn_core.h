@@ -1,5 +1,5 @@
 /* The context of every core call: the caller's pool, the seams to the host
- * (database, HTTP client), the keyring, who calls, and the result of a call
+ * (database, HTTP and IMAP clients), the keyring, who calls, and the result of a call
  * that failed. The glue fills one per request (or per background job); the
  * core never sees a request_rec. */
 #ifndef CN_CORE_H
@@ -12,6 +12,7 @@
 #include "cn_store.h"
 
 typedef struct cn_http_t cn_http_t; /* cn_proto.h */
+typedef struct cn_imap_t cn_imap_t; /* cn_proto.h */
 typedef struct cn_signing_keys_t cn_signing_keys_t; /* cn_proto.h */
 typedef struct cn_ctx_t cn_ctx_t;
 
@@ -78,6 +79,7 @@ struct cn_ctx_t {
     cn_result_t res;    /* the failure, when a call fails */
     const char *request_id;        /* for events and logs */
     cn_http_t *http;               /* outgoing calls to providers */
+    cn_imap_t *imap;               /* IMAP LOGINs that prove a mailbox password */
     const apr_table_t *endpoints;  /* "provider:name" -> URL overrides */
     const char *base_url;          /* ConnectBaseURL */
     const char *client_ip, *user_agent; /* of the browser or caller */

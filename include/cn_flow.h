@@ -53,12 +53,15 @@ typedef struct cn_flow_origin_t {
     void *data;                 /* the kind's own (hosted: the cn_login_t) */
 } cn_flow_origin_t;
 
-/* What an upstream step proved: provider tokens, and who signed in when the
- * step knows it itself (else the engine asks the provider). */
+/* What an upstream step proved: provider tokens (OAuth) or a mailbox
+ * password (IMAP), and who signed in when the step knows it itself (else the
+ * engine asks the provider with the tokens). */
 typedef struct cn_flow_proof_t {
     cn_tokens_t *tokens;
     cn_identity_t *id;
     const char *retry_field;    /* a form step's APR_EAGAIN: the field at fault, or NULL */
+    const char *password; /* IMAP: sealed as the grant's secret; tokens is NULL then */
+    json_t *settings;     /* set in the grant's settings (IMAP: where the mailbox is), or NULL */
 } cn_flow_proof_t;
 
 /* An upstream step: how a mailbox is proven. */
@@ -185,12 +188,66 @@ apr_status_t cn_flow_connect(cn_ctx_t *ctx, const cn_integration_t *it, json_t *
                              const char *state, const char *reauth_grant_id,
                              const cn_flow_proof_t *proof, cn_grant_t **grant, int *reauth);
 
-/* POST /grants, native authentication: BODY's refresh token proven by a
- * refresh at the provider, then the same tail. */
+/* POST /grants, native authentication: by the provider's capabilities,
+ * BODY's refresh token proven by a refresh at the provider (OAuth), or the
+ * IMAP settings' password proven by a LOGIN (cn_imap_prove); then the same
+ * tail. Nothing is stored unless the proof passed. */
 apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth);
 
 /* DELETE /grants/{id}: the grant and its secrets deleted (in a database
  * section), then its refresh token revoked at the provider, best effort. */
 apr_status_t cn_grant_revoke(cn_ctx_t *ctx, const char *id);
+
+/* ---- IMAP: a mailbox proven by its password (flow/imap.c) ---- */
+
+/* A mailbox and its password, as the hosted form or POST /grants has them. */
+typedef struct cn_imap_login_t {
+    const char *email;    /* the grant's email; NULL: the username, when it is an address */
+    const char *username, *password;
+    const char *host;     /* lowercased by cn_imap_prove */
+    const char *security; /* CN_IMAP_SSL, CN_IMAP_STARTTLS or CN_IMAP_PLAIN (cn_proto.h) */
+    int port;
+    const char *type;     /* what kind of provider (yahoo, icloud, generic, ...), may be NULL */
+} cn_imap_login_t;
+
+/* Limits of what a login may hold. */
+#define CN_IMAP_USERNAME_MAX 320
+#define CN_IMAP_PASSWORD_MAX 1024
+#define CN_IMAP_TYPE_MAX 32
+
+/* The key of the grant of mailbox USERNAME at HOST: "<host lowercased>/
+ * <username as given>". The same mailbox re-authenticates the same grant
+ * whatever the port or the security it is reached with; the username is
+ * kept as typed, since a server may tell "Ann" from "ann" (two spellings of
+ * one mailbox are two grants rather than one grant for two mailboxes). */
+const char *cn_imap_subject(apr_pool_t *pool, const char *host, const char *username);
+
+/* LOGIN's values checked (no network): username, password, host, port,
+ * security, email and type present and well-formed; else
+ * invalid_request_payload naming the setting (never quoting the password). */
+apr_status_t cn_imap_login_check(cn_ctx_t *ctx, const cn_imap_login_t *login);
+
+/* LOGIN checked, then validated by an IMAP LOGIN through ctx->imap (no
+ * database handle may be held: the call is refused), then PROOF filled: the
+ * identity (cn_imap_subject; provider_user_id the username; the email
+ * lowercased), the grant's settings (imap_username, imap_host, imap_port,
+ * imap_security, type; never the password) and the password, which
+ * cn_flow_connect seals as the grant's secret. Failures in ctx->res:
+ * invalid_request_payload, invalid_authentication, provider_not_responding,
+ * provider_tls_failed, provider_settings_invalid (security plain refused). */
+apr_status_t cn_imap_prove(cn_ctx_t *ctx, const cn_imap_login_t *login, cn_flow_proof_t *proof);
+
+/* POST /grants with provider imap: SETTINGS (imap_username, imap_password,
+ * imap_host, imap_port, imap_security, type, email; null is absent) read
+ * into LOGIN as they are: JSON types, unknown keys and a missing username or
+ * password refused (invalid_request_payload, in ctx->res). */
+apr_status_t cn_imap_settings_read(cn_ctx_t *ctx, json_t *settings, cn_imap_login_t *login);
+
+/* What LOGIN leaves out: without a host, the host (and the port, security
+ * and type not given) discovered from the email's (else the username's)
+ * domain; then the port and the security from each other (143: starttls,
+ * else ssl; ssl: 993, else 143). Discovery may use the network: no database
+ * handle may be held. Nothing found: invalid_request_payload. */
+apr_status_t cn_imap_login_fill(cn_ctx_t *ctx, cn_imap_login_t *login);
 
 #endif

@@ -127,6 +127,9 @@ apr_status_t cn_grant_query_parse(cn_ctx_t *ctx, const char *sort_by, const char
                                   const char *grant_status, const char *ip, const char *provider,
                                   cn_grant_query_t *q);
 
+/* The grant as the API shows it: never a token or a password. A grant of a
+ * password provider (IMAP) shows its settings (where the mailbox is), their
+ * secret-bearing keys left out. */
 json_t *cn_grant_json(apr_pool_t *pool, const cn_grant_t *g);
 apr_status_t cn_grant_list(cn_ctx_t *ctx, const cn_grant_query_t *q, cn_text_t **items, int *count);
 apr_status_t cn_grant_load(cn_ctx_t *ctx, const char *id, cn_grant_t **out); /* grant_not_found */
@@ -170,14 +173,30 @@ apr_status_t cn_grant_settings_reseal(apr_pool_t *pool, const cn_keyring_t *ring
                                       const char *grant_id, json_t *settings, int *changed,
                                       const char **why);
 
+/* What a proof leaves with its grant besides who signed in: the provider's
+ * tokens (OAuth), or a mailbox password (IMAP) and the settings that say
+ * where the mailbox is. */
+typedef struct cn_grant_secrets_t {
+    const cn_tokens_t *tokens; /* OAuth: sealed in the refresh_token and access_token columns */
+    const char *password;      /* else: the mailbox password, sealed in the refresh_token
+                                * column under its own AAD (CN_GRANT_PASSWORD_AAD) */
+    json_t *settings;          /* keys set in the grant's settings on creation and re-auth
+                                * (a null value removes one); NULL: settings unchanged */
+} cn_grant_secrets_t;
+
+/* The AAD column of a mailbox password kept in a grant's refresh_token
+ * column: "grants.imap_password.<grant id>", so it never opens as a refresh
+ * token (nor one as a password). */
+#define CN_GRANT_PASSWORD_AAD "imap_password"
+
 /* Create the grant of (app, provider, ID's subject) or re-authenticate the
- * existing one, with the provider tokens sealed and the email updated, and
- * record the event; in one transaction. REAUTH_ID: the grant a re-auth was
- * asked for (it must belong to the same identity, else reauth_email_invalid).
- * *REAUTHENTICATED tells which happened. */
+ * existing one, with SECRETS sealed, its settings updated and the email
+ * updated, and record the event; in one transaction. REAUTH_ID: the grant a
+ * re-auth was asked for (it must belong to the same identity, else
+ * reauth_email_invalid). *REAUTHENTICATED tells which happened. */
 apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
                             const char *state, const char *reauth_id,
-                            const cn_tokens_t *tokens, const cn_identity_t *id,
+                            const cn_grant_secrets_t *secrets, const cn_identity_t *id,
                             cn_grant_t **out, int *reauthenticated);
 
 /* Native authentication, phase 1 (database): validate BODY, load the

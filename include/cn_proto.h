@@ -61,6 +61,87 @@ const char *cn_http_form(apr_pool_t *pool, const char *const *pairs);
 const char *cn_http_url_with_query(apr_pool_t *pool, const char *url,
                                    const char *const *pairs);
 
+/* ---- IMAP: a mailbox password proven by a LOGIN ---- */
+/* The IMAP client seam (libcurl's IMAP behind it in the module; unit tests
+ * of callers may put another there): connect, secure the connection, LOGIN,
+ * log out. Nothing else is asked of the server. */
+
+/* How a connection to an IMAP server is secured: TLS from the first byte
+ * (IMAPS, port 993), STARTTLS on a plain connection (port 143), or not at
+ * all (only where ConnectIMAPAllowPlain allows it). */
+#define CN_IMAP_SSL "ssl"
+#define CN_IMAP_STARTTLS "starttls"
+#define CN_IMAP_PLAIN "plain"
+#define CN_IMAP_PORT_SSL 993
+#define CN_IMAP_PORT_STARTTLS 143
+
+typedef struct cn_imap_request_t {
+    const char *host;     /* a DNS name or an IPv4 address (cn_imap_host_valid) */
+    int port;             /* 1-65535 */
+    const char *security; /* CN_IMAP_SSL, CN_IMAP_STARTTLS or CN_IMAP_PLAIN */
+    const char *username, *password;
+} cn_imap_request_t;
+
+/* What a LOGIN came to. */
+typedef enum cn_imap_outcome_t {
+    CN_IMAP_LOGGED_IN,     /* the server accepted the username and password */
+    CN_IMAP_DENIED,        /* it refused them */
+    CN_IMAP_NO_MECHANISM,  /* it offers no password login (AUTHENTICATE PLAIN or LOGIN) */
+    CN_IMAP_NO_ANSWER,     /* no connection, no answer in time, or not an IMAP answer */
+    CN_IMAP_TLS_UNTRUSTED, /* its certificate is not trusted, or not issued for the host */
+    CN_IMAP_TLS_FAILED,    /* no TLS: STARTTLS refused, or no TLS spoken on the port */
+    CN_IMAP_PLAIN_REFUSED, /* security plain, which the operator does not allow */
+    CN_IMAP_CLIENT_FAILED  /* the client itself could not run */
+} cn_imap_outcome_t;
+
+struct cn_imap_t {
+    /* LOGIN as REQ says, then log out. *OUTCOME says how it went, *ERROR
+     * (may be NULL) what the client saw, for the log: never a secret.
+     * APR_SUCCESS exactly when logged in. */
+    apr_status_t (*login)(cn_imap_t *imap, apr_pool_t *pool, const cn_imap_request_t *req,
+                          cn_imap_outcome_t *outcome, const char **error);
+    int allow_plain;     /* ConnectIMAPAllowPlain: security plain may be used */
+    long timeout_ms;     /* what a LOGIN may take, for messages */
+    void *baton;
+};
+
+typedef struct cn_imap_options_t {
+    const char *ca_file; /* NULL: the system's trust store */
+    long timeout_ms;     /* bounds the connection and the whole LOGIN (ConnectIMAPTimeout) */
+    int allow_plain;
+} cn_imap_options_t;
+
+/* The libcurl IMAP client: imap/imaps only, a fresh connection per LOGIN
+ * (never reused: it was logged in), TLS 1.2 or later verified against
+ * CA_FILE, STARTTLS required when asked for, the password sent by
+ * AUTHENTICATE PLAIN or LOGIN (never in a URL), then NOOP and LOGOUT. */
+apr_status_t cn_imap_curl_make(apr_pool_t *pool, const cn_imap_options_t *opts,
+                               cn_imap_t **out);
+
+/* What a libcurl IMAP transfer that ended with CODE (a CURLcode) and error
+ * text ERRBUF (may be NULL) came to. */
+cn_imap_outcome_t cn_imap_curl_outcome(int code, const char *errbuf);
+
+/* The event a LOGIN that came to OUTCOME fails with (CN_EV__COUNT for
+ * CN_IMAP_LOGGED_IN): invalid_authentication, provider_not_responding,
+ * provider_tls_failed, provider_settings_invalid, service_unavailable. */
+cn_event_id_t cn_imap_outcome_event(cn_imap_outcome_t outcome);
+
+/* 1 when HOST is a host name an IMAP request may name: DNS labels of
+ * letters, digits and hyphens (not at either end) joined by dots, at most
+ * 253 bytes (IPv4 addresses are of that form). */
+int cn_imap_host_valid(const char *host);
+
+/* 1 when SECURITY is CN_IMAP_SSL, CN_IMAP_STARTTLS or CN_IMAP_PLAIN. */
+int cn_imap_security_valid(const char *security);
+
+/* The core's LOGIN through ctx->imap: refused without a call when a
+ * database handle is held (internal_error: the rule of every outgoing call),
+ * when the process has no IMAP client (service_unavailable), and for
+ * security plain unless ctx->imap->allow_plain (provider_settings_invalid).
+ * A LOGIN that fails is in ctx->res with cn_imap_outcome_event's event. */
+apr_status_t cn_imap_login(cn_ctx_t *ctx, const cn_imap_request_t *req);
+
 /* ---- upstream OAuth 2.0 ---- */
 /* The upstream side of OAuth 2.0: provider endpoints, the authorize URL,
  * token requests (code and refresh), identity, revocation. Provider answers

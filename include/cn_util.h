@@ -137,6 +137,9 @@ typedef enum cn_event_id_t {
     CN_EV_UNAUTHORIZED_CLIENT,
     CN_EV_INVALID_SCOPE,
     CN_EV_UNSUPPORTED_RESPONSE_TYPE,
+    /* beyond the seed: a provider's TLS that cannot be trusted (an IMAP server's
+     * certificate from a CA ConnectCAFile does not hold, STARTTLS refused) */
+    CN_EV_PROVIDER_TLS_FAILED,
     /* beyond the seed: the HTTP layer's own answers */
     CN_EV_METHOD_NOT_ALLOWED,
     CN_EV_PAYLOAD_TOO_LARGE,

@@ -13,6 +13,7 @@ postgresql sqlite3
 libwww-perl liblwp-protocol-https-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
 libcryptx-perl libcrypt-jwt-perl
 python3
+dovecot-imapd
 curl openssl wrk
 nodejs
 chromium

@@ -26,6 +26,10 @@
 # one fake per pass on a free loopback port, stopped after the pass; its port,
 # CA and seed file (refresh tokens for native authentication) reach the
 # configuration and the tests as -cn_fakeport, -cn_cafile and -cn_fakeseed.
+# The IMAP tests talk to a real Dovecot (t/fake/dovecot.sh: its own
+# configuration, run as the test user, the fake's test CA), one per pass; its
+# ports and directory reach them as -cn_imapport, -cn_imapstarttls,
+# -cn_imapsilent, -cn_imapuntrusted and -cn_imapdir.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -146,7 +150,7 @@ fi
 for m in Apache::Test LWP::UserAgent LWP::Protocol::https JSON DBD::SQLite DBD::Pg Crypt::PK::RSA Crypt::JWT; do
   perl -M"$m" -e1 2>/dev/null || die "perl module $m is missing (make deps, as root)"
 done
-for c in python3 openssl curl; do
+for c in python3 openssl curl dovecot; do
   command -v "$c" >/dev/null 2>&1 || die "$c is missing (make deps, as root)"
 done
 
@@ -231,7 +235,34 @@ cleanup_fake() {
     FAKEDIR=""
   fi
 }
-cleanup() { stop_httpd; cleanup_fake; stop_pg; }
+# Dovecot for the IMAP tests: start_imap NAME sets IMAPDIR and IMAP_OPTS, or fails.
+IMAPDIR=""
+IMAP_OPTS=""
+start_imap() {
+  local out=$RESULTS/$1 line
+  IMAPDIR=$FAKEDIR/dovecot-$1
+  if ! line=$(sh t/fake/dovecot.sh start "$IMAPDIR" "$FAKEDIR/certs" 2>"$out/dovecot.start"); then
+    say "Dovecot did not start:"; sed 's/^/    /' "$out/dovecot.start" >&2
+    stop_imap
+    return 1
+  fi
+  # imaps=N starttls=N silent=N untrusted_host=H users=F log=F
+  IMAP_OPTS=$(printf '%s\n' "$line" | sed -n \
+    's|^imaps=\([0-9]*\) starttls=\([0-9]*\) silent=\([0-9]*\) untrusted_host=\([0-9.]*\) .*$|-cn_imapport \1 -cn_imapstarttls \2 -cn_imapsilent \3 -cn_imapuntrusted \4|p')
+  [ -n "$IMAP_OPTS" ] || { say "Dovecot said: $line"; stop_imap; return 1; }
+  IMAP_OPTS="$IMAP_OPTS -cn_imapdir $IMAPDIR"
+  say "Dovecot: $line"
+}
+# stop_imap [DIR]: its log goes to DIR first.
+stop_imap() {
+  if [ -n "$IMAPDIR" ]; then
+    sh t/fake/dovecot.sh stop "$IMAPDIR" >/dev/null 2>&1 || true
+    [ -n "${1:-}" ] && cp "$IMAPDIR/dovecot.log" "$1/dovecot.log" 2>/dev/null
+    IMAPDIR=""
+    IMAP_OPTS=""
+  fi
+}
+cleanup() { stop_httpd; stop_imap; cleanup_fake; stop_pg; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -272,11 +303,18 @@ run_pass() {
     SUMMARY+=("FAIL  $name: the fake providers did not start (logs: t/var/results/$name)")
     return
   fi
+  if ! start_imap "$name"; then
+    stop_fake
+    FAILED=1
+    SUMMARY+=("FAIL  $name: Dovecot did not start (logs: t/var/results/$name)")
+    return
+  fi
   perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD_RUN" -port select -cn_module "$MODULE" \
-       -cn_fakeport "$FAKEPORT" -cn_cafile "$FAKEDIR/certs/ca.pem" -cn_fakeseed "$FAKEDIR/seed" "$@" \
-       ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
+       -cn_fakeport "$FAKEPORT" -cn_cafile "$FAKEDIR/certs/ca.pem" -cn_fakeseed "$FAKEDIR/seed" \
+       $IMAP_OPTS "$@" ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
   rc=${PIPESTATUS[0]}
   stop_httpd
+  stop_imap "$out"
   kill -0 "$FAKEPID" 2>/dev/null || problems="$problems the fake providers died (t/var/results/$name/fake_provider.log)"
   stop_fake "$out"
   grep -q '^Result: PASS' "$out/prove.log" || { [ "$rc" = 0 ] && rc=1; }

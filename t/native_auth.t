@@ -121,7 +121,8 @@ for my $c (
     ['no settings', { provider => 'google' }, 400, 'refresh_token_required', 25011],
     ['an empty refresh_token', { provider => 'google', settings => { refresh_token => '' } }, 400, 'refresh_token_required', 25011],
     ['no provider', { settings => { refresh_token => $g_plain->[1] } }, 400, 'provider_required', 25010],
-    ['provider imap', { provider => 'imap', settings => { refresh_token => 'x' } }, 400, 'provider_not_supported', 31005],
+    ['an unknown provider', { provider => 'yahoo', settings => { refresh_token => 'x' } }, 400, 'provider_not_supported', 31005],
+    ['provider imap with a refresh token', { provider => 'imap', settings => { refresh_token => 'x' } }, 400, 'invalid_request_payload', 700],
     ['an unknown field', { provider => 'google', settings => { refresh_token => 'x' }, email => 'a@b.c' }, 400, 'invalid_request_payload', 700],
     ['refresh_token not a string', { provider => 'google', settings => { refresh_token => 5 } }, 400, 'invalid_request_payload', 700],
 ) {

@@ -35,11 +35,14 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_CACHE "ConnectCache"
 #define CN_DIR_TEMPLATE_DIR "ConnectTemplateDir"
 #define CN_DIR_TEMPLATE_PREVIEW "ConnectTemplatePreview"
+#define CN_DIR_IMAP_TIMEOUT "ConnectIMAPTimeout"
+#define CN_DIR_IMAP_ALLOW_PLAIN "ConnectIMAPAllowPlain"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
 #define CN_DEFAULT_MAX_BODY (64 * 1024)
 #define CN_DEFAULT_PROVIDER_TIMEOUT 15
+#define CN_DEFAULT_IMAP_TIMEOUT 10
 /* Rendered grants kept per process for lists (a few MiB at most). */
 #define CN_GRANT_CACHE_ENTRIES 4096
 
@@ -78,7 +81,10 @@ typedef struct cn_server_conf_t {
     const char *template_dir;      /* ConnectTemplateDir; NULL: the default (page.c) */
     int template_preview;          /* ConnectTemplatePreview, -1: unset (off) */
     cn_pages_t *pages;             /* built in post_config */
+    int imap_timeout;              /* seconds, -1: unset */
+    int imap_allow_plain;          /* -1: unset (off) */
     cn_http_t *http;               /* per process, made in child_init */
+    cn_imap_t *imap;               /* per process, made in child_init */
     cn_text_cache_t *grant_cache; /* per process, made in child_init */
     const char *cache_spec;        /* ConnectCache: provider[:args]; NULL: shmcb */
     struct cn_socache_t *cache;    /* made in post_config; NULL in a process that lost it */

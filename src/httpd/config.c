@@ -24,6 +24,8 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->reencrypt = -1;
     sc->template_preview = -1;
     sc->provider_timeout = -1;
+    sc->imap_timeout = -1;
+    sc->imap_allow_plain = -1;
     return sc;
 }
 
@@ -46,6 +48,9 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->template_dir = add->template_dir ? add->template_dir : base->template_dir;
     sc->template_preview = add->template_preview != -1 ? add->template_preview
                                                        : base->template_preview;
+    sc->imap_timeout = add->imap_timeout != -1 ? add->imap_timeout : base->imap_timeout;
+    sc->imap_allow_plain = add->imap_allow_plain != -1 ? add->imap_allow_plain
+                                                       : base->imap_allow_plain;
     sc->configured = add->configured || base->configured;
     return sc;
 }
@@ -203,6 +208,23 @@ static const char *set_template_preview(cmd_parms *cmd, void *dc, int flag)
     return NULL;
 }
 
+static const char *set_imap_timeout(cmd_parms *cmd, void *dc, const char *v)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > 300) {
+        return CN_DIR_IMAP_TIMEOUT " must be a number of seconds from 1 to 300";
+    }
+    conf_of(cmd)->imap_timeout = (int)n;
+    return NULL;
+}
+
+static const char *set_imap_allow_plain(cmd_parms *cmd, void *dc, int flag)
+{
+    conf_of(cmd)->imap_allow_plain = flag;
+    return NULL;
+}
+
 static const char *set_reencrypt(cmd_parms *cmd, void *dc, int flag)
 {
     conf_of(cmd)->reencrypt = flag;
@@ -237,6 +259,10 @@ const command_rec cn_cmds[] = {
     AP_INIT_FLAG(CN_DIR_TEMPLATE_PREVIEW, set_template_preview, NULL, RSRC_CONF,
                  "On: <mount>/preview/{page} shows each template with sample values "
                  "(for whoever edits them; default Off)"),
+    AP_INIT_TAKE1(CN_DIR_IMAP_TIMEOUT, set_imap_timeout, NULL, RSRC_CONF,
+                  "seconds an IMAP LOGIN may take, connection included (default 10)"),
+    AP_INIT_FLAG(CN_DIR_IMAP_ALLOW_PLAIN, set_imap_allow_plain, NULL, RSRC_CONF,
+                 "On: IMAP without TLS (security plain) may be used; Off (default): refused"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -536,6 +562,17 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
         if (sc->provider_timeout == -1) {
             sc->provider_timeout = CN_DEFAULT_PROVIDER_TIMEOUT;
         }
+        if (sc->imap_timeout == -1) {
+            sc->imap_timeout = CN_DEFAULT_IMAP_TIMEOUT;
+        }
+        if (sc->imap_allow_plain == -1) {
+            sc->imap_allow_plain = 0;
+        }
+        if (sc->imap_allow_plain) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, CNLOGNO(00703) "%s On: mailbox "
+                         "passwords may be sent to IMAP servers without TLS",
+                         CN_DIR_IMAP_ALLOW_PLAIN);
+        }
     }
     if (cn_socache_post_config(pconf, ptemp, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -557,6 +594,7 @@ static void services_child_init(apr_pool_t *pchild, server_rec *s)
     for (vs = s; vs; vs = vs->next) {
         cn_server_conf_t *sc = ap_get_module_config(vs->module_config, &connect_module);
         cn_http_options_t opts = {0};
+        cn_imap_options_t imap_opts = {0};
         opts.ca_file = sc->ca_file;
         opts.connect_timeout_ms = 5000L < sc->provider_timeout * 1000L ? 5000L
                                                                        : sc->provider_timeout * 1000L;
@@ -568,6 +606,15 @@ static void services_child_init(apr_pool_t *pchild, server_rec *s)
             sc->http = NULL;
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00022) "cannot set up libcurl: "
                          "calls to providers will answer 503 in process %" APR_PID_T_FMT,
+                         getpid());
+        }
+        imap_opts.ca_file = sc->ca_file;
+        imap_opts.timeout_ms = sc->imap_timeout * 1000L;
+        imap_opts.allow_plain = sc->imap_allow_plain;
+        if (cn_imap_curl_make(pchild, &imap_opts, &sc->imap) != APR_SUCCESS) {
+            sc->imap = NULL; /* IMAP LOGINs answer service_unavailable (503) */
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00704) "cannot set up the "
+                         "IMAP client: IMAP LOGINs will answer 503 in process %" APR_PID_T_FMT,
                          getpid());
         }
         if (cn_text_cache_make(pchild, CN_GRANT_CACHE_ENTRIES, &sc->grant_cache) != APR_SUCCESS) {

@@ -477,6 +477,7 @@ static void init_req(cn_req_t *req, request_rec *r)
     req->ctx.now = (apr_int64_t)apr_time_sec(r->request_time);
     req->ctx.request_id = req->request_id;
     req->ctx.http = req->sc->http;
+    req->ctx.imap = req->sc->imap;
     req->ctx.grant_cache = req->sc->grant_cache;
     req->ctx.cache = cn_socache_seam(req->sc->cache);
     req->ctx.endpoints = req->sc->endpoints;

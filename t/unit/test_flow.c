@@ -1338,8 +1338,11 @@ static const struct native_bad_case {
     {"empty refresh token", "{\"provider\":\"google\",\"settings\":{\"refresh_token\":\"\"}}",
      "refresh_token_required", 1},
     {"no provider", "{\"settings\":{\"refresh_token\":\"rt\"}}", "provider_required", 1},
-    {"imap", "{\"provider\":\"imap\",\"settings\":{\"refresh_token\":\"rt\"}}",
+    {"an unknown provider", "{\"provider\":\"yahoo\",\"settings\":{\"refresh_token\":\"rt\"}}",
      "provider_not_supported", 1},
+    /* imap takes IMAP settings (test_imap.c), never a refresh token */
+    {"imap with a refresh token", "{\"provider\":\"imap\",\"settings\":{\"refresh_token\":\"rt\"}}",
+     "invalid_request_payload", 1},
     {"no integration", "{\"provider\":\"google\",\"settings\":{\"refresh_token\":\"rt\"}}",
      "integration_not_found", 0},
     {"unknown field", "{\"provider\":\"google\",\"settings\":{\"refresh_token\":\"rt\"},\"x\":1}",

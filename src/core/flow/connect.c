@@ -10,20 +10,26 @@ apr_status_t cn_flow_connect(cn_ctx_t *ctx, const cn_integration_t *it, json_t *
                              const cn_flow_proof_t *proof, cn_grant_t **grant, int *reauth)
 {
     cn_identity_t *id = proof->id;
+    cn_grant_secrets_t secrets = {proof->tokens, proof->password, proof->settings};
     apr_status_t rv;
+    if (!proof->tokens && !proof->password) {
+        return cn_fail_internal(ctx, "a proof with neither tokens nor a password");
+    }
     /* Who signed in: asked of the provider, so no database handle is held. */
-    if (!id && cn_oauth_identity(ctx, it, proof->tokens, &id) != APR_SUCCESS) {
-        return APR_EGENERAL;
+    if (!id && (!proof->tokens || cn_oauth_identity(ctx, it, proof->tokens, &id) != APR_SUCCESS)) {
+        return proof->tokens ? APR_EGENERAL
+                             : cn_fail_internal(ctx, "a password proof without an identity");
     }
     if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    rv = cn_grant_store(ctx, it, scope, state, reauth_grant_id, proof->tokens, id, grant, reauth);
+    rv = cn_grant_store(ctx, it, scope, state, reauth_grant_id, &secrets, id, grant, reauth);
     cn_ctx_db_close(ctx);
     return rv;
 }
 
-apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth)
+/* Native authentication with a refresh token (OAuth providers). */
+static apr_status_t native_refresh(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth)
 {
     cn_integration_t *it;
     const char *secret, *refresh, *state;
@@ -46,6 +52,29 @@ apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int
         proof.tokens->refresh_token = refresh; /* providers that do not rotate keep the old one */
     }
     return cn_flow_connect(ctx, it, scope, state, NULL, &proof, grant, reauth);
+}
+
+/* The ways of native authentication, by what the provider can do. */
+static const struct native_way_t {
+    unsigned caps;
+    apr_status_t (*run)(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth);
+} native_ways[] = {
+    {CN_PROVIDER_OAUTH, native_refresh},
+    {CN_PROVIDER_PASSWORD, cn_flow_native_imap},
+    {0, NULL}
+};
+
+apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth)
+{
+    const cn_provider_t *p = cn_provider(json_string_value(json_object_get(body, "provider")));
+    const struct native_way_t *w;
+    for (w = native_ways; p && w->run; ++w) {
+        if (p->caps & w->caps) {
+            return w->run(ctx, body, grant, reauth);
+        }
+    }
+    /* A missing or unknown provider: refused as a refresh token's body is. */
+    return native_refresh(ctx, body, grant, reauth);
 }
 
 apr_status_t cn_grant_revoke(cn_ctx_t *ctx, const char *id)

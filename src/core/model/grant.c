@@ -36,12 +36,12 @@ static cn_grant_t *from_row(apr_pool_t *p, const cn_row_t *r)
     g->ip = or_null(r->cols[8]);
     g->state = or_null(r->cols[9]);
     g->provider_user_id = or_null(r->cols[10]);
-    if (r->ncols == 14) { /* GRANT_PUBLIC_COLS: a list row */
-        g->created_at = apr_atoi64(r->cols[11]);
-        g->updated_at = apr_atoi64(r->cols[12]);
+    g->settings_text = r->cols[11]; /* parsed only where it is changed or shown */
+    if (r->ncols == 15) { /* GRANT_PUBLIC_COLS: a list row */
+        g->created_at = apr_atoi64(r->cols[12]);
+        g->updated_at = apr_atoi64(r->cols[13]);
     }
     else {
-        g->settings_text = r->cols[11]; /* parsed only where it is changed */
         g->refresh_token = or_null(r->cols[12]);
         g->access_token = or_null(r->cols[13]);
         g->access_expires_at = r->cols[14] ? apr_atoi64(r->cols[14]) : 0;
@@ -60,6 +60,24 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* SETTINGS without their secret-bearing keys (a new reference), or NULL
+ * when they are not an object. */
+static json_t *settings_shown(json_t *settings)
+{
+    json_t *o, *v;
+    const char *key;
+    if (!json_is_object(settings)) {
+        return NULL;
+    }
+    o = json_object();
+    json_object_foreach(settings, key, v) {
+        if (!cn_grant_setting_is_secret(key)) {
+            json_object_set_nocheck(o, key, v);
+        }
+    }
+    return o;
+}
+
 /* The grant as the API shows it (a new reference, not owned by a pool). Keys
  * are constants; values come from the store, where only valid UTF-8 goes. */
 static json_t *grant_json_new(const cn_grant_t *g)
@@ -76,6 +94,16 @@ static json_t *grant_json_new(const cn_grant_t *g)
     json_object_set_new_nocheck(o, "created_at", json_integer((json_int_t)g->created_at));
     json_object_set_new_nocheck(o, "updated_at", json_integer((json_int_t)g->updated_at));
     json_object_set_new_nocheck(o, "provider_user_id", str_or_null(g->provider_user_id));
+    /* A password grant's settings say where its mailbox is; an OAuth
+     * grant's are the application's and stay as they were: not shown. */
+    if (cn_provider_can(g->provider, CN_PROVIDER_PASSWORD)) {
+        json_t *parsed = g->settings ? json_incref(g->settings)
+                                     : (g->settings_text ? json_loads(g->settings_text, 0, NULL)
+                                                         : NULL);
+        json_t *shown = settings_shown(parsed);
+        json_object_set_new_nocheck(o, "settings", shown ? shown : json_object());
+        json_decref(parsed);
+    }
     return o;
 }
 
@@ -335,6 +363,21 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
         return APR_EGENERAL;
     }
     g->settings = cn_json_load_stored(ctx->pool, g->settings_text);
+    if (settings && cn_provider_can(g->provider, CN_PROVIDER_PASSWORD)) {
+        /* Where a password mailbox lives, and its password, were proven by a
+         * LOGIN together: they change only by proving them again. */
+        static const char *const proven[] = {"imap_username", "imap_password", "imap_host",
+                                             "imap_port", "imap_security", "type", "email",
+                                             "password", NULL};
+        const char *const *k;
+        for (k = proven; *k; ++k) {
+            if (json_object_get(settings, *k)) {
+                return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                               "settings.%s of an IMAP grant changes only by signing in again "
+                               "(POST /grants with provider imap)", *k);
+            }
+        }
+    }
     if (settings) {
         const char *why = NULL;
         json_t *merged = NULL;
@@ -348,6 +391,11 @@ apr_status_t cn_grant_update(cn_ctx_t *ctx, const char *id, json_t *body, json_t
             return cn_fail_internal(ctx, "sealing a grant's settings");
         }
         g->settings = merged;
+        if (refresh && !cn_provider_can(g->provider, CN_PROVIDER_OAUTH)) {
+            /* its refresh_token column keeps the mailbox password */
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                           "settings.refresh_token: a %s grant has no refresh token", g->provider);
+        }
         if (refresh && seal(ctx, "refresh_token", g->id, refresh, &g->refresh_token) != APR_SUCCESS) {
             return APR_EGENERAL;
         }
@@ -384,7 +432,7 @@ apr_status_t cn_grant_delete(cn_ctx_t *ctx, const char *id, cn_grant_t **gone,
     if (cn_grant_load(ctx, id, &g) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (g->refresh_token) {
+    if (g->refresh_token && cn_provider_can(g->provider, CN_PROVIDER_OAUTH)) {
         apr_size_t len;
         if (cn_crypto_open(ctx->pool, ctx->ring, g->refresh_token, aad(ctx, "refresh_token", g->id),
                            refresh, &len) != APR_SUCCESS) {
@@ -425,7 +473,7 @@ static int same_identity(const cn_grant_t *g, const cn_identity_t *id)
 }
 
 /* Write the grant (insert or re-auth) and its event; inside a transaction. */
-static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
+static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth, int settings_changed)
 {
     const char *args[18], *exp = apr_ltoa(ctx->pool, (long)g->access_expires_at);
     const char *scope = cn_json_dump(ctx->pool, g->scope);
@@ -443,9 +491,10 @@ static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
         args[9] = apr_ltoa(ctx->pool, (long)g->updated_at);
         args[10] = g->email;
         args[11] = g->subject;
-        args[12] = g->id;
-        args[13] = ctx->app_id;
-        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_reauth", 14, args, &n) != APR_SUCCESS
+        args[12] = settings_changed ? cn_json_dump(ctx->pool, g->settings) : NULL;
+        args[13] = g->id;
+        args[14] = ctx->app_id;
+        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_reauth", 15, args, &n) != APR_SUCCESS
             || n != 1) {
             return APR_EGENERAL;
         }
@@ -477,9 +526,52 @@ static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth)
                            grant_event_data(ctx, g));
 }
 
+/* G's settings with the keys of SET set (a null value removes one): the
+ * stored ones of a grant being re-authenticated, else none yet. */
+static apr_status_t settings_set(cn_ctx_t *ctx, cn_grant_t *g, json_t *set)
+{
+    json_t *merged = g->settings_text ? cn_json_load_stored(ctx->pool, g->settings_text) : NULL;
+    const char *key;
+    json_t *v;
+    merged = cn_json_own(ctx->pool, json_is_object(merged) ? json_deep_copy(merged)
+                                                            : json_object());
+    if (!merged) {
+        return cn_fail_internal(ctx, "a grant's settings");
+    }
+    json_object_foreach(set, key, v) {
+        if (json_is_null(v)) {
+            json_object_del(merged, key);
+        }
+        else {
+            json_object_set(merged, key, v);
+        }
+    }
+    g->settings = merged;
+    return APR_SUCCESS;
+}
+
+/* The secrets of G sealed into its columns: OAuth tokens, or a password. */
+static apr_status_t seal_secrets(cn_ctx_t *ctx, cn_grant_t *g, const cn_grant_secrets_t *secrets)
+{
+    const cn_tokens_t *tokens = secrets->tokens;
+    if (!tokens) {
+        g->access_token = NULL;
+        g->access_expires_at = 0;
+        return seal(ctx, CN_GRANT_PASSWORD_AAD, g->id, secrets->password, &g->refresh_token);
+    }
+    g->access_expires_at = ctx->now + tokens->expires_in;
+    if (seal(ctx, "refresh_token", g->id, tokens->refresh_token, &g->refresh_token)
+        != APR_SUCCESS
+        || seal(ctx, "access_token", g->id, tokens->access_token, &g->access_token)
+               != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *scope,
                             const char *state, const char *reauth_id,
-                            const cn_tokens_t *tokens, const cn_identity_t *id,
+                            const cn_grant_secrets_t *secrets, const cn_identity_t *id,
                             cn_grant_t **out, int *reauthenticated)
 {
     cn_grant_t *g = NULL, *asked = NULL;
@@ -523,17 +615,14 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
         g->email = id->email;
         g->subject = id->subject;
         g->updated_at = ctx->now;
-        g->access_expires_at = ctx->now + tokens->expires_in;
-        if (seal(ctx, "refresh_token", g->id, tokens->refresh_token, &g->refresh_token)
-            != APR_SUCCESS
-            || seal(ctx, "access_token", g->id, tokens->access_token, &g->access_token)
-                   != APR_SUCCESS) {
+        if (seal_secrets(ctx, g, secrets) != APR_SUCCESS
+            || (secrets->settings && settings_set(ctx, g, secrets->settings) != APR_SUCCESS)) {
             return APR_EGENERAL;
         }
         if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
             return cn_fail_db(ctx);
         }
-        rv = write_grant(ctx, g, *reauthenticated);
+        rv = write_grant(ctx, g, *reauthenticated, secrets->settings != NULL);
         if (rv != APR_SUCCESS) {
             cn_db_rollback(ctx->db);
         }

@@ -15,6 +15,8 @@ static const sealed_column_t columns[] = {
     {"cn_integration_all_secrets", "cn_integration_set_secret", "integrations", "client_secret"},
     {"cn_credential_all_secrets", "cn_credential_set_secret", "credentials", "credential_data"},
     {"cn_grant_all_refresh", "cn_grant_set_refresh", "grants", "refresh_token"},
+    /* a mailbox password, in the same column under its own AAD */
+    {"cn_grant_all_password", "cn_grant_set_refresh", "grants", CN_GRANT_PASSWORD_AAD},
     {"cn_grant_all_access", "cn_grant_set_access", "grants", "access_token"},
     {NULL, NULL, NULL, NULL}
 };

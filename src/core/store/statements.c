@@ -14,12 +14,13 @@
     "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
     "provider_user_id, settings, refresh_token, access_token, access_expires_at, created_at, " \
     "updated_at, subject"
-/* What a list shows: no sealed column is read for it. The last, revision, is
- * the list cache's signature: every statement that changes one of the other
+/* What a list shows: no sealed column is read for it (settings: a password
+ * grant shows them, without their secret keys). The last, revision, is the
+ * list cache's signature: every statement that changes one of the other
  * columns bumps it (cn_grant_reauth, cn_grant_update). */
 #define GRANT_PUBLIC_COLS \
     "id, app_id, integration_id, provider, email, grant_status, scope, user_agent, ip, state, " \
-    "provider_user_id, created_at, updated_at, revision"
+    "provider_user_id, settings, created_at, updated_at, revision"
 #define GRANT_FILTERS \
     " AND (%s = '' OR grant_status = %s) AND (%s = '' OR ip = %s)" \
     " AND created_at >= %lld AND created_at < %lld"
@@ -117,17 +118,24 @@ static const cn_stmt_def_t statements[] = {
     {"cn_grant_by_subject",
      "SELECT " GRANT_COLS " FROM grants WHERE app_id = %s AND provider = %s "
      "AND subject IN (%s, %s) ORDER BY CASE WHEN subject = %s THEN 0 ELSE 1 END LIMIT 1"},
+    /* settings NULL: as they are (an OAuth grant's belong to the application) */
     {"cn_grant_reauth",
      "UPDATE grants SET grant_status = 'valid', scope = %s, user_agent = %s, ip = %s, state = %s, "
      "provider_user_id = %s, refresh_token = %s, access_token = %s, access_expires_at = %lld, "
      "integration_id = %s, updated_at = %lld, email = %s, subject = %s, "
+     "settings = COALESCE(%s, settings), "
      "revision = revision + 1 WHERE id = %s AND app_id = %s"},
     {"cn_grant_update",
      "UPDATE grants SET scope = %s, settings = %s, refresh_token = %s, updated_at = %lld, "
      "revision = revision + 1 WHERE id = %s AND app_id = %s"},
     {"cn_grant_delete", "DELETE FROM grants WHERE id = %s AND app_id = %s"},
     {"cn_grant_delete_integration", "DELETE FROM grants WHERE integration_id = %s"},
-    {"cn_grant_all_refresh", "SELECT id, refresh_token FROM grants WHERE refresh_token IS NOT NULL"},
+    /* the refresh_token column holds a refresh token, or (provider imap) a
+     * mailbox password sealed under its own AAD */
+    {"cn_grant_all_refresh", "SELECT id, refresh_token FROM grants "
+     "WHERE refresh_token IS NOT NULL AND provider <> 'imap'"},
+    {"cn_grant_all_password", "SELECT id, refresh_token FROM grants "
+     "WHERE refresh_token IS NOT NULL AND provider = 'imap'"},
     {"cn_grant_set_refresh", "UPDATE grants SET refresh_token = %s WHERE id = %s"},
     {"cn_grant_all_access", "SELECT id, access_token FROM grants WHERE access_token IS NOT NULL"},
     {"cn_grant_set_access", "UPDATE grants SET access_token = %s WHERE id = %s"},

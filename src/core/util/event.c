@@ -72,6 +72,9 @@ static const cn_event_t events[CN_EV__COUNT + 1] = {
     [CN_EV_UNAUTHORIZED_CLIENT] = {CN_EV_UNAUTHORIZED_CLIENT, "unauthorized_client", 45011, 400, "HTTP", "The client is not allowed to use this grant type"},
     [CN_EV_INVALID_SCOPE] = {CN_EV_INVALID_SCOPE, "invalid_scope", 45012, 400, "HTTP", "The requested scope is invalid or exceeds the scope granted"},
     [CN_EV_UNSUPPORTED_RESPONSE_TYPE] = {CN_EV_UNSUPPORTED_RESPONSE_TYPE, "unsupported_response_type", 45013, 400, "HTTP", "The response_type is not supported"},
+    /* beyond the seed: a provider whose TLS cannot be trusted; like the seed's
+     * provider events of IMAP (provider_not_responding), no HTTP code of its own */
+    [CN_EV_PROVIDER_TLS_FAILED] = {CN_EV_PROVIDER_TLS_FAILED, "provider_tls_failed", 45014, 0, "Provider", "The provider's TLS certificate is not trusted, or a secure connection to it could not be set up"},
     /* beyond the seed: the HTTP layer's own answers */
     [CN_EV_METHOD_NOT_ALLOWED] = {CN_EV_METHOD_NOT_ALLOWED, "method_not_allowed", 405, 405, "HTTP", "Method not allowed"},
     [CN_EV_PAYLOAD_TOO_LARGE] = {CN_EV_PAYLOAD_TOO_LARGE, "payload_too_large", 413, 413, "HTTP", "Request body too large"},
