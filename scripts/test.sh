@@ -26,6 +26,8 @@
 # one fake per pass on a free loopback port, stopped after the pass; its port,
 # CA and seed file (refresh tokens for native authentication) reach the
 # configuration and the tests as -cn_fakeport, -cn_cafile and -cn_fakeseed.
+# Auto-discovery asks a name server of its own: dnsmasq (t/fake/dns.sh), one
+# per pass on a free loopback port, handed over as -cn_dnsport.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -231,7 +233,22 @@ cleanup_fake() {
     FAKEDIR=""
   fi
 }
-cleanup() { stop_httpd; cleanup_fake; stop_pg; }
+# The test name server of a pass (t/fake/dns.sh): its files in DIR.
+DNSDIR=""
+DNSPORT=""
+start_dns() {
+  DNSDIR=$1
+  DNSPORT=$(sh t/fake/dns.sh start "$DNSDIR") || { DNSPORT=""; return 1; }
+  say "test name server on 127.0.0.1:$DNSPORT (dnsmasq, $DNSDIR)"
+}
+stop_dns() {
+  if [ -n "$DNSDIR" ]; then
+    sh t/fake/dns.sh stop "$DNSDIR" || true
+    DNSDIR=""
+    DNSPORT=""
+  fi
+}
+cleanup() { stop_httpd; cleanup_fake; stop_dns; stop_pg; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -272,11 +289,19 @@ run_pass() {
     SUMMARY+=("FAIL  $name: the fake providers did not start (logs: t/var/results/$name)")
     return
   fi
+  if ! start_dns "$out/dns"; then
+    stop_fake
+    FAILED=1
+    SUMMARY+=("FAIL  $name: the test name server did not start (logs: t/var/results/$name/dns)")
+    return
+  fi
   perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD_RUN" -port select -cn_module "$MODULE" \
-       -cn_fakeport "$FAKEPORT" -cn_cafile "$FAKEDIR/certs/ca.pem" -cn_fakeseed "$FAKEDIR/seed" "$@" \
+       -cn_fakeport "$FAKEPORT" -cn_cafile "$FAKEDIR/certs/ca.pem" -cn_fakeseed "$FAKEDIR/seed" \
+       -cn_dnsport "$DNSPORT" "$@" \
        ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
   rc=${PIPESTATUS[0]}
   stop_httpd
+  stop_dns
   kill -0 "$FAKEPID" 2>/dev/null || problems="$problems the fake providers died (t/var/results/$name/fake_provider.log)"
   stop_fake "$out"
   grep -q '^Result: PASS' "$out/prove.log" || { [ "$rc" = 0 ] && rc=1; }
