@@ -23,6 +23,7 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->max_body = -1;
     sc->reencrypt = -1;
     sc->provider_timeout = -1;
+    cn_discover_conf_init(p, sc);
     return sc;
 }
 
@@ -42,6 +43,7 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->provider_timeout = add->provider_timeout != -1 ? add->provider_timeout
                                                        : base->provider_timeout;
     sc->cache_spec = add->cache_spec ? add->cache_spec : base->cache_spec;
+    cn_discover_conf_merge(sc, base, add);
     sc->configured = add->configured || base->configured;
     return sc;
 }
@@ -211,6 +213,17 @@ const command_rec cn_cmds[] = {
     AP_INIT_TAKE1(CN_DIR_CACHE, cn_socache_set, NULL, RSRC_CONF,
                   "mod_socache provider[:args] shared by the server's processes (default "
                   "shmcb; memcache:HOST:PORT or redis:HOST:PORT for several nodes)"),
+    AP_INIT_TAKE1(CN_DIR_DNS_SERVER, cn_discover_set_dns_server, NULL, RSRC_CONF,
+                  "ADDRESS[:PORT] of the name server auto-discovery asks (default: the "
+                  "system's resolvers)"),
+    AP_INIT_ITERATE(CN_DIR_AUTOCONFIG_URL, cn_discover_add_autoconfig_url, NULL, RSRC_CONF,
+                    "https URL templates (%{domain}, %{email}) of autoconfig documents, "
+                    "tried in order; 'none' turns the step off"),
+    AP_INIT_TAKE1(CN_DIR_GUESS_PORT, cn_discover_set_guess_port, NULL, RSRC_CONF,
+                  "the port auto-discovery's guess tries TLS on (default 993; for tests "
+                  "and odd setups)"),
+    AP_INIT_TAKE1(CN_DIR_DISCOVERY_TIMEOUT, cn_discover_set_timeout, NULL, RSRC_CONF,
+                  "seconds one auto-discovery may take, all its steps (default 10)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -404,6 +417,9 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
     if (cn_http_global_init() != APR_SUCCESS) {
         return refuse(s, "LoadModule", "libcurl cannot be initialised");
     }
+    if (cn_discover_global_init() != APR_SUCCESS) {
+        return refuse(s, "LoadModule", "c-ares cannot be initialised");
+    }
 
     for (vs = s; vs; vs = vs->next) {
         cn_server_conf_t *sc = ap_get_module_config(vs->module_config, &connect_module);
@@ -430,6 +446,7 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
         if (sc->provider_timeout == -1) {
             sc->provider_timeout = CN_DEFAULT_PROVIDER_TIMEOUT;
         }
+        cn_discover_conf_finish(pconf, vs, sc);
     }
     if (cn_socache_post_config(pconf, ptemp, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -390,9 +390,11 @@ apr_status_t cn_discover(cn_ctx_t *ctx, const char *email, cn_mail_settings_t **
                r.inconclusive ? " (inconclusive: not cached)" : "");
         return APR_NOTFOUND;
     }
-    cn_log(ctx, CN_LOG_DEBUG, CNLOGNO(00602) "discovery: %s by %s: %s %s%s%s:%d", r.domain,
-           ms->source, ms->provider, ms->type, ms->imap_host ? " " : "",
-           ms->imap_host ? ms->imap_host : "", ms->imap_port);
+    cn_log(ctx, CN_LOG_DEBUG, CNLOGNO(00602) "discovery: %s by %s: %s (%s)%s", r.domain,
+           ms->source, ms->provider, ms->type,
+           ms->imap_host ? apr_psprintf(ctx->pool, " at %s:%d, %s", ms->imap_host,
+                                        ms->imap_port, ms->security)
+                         : "");
     for_address(ctx->pool, ms, email);
     *out = ms;
     return APR_SUCCESS;
