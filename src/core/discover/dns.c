@@ -95,7 +95,8 @@ static apr_status_t exchange(apr_pool_t *pool, const cn_discover_conf_t *conf, c
         struct pollfd pfd[ARES_GETSOCK_MAXNUM];
         struct timeval max, tv, *tvp;
         apr_time_t now = apr_time_now();
-        int bits, nfds = 0, k, rc, pending = 0;
+        unsigned bits;
+        int nfds = 0, k, rc, pending = 0;
         long wait_ms;
 
         for (i = 0; i < n; ++i) {
@@ -108,10 +109,12 @@ static apr_status_t exchange(apr_pool_t *pool, const cn_discover_conf_t *conf, c
             ares_cancel(ch); /* the callbacks run, with ARES_ECANCELLED */
             break;
         }
-        bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+        bits = (unsigned)ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
         for (k = 0; k < ARES_GETSOCK_MAXNUM; ++k) {
-            short events = (short)((ARES_GETSOCK_READABLE(bits, k) ? POLLIN : 0)
-                                   | (ARES_GETSOCK_WRITABLE(bits, k) ? POLLOUT : 0));
+            /* ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit: the
+             * same bits, read unsigned */
+            short events = (short)(((bits >> k) & 1u ? POLLIN : 0)
+                                   | ((bits >> (k + ARES_GETSOCK_MAXNUM)) & 1u ? POLLOUT : 0));
             if (events) {
                 pfd[nfds].fd = socks[k];
                 pfd[nfds].events = events;
