@@ -105,33 +105,26 @@ static const char *const two_level_suffixes[] = {
 const char *cn_registrable_domain(apr_pool_t *pool, const char *host)
 {
     char buf[256];
-    const char *h = normal_host(buf, sizeof(buf), host), *last, *second, *third;
+    const char *h = normal_host(buf, sizeof(buf), host), *last2, *last3;
     const char *const *s;
-    int labels = 0;
-    if (!h || !cn_dns_name_valid(h)) {
+    if (!h || !cn_dns_name_valid(h) || !(last2 = strrchr(h, '.'))) {
         return NULL;
     }
-    /* the starts of the last three labels */
-    last = strrchr(h, '.');
-    if (!last) {
-        return NULL;
+    /* the start of the last two labels, and of the last three (or NULL) */
+    while (last2 > h && last2[-1] != '.') {
+        --last2;
     }
-    second = last;
-    while (second > h && second[-1] != '.') {
-        --second;
-    }
-    labels = second == h ? 2 : 3;
-    third = second;
-    if (labels == 3) {
-        --third; /* the dot before the second-to-last label */
-        while (third > h && third[-1] != '.') {
-            --third;
+    last3 = NULL;
+    if (last2 > h) {
+        last3 = last2 - 1; /* the dot before them */
+        while (last3 > h && last3[-1] != '.') {
+            --last3;
         }
     }
     for (s = two_level_suffixes; *s; ++s) {
-        if (!strcmp(second, *s)) {
-            return labels == 3 && third != second ? apr_pstrdup(pool, third) : NULL;
+        if (!strcmp(last2, *s)) {
+            return last3 ? apr_pstrdup(pool, last3) : NULL;
         }
     }
-    return apr_pstrdup(pool, second);
+    return apr_pstrdup(pool, last2);
 }
