@@ -14,8 +14,8 @@ SAN=""
 if [ "${CN_SANITIZE:-0}" = 1 ]; then
   SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 fi
-DEPS_CFLAGS="$(apr-1-config --includes --cppflags) $(apu-1-config --includes) $(pkg-config --cflags jansson cjose libcurl libxml-2.0 openssl)"
-DEPS_LIBS="$(pkg-config --libs jansson cjose libcurl libxml-2.0 openssl) -lm"
+DEPS_CFLAGS="$(apr-1-config --includes --cppflags) $(apu-1-config --includes) $(pkg-config --cflags jansson cjose libcurl libxml-2.0 libcares openssl)"
+DEPS_LIBS="$(pkg-config --libs jansson cjose libcurl libxml-2.0 libcares openssl) -lm"
 
 # The core, folder by area (src/core/<area>/<name>.c -> <area>_<name>.o): no
 # httpd headers on the include path, so a stray #include <httpd.h> fails.

@@ -14,6 +14,7 @@
 typedef struct cn_http_t cn_http_t; /* cn_proto.h */
 typedef struct cn_imap_t cn_imap_t; /* cn_proto.h */
 typedef struct cn_signing_keys_t cn_signing_keys_t; /* cn_proto.h */
+typedef struct cn_discover_conf_t cn_discover_conf_t; /* cn_discover.h */
 typedef struct cn_ctx_t cn_ctx_t;
 
 /* The module's own log IDs: "CN" + five digits, unique per call site (make
@@ -86,6 +87,8 @@ struct cn_ctx_t {
     cn_text_cache_t *grant_cache; /* rendered grants, per process; may be NULL */
     const cn_signing_keys_t *signing; /* ConnectSigningKey: id_tokens; may be NULL */
     const cn_cache_seam_t *cache;     /* ConnectCache; NULL: none (callers go on uncached) */
+    const cn_discover_conf_t *discover; /* auto-discovery's network settings; NULL: the
+                                         * bundled table only */
 };
 
 /* A log line of LEVEL through the context's seam (nothing when it has none). */

@@ -19,6 +19,9 @@ typedef struct cn_http_request_t {
     const char *body;
     apr_size_t body_len;
     const char *bearer;       /* Authorization: Bearer <bearer>, or NULL */
+    const char *accept;       /* the Accept header; NULL: application/json */
+    apr_size_t max_response;  /* a lower size cap than the client's, or 0 */
+    long timeout_ms;          /* a shorter time cap than the client's, or 0 */
 } cn_http_request_t;
 
 typedef struct cn_http_response_t {

@@ -6,10 +6,10 @@ PKGS="
 apache2 apache2-dev
 libapache2-mod-perl2
 libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql
-libcurl4-openssl-dev libjansson-dev libcjose-dev libxml2-dev libssl-dev pkg-config
+libcurl4-openssl-dev libjansson-dev libcjose-dev libxml2-dev libc-ares-dev libssl-dev pkg-config
 check valgrind
 clang libclang-rt-dev
-postgresql sqlite3
+postgresql sqlite3 dnsmasq-base
 libwww-perl liblwp-protocol-https-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
 libcryptx-perl libcrypt-jwt-perl
 python3

@@ -30,6 +30,8 @@
 # configuration, run as the test user, the fake's test CA), one per pass; its
 # ports and directory reach them as -cn_imapport, -cn_imapstarttls,
 # -cn_imapsilent, -cn_imapuntrusted and -cn_imapdir.
+# Auto-discovery asks a name server of its own: dnsmasq (t/fake/dns.sh), one
+# per pass on a free loopback port, handed over as -cn_dnsport.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -262,7 +264,22 @@ stop_imap() {
     IMAP_OPTS=""
   fi
 }
-cleanup() { stop_httpd; stop_imap; cleanup_fake; stop_pg; }
+# The test name server of a pass (t/fake/dns.sh): its files in DIR.
+DNSDIR=""
+DNSPORT=""
+start_dns() {
+  DNSDIR=$1
+  DNSPORT=$(sh t/fake/dns.sh start "$DNSDIR") || { DNSPORT=""; return 1; }
+  say "test name server on 127.0.0.1:$DNSPORT (dnsmasq, $DNSDIR)"
+}
+stop_dns() {
+  if [ -n "$DNSDIR" ]; then
+    sh t/fake/dns.sh stop "$DNSDIR" || true
+    DNSDIR=""
+    DNSPORT=""
+  fi
+}
+cleanup() { stop_httpd; stop_imap; cleanup_fake; stop_dns; stop_pg; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -309,11 +326,19 @@ run_pass() {
     SUMMARY+=("FAIL  $name: Dovecot did not start (logs: t/var/results/$name)")
     return
   fi
+  if ! start_dns "$out/dns"; then
+    stop_imap
+    stop_fake
+    FAILED=1
+    SUMMARY+=("FAIL  $name: the test name server did not start (logs: t/var/results/$name/dns)")
+    return
+  fi
   perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD_RUN" -port select -cn_module "$MODULE" \
        -cn_fakeport "$FAKEPORT" -cn_cafile "$FAKEDIR/certs/ca.pem" -cn_fakeseed "$FAKEDIR/seed" \
-       $IMAP_OPTS "$@" ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
+       -cn_dnsport "$DNSPORT" $IMAP_OPTS "$@" ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
   rc=${PIPESTATUS[0]}
   stop_httpd
+  stop_dns
   stop_imap "$out"
   kill -0 "$FAKEPID" 2>/dev/null || problems="$problems the fake providers died (t/var/results/$name/fake_provider.log)"
   stop_fake "$out"

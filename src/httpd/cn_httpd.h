@@ -37,6 +37,10 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_TEMPLATE_PREVIEW "ConnectTemplatePreview"
 #define CN_DIR_IMAP_TIMEOUT "ConnectIMAPTimeout"
 #define CN_DIR_IMAP_ALLOW_PLAIN "ConnectIMAPAllowPlain"
+#define CN_DIR_DNS_SERVER "ConnectDNSServer"
+#define CN_DIR_AUTOCONFIG_URL "ConnectAutoconfigURL"
+#define CN_DIR_GUESS_PORT "ConnectDiscoveryGuessPort"
+#define CN_DIR_DISCOVERY_TIMEOUT "ConnectDiscoveryTimeout"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
@@ -88,6 +92,11 @@ typedef struct cn_server_conf_t {
     cn_text_cache_t *grant_cache; /* per process, made in child_init */
     const char *cache_spec;        /* ConnectCache: provider[:args]; NULL: shmcb */
     struct cn_socache_t *cache;    /* made in post_config; NULL in a process that lost it */
+    const char *dns_server;        /* ConnectDNSServer as c-ares takes it; NULL: the system's */
+    apr_array_header_t *autoconfig_urls; /* ConnectAutoconfigURL templates; empty: defaults */
+    int guess_port;                /* ConnectDiscoveryGuessPort, -1: unset */
+    int discovery_timeout;         /* ConnectDiscoveryTimeout, seconds, -1: unset */
+    cn_discover_conf_t *discover;  /* what the core's discovery gets, made in post_config */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -128,6 +137,17 @@ apr_status_t cn_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server
 void cn_socache_child_init(apr_pool_t *pchild, server_rec *s);
 void cn_socache_disable(server_rec *s);
 const cn_cache_seam_t *cn_socache_seam(const struct cn_socache_t *c);
+
+/* discover.c: the directives of auto-discovery, and the core's settings from them */
+const char *cn_discover_set_dns_server(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_discover_add_autoconfig_url(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_discover_set_guess_port(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_discover_set_timeout(cmd_parms *cmd, void *dc, const char *v);
+void cn_discover_conf_init(apr_pool_t *p, cn_server_conf_t *sc);
+void cn_discover_conf_merge(cn_server_conf_t *sc, const cn_server_conf_t *base,
+                            const cn_server_conf_t *add);
+/* In post_config, once ConnectCAFile is known: SC->discover. */
+void cn_discover_conf_finish(apr_pool_t *pconf, server_rec *s, cn_server_conf_t *sc);
 
 /* cn_handler.c */
 int cn_handler(request_rec *r);

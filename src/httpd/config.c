@@ -26,6 +26,7 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->provider_timeout = -1;
     sc->imap_timeout = -1;
     sc->imap_allow_plain = -1;
+    cn_discover_conf_init(p, sc);
     return sc;
 }
 
@@ -51,6 +52,7 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->imap_timeout = add->imap_timeout != -1 ? add->imap_timeout : base->imap_timeout;
     sc->imap_allow_plain = add->imap_allow_plain != -1 ? add->imap_allow_plain
                                                        : base->imap_allow_plain;
+    cn_discover_conf_merge(sc, base, add);
     sc->configured = add->configured || base->configured;
     return sc;
 }
@@ -263,6 +265,17 @@ const command_rec cn_cmds[] = {
                   "seconds an IMAP LOGIN may take, connection included (default 10)"),
     AP_INIT_FLAG(CN_DIR_IMAP_ALLOW_PLAIN, set_imap_allow_plain, NULL, RSRC_CONF,
                  "On: IMAP without TLS (security plain) may be used; Off (default): refused"),
+    AP_INIT_TAKE1(CN_DIR_DNS_SERVER, cn_discover_set_dns_server, NULL, RSRC_CONF,
+                  "ADDRESS[:PORT] of the name server auto-discovery asks (default: the "
+                  "system's resolvers)"),
+    AP_INIT_ITERATE(CN_DIR_AUTOCONFIG_URL, cn_discover_add_autoconfig_url, NULL, RSRC_CONF,
+                    "https URL templates (%{domain}, %{email}) of autoconfig documents, "
+                    "tried in order; 'none' turns the step off"),
+    AP_INIT_TAKE1(CN_DIR_GUESS_PORT, cn_discover_set_guess_port, NULL, RSRC_CONF,
+                  "the port auto-discovery's guess tries TLS on (default 993; for tests "
+                  "and odd setups)"),
+    AP_INIT_TAKE1(CN_DIR_DISCOVERY_TIMEOUT, cn_discover_set_timeout, NULL, RSRC_CONF,
+                  "seconds one auto-discovery may take, all its steps (default 10)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -525,6 +538,9 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
     if (cn_http_global_init() != APR_SUCCESS) {
         return refuse(s, "LoadModule", "libcurl cannot be initialised");
     }
+    if (cn_discover_global_init() != APR_SUCCESS) {
+        return refuse(s, "LoadModule", "c-ares cannot be initialised");
+    }
 
     for (vs = s; vs; vs = vs->next) {
         cn_server_conf_t *sc = ap_get_module_config(vs->module_config, &connect_module);
@@ -573,6 +589,7 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
                          "passwords may be sent to IMAP servers without TLS",
                          CN_DIR_IMAP_ALLOW_PLAIN);
         }
+        cn_discover_conf_finish(pconf, vs, sc);
     }
     if (cn_socache_post_config(pconf, ptemp, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;

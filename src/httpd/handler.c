@@ -480,6 +480,7 @@ static void init_req(cn_req_t *req, request_rec *r)
     req->ctx.imap = req->sc->imap;
     req->ctx.grant_cache = req->sc->grant_cache;
     req->ctx.cache = cn_socache_seam(req->sc->cache);
+    req->ctx.discover = req->sc->discover;
     req->ctx.endpoints = req->sc->endpoints;
     req->ctx.base_url = req->sc->base_url;
     req->ctx.client_ip = r->useragent_ip;

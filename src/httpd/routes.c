@@ -226,7 +226,9 @@ const cn_route_t cn_api_routes[] = {
     {M_PATCH, "/grants/{id}", CN_AUTH_BASIC, JSON, DB, cn_route_grant_update},
     {M_DELETE, "/grants/{id}", CN_AUTH_BASIC, JSON, NONE, cn_route_grant_delete},
     {M_GET, "/providers/find", CN_AUTH_PUBLIC, JSON, DB, providers_find},
-    {M_GET, "/providers/detect", CN_AUTH_CLIENT_ID_OR_BASIC, JSON, DB, providers_detect},
+    /* detection may ask DNS and autoconfig servers: the core opens a short
+     * section for the integration afterwards */
+    {M_GET, "/providers/detect", CN_AUTH_CLIENT_ID_OR_BASIC, JSON, NONE, providers_detect},
     /* what a relying party that knows only the issuer (ConnectBaseURL) reads */
     {M_GET, "/.well-known/openid-configuration", CN_AUTH_PUBLIC, JSON, NONE, openid_configuration},
     {M_GET, "/.well-known/jwks.json", CN_AUTH_PUBLIC, JSON, NONE, jwks},

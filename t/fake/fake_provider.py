@@ -11,6 +11,14 @@ Routes (PREFIX = /google or /microsoft/<tenant>):
   GET  /_issued                                                       what was handed out: codes, access and
                                                                       refresh tokens, with their user (JSON)
   POST /_seed   provider=&refresh_token=&email=                       register a refresh token (native auth)
+  GET  /autoconfig/<domain>/config-v1.1.xml                           the domain's Thunderbird autoconfig document:
+                                                                      t/fake/autoconfig/<domain>.xml, for ac-big.test
+                                                                      10 MB, else 404 (auto-discovery tests)
+  GET  /_hits/autoconfig/<domain>                                     how often that document was asked for (JSON)
+
+The TLS port also stands in for an IMAP server's 993 in auto-discovery's
+guess (a TLS handshake is all it checks): the certificate names
+imap.guess.test and mail.guess-mail.test besides 127.0.0.1.
 
 Usage: fake_provider.py PORT CERT KEY [SEEDFILE]. PORT 0 takes a free port;
 the first line printed names the port ("fake providers on https://127.0.0.1:PORT").
@@ -40,7 +48,7 @@ flows do not interfere:
   notid*       Microsoft: the id_token has no tid
 Without a login_hint the user is user@example.com.
 """
-import base64, hashlib, json, secrets, socket, ssl, sys, threading, time, urllib.parse
+import base64, hashlib, json, os, re, secrets, socket, ssl, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CLIENTS = {"google": ("test-google-client", "test-google-secret"),
@@ -52,6 +60,8 @@ access = {}     # access token -> dict(email, provider)
 log = []        # (method, path, form/query keys)
 issued = []     # {"kind": code|access|refresh, "value", "email", "provider"}
 CTX = None      # the server's TLS context
+AUTOCONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "autoconfig")
+autoconfig_hits = {}  # domain -> documents asked for
 
 
 def b64url(data):
@@ -171,12 +181,47 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_issued":
             with lock:
                 return self.send_json(200, issued)
+        m = re.fullmatch(r"/autoconfig/([a-z0-9.-]+)/config-v1\.1\.xml", url.path)
+        if m:
+            return self.autoconfig(m.group(1))
+        m = re.fullmatch(r"/_hits/autoconfig/([a-z0-9._-]+)", url.path)
+        if m:
+            with lock:
+                return self.send_json(200, {"domain": m.group(1), "hits": autoconfig_hits.get(m.group(1), 0)})
         provider, op = self.provider_of(url.path)
         if op == "authorize":
             return self.authorize(provider, q)
         if op in ("userinfo", "graph/v1.0/me"):
             return self.userinfo(provider)
         self.send_json(404, {"error": "not_found"})
+
+    def autoconfig(self, domain):
+        with lock:
+            autoconfig_hits[domain] = autoconfig_hits.get(domain, 0) + 1
+        if domain == "ac-big.test":
+            # 10 MB of a well-formed document: the client must stop reading
+            head = b'<?xml version="1.0"?><clientConfig version="1.1"><!-- '
+            tail = b" --></clientConfig>"
+            total = 10 * 1024 * 1024
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(total))
+            self.end_headers()
+            try:
+                self.wfile.write(head)
+                chunk, left = b"x" * 65536, total - len(head) - len(tail)
+                while left > 0:
+                    self.wfile.write(chunk[:left])
+                    left -= min(left, len(chunk))
+                self.wfile.write(tail)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+                self.close_connection = True
+            return
+        path = os.path.join(AUTOCONFIG_DIR, domain + ".xml")
+        if not os.path.isfile(path):
+            return self.send(404, "<html><body>Not Found</body></html>", "text/html")
+        with open(path, "rb") as f:
+            self.send(200, f.read(), "application/xml")
 
     def authorize(self, provider, q):
         redirect_uri = q.get("redirect_uri", "")

@@ -478,6 +478,58 @@ START_TEST(test_request)
 }
 END_TEST
 
+/* A request may ask for less than the client allows (a smaller answer, a
+ * shorter time, another Accept header: autoconfig documents), never more. */
+static const struct cap_case {
+    const char *name;
+    apr_size_t req_max;
+    long req_timeout;
+    const char *accept;
+    const char *answer;
+    apr_status_t rv;
+    long timeout_ms, connect_ms;
+    const char *accept_header;
+} cap_cases[] = {
+    {"a smaller size cap, met", 16, 0, NULL, "0123456789abcdef", APR_SUCCESS, 15000, 5000,
+     "Accept: application/json"},
+    {"a smaller size cap, exceeded", 16, 0, NULL, "0123456789abcdefg", APR_ENOSPC, 15000, 5000,
+     "Accept: application/json"},
+    {"a larger size cap is the client's", 4096, 0, NULL,
+     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefX", APR_ENOSPC, 15000,
+     5000, "Accept: application/json"},
+    {"a shorter time, the connection within it", 0, 3000, NULL, "{}", APR_SUCCESS, 3000, 3000,
+     "Accept: application/json"},
+    {"a shorter time, longer than the connection's", 0, 8000, NULL, "{}", APR_SUCCESS, 8000,
+     5000, "Accept: application/json"},
+    {"a longer time is the client's", 0, 60000, NULL, "{}", APR_SUCCESS, 15000, 5000,
+     "Accept: application/json"},
+    {"another Accept header", 0, 0, "application/xml, text/xml", "<a/>", APR_SUCCESS, 15000,
+     5000, "Accept: application/xml, text/xml"},
+};
+
+START_TEST(test_request_caps)
+{
+    const struct cap_case *c = &cap_cases[_i];
+    cn_http_t *http = client(64);
+    cn_http_request_t req = {0};
+    cn_http_response_t resp;
+    apr_status_t rv;
+    req.method = "GET";
+    req.url = "https://autoconfig.example/mail/config-v1.1.xml";
+    req.max_response = c->req_max;
+    req.timeout_ms = c->req_timeout;
+    req.accept = c->accept;
+    fake.body = c->answer;
+    fake.status = 200;
+    rv = http->perform(http, pool, &req, &resp);
+    ck_assert_msg(rv == c->rv, "%s: rv %d, expected %d", c->name, rv, c->rv);
+    ck_assert_int_eq(fake.timeout_ms, c->timeout_ms);
+    ck_assert_int_eq(fake.connect_ms, c->connect_ms);
+    ck_assert_int_eq(fake.nheaders, 1);
+    ck_assert_str_eq(fake.headers[0], c->accept_header);
+}
+END_TEST
+
 static Suite *http_curl_suite(void)
 {
     Suite *s = suite_create("http_curl");
@@ -492,6 +544,7 @@ static Suite *http_curl_suite(void)
     tc = cn_tcase("request");
     tcase_add_checked_fixture(tc, curl_setup, curl_teardown);
     tcase_add_loop_test(tc, test_request, 0, N(request_cases));
+    tcase_add_loop_test(tc, test_request_caps, 0, N(cap_cases));
     suite_add_tcase(s, tc);
     return s;
 }

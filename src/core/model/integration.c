@@ -371,6 +371,13 @@ apr_status_t cn_integration_list(cn_ctx_t *ctx, int limit, int offset, json_t **
     return APR_SUCCESS;
 }
 
+/* Where PROVIDER stands in the table of providers. */
+static int provider_rank(const char *provider)
+{
+    const cn_provider_t *p = cn_provider(provider);
+    return p ? (int)(p - providers) : (int)(sizeof(providers) / sizeof(providers[0]));
+}
+
 apr_status_t cn_integration_usable(cn_ctx_t *ctx, const char *redirect_uri,
                                    apr_array_header_t **out)
 {
@@ -384,7 +391,19 @@ apr_status_t cn_integration_usable(cn_ctx_t *ctx, const char *redirect_uri,
     for (i = 0; i < rows->nelts; ++i) {
         cn_integration_t *it = from_row(ctx->pool, APR_ARRAY_IDX(rows, i, cn_row_t *));
         if (cn_provider(it->provider) && cn_json_array_has(it->redirect_uris, redirect_uri)) {
+            /* oldest first; made in the same second, in the providers' order */
+            int j = (*out)->nelts;
             APR_ARRAY_PUSH(*out, cn_integration_t *) = it;
+            for (; j > 0; --j) {
+                cn_integration_t *prev = APR_ARRAY_IDX(*out, j - 1, cn_integration_t *);
+                if (prev->created_at < it->created_at
+                    || (prev->created_at == it->created_at
+                        && provider_rank(prev->provider) <= provider_rank(it->provider))) {
+                    break;
+                }
+                APR_ARRAY_IDX(*out, j, cn_integration_t *) = prev;
+            }
+            APR_ARRAY_IDX(*out, j, cn_integration_t *) = it;
         }
     }
     return APR_SUCCESS;

@@ -78,12 +78,16 @@ static apr_status_t request_setup(CURL *c, const cn_http_options_t *opts, apr_po
                                   const cn_http_request_t *req, sink_t *sink, char *errbuf,
                                   struct curl_slist **headers)
 {
+    /* a request may ask for less time than the client allows, not more */
+    long total_ms = req->timeout_ms > 0 && req->timeout_ms < opts->timeout_ms ? req->timeout_ms
+                                                                             : opts->timeout_ms;
+    long connect_ms = opts->connect_timeout_ms < total_ms ? opts->connect_timeout_ms : total_ms;
     if (curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, opts->timeout_ms) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
         || (opts->ca_file && curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file) != CURLE_OK)
@@ -93,7 +97,8 @@ static apr_status_t request_setup(CURL *c, const cn_http_options_t *opts, apr_po
         || curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_connect") != CURLE_OK) {
         return APR_EGENERAL;
     }
-    if (!header_add(headers, "Accept: application/json")
+    if (!header_add(headers, apr_pstrcat(pool, "Accept: ",
+                                         req->accept ? req->accept : "application/json", NULL))
         || (req->bearer
             && !header_add(headers,
                            apr_pstrcat(pool, "Authorization: Bearer ", req->bearer, NULL)))) {
@@ -135,7 +140,9 @@ static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_htt
     }
     curl_easy_reset(c);
     sink.pool = pool;
-    sink.max = cc->opts.max_response;
+    sink.max = req->max_response && req->max_response < cc->opts.max_response
+                   ? req->max_response
+                   : cc->opts.max_response;
     if (request_setup(c, &cc->opts, pool, req, &sink, errbuf, &headers) != APR_SUCCESS) {
         /* The handle may hold options half set, and pointers to this
          * frame and to the list: it is not handed out again. */
