@@ -27,6 +27,9 @@ typedef struct cn_known_domain_t {
 const cn_known_domain_t *cn_providers_lookup(apr_pool_t *pool, const char *email);
 /* The same for DOMAIN (any case). */
 const cn_known_domain_t *cn_providers_lookup_domain(apr_pool_t *pool, const char *domain);
+/* The first IMAP row of the table for the kind of mailbox TYPE (yahoo,
+ * icloud, ...: what an application names in settings.type), or NULL. */
+const cn_known_domain_t *cn_providers_of_type(const char *type);
 
 /* 1 when EMAIL is a plausible address: one '@', non-empty parts, at most 254
  * bytes, no white space or control characters. */

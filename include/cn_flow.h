@@ -250,4 +250,34 @@ apr_status_t cn_imap_settings_read(cn_ctx_t *ctx, json_t *settings, cn_imap_logi
  * handle may be held. Nothing found: invalid_request_payload. */
 apr_status_t cn_imap_login_fill(cn_ctx_t *ctx, cn_imap_login_t *login);
 
+/* ---- the IMAP form (flow/imap_form.c): the upstream step of imap ---- */
+
+/* Where the step sends the browser, below ConnectBaseURL (?state=). */
+#define CN_FLOW_IMAP_FORM_PATH "/imap"
+/* Wrong passwords a flow may try; the last one ends it (auth_limit_reached). */
+#define CN_IMAP_ATTEMPTS 3
+
+/* The IMAP form as submitted, checked, and completed by discovery. */
+typedef struct cn_imap_form_t {
+    const char *email, *username, *password, *host, *security, *type;
+    int port;
+    const char *fault; /* when the reading failed: the field at fault */
+} cn_imap_form_t;
+
+/* Read FORM (the submitted fields email, password, username, host, port,
+ * security) of FLOW into *IN: what the user left out of the advanced
+ * settings, discovery fills (no database handle held). A failure says in
+ * ctx->res, in words for the user, what is wrong, and IN->fault which
+ * field. */
+apr_status_t cn_flow_imap_read(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_table_t *form,
+                               cn_imap_form_t *in);
+
+/* The IMAP form's template values (conf/templates/imap.html: email,
+ * username, host, port, security_ssl, security_starttls, advanced_open,
+ * hint.text, hint.url) for FLOW: FORM, a submission shown again (never its
+ * password), or NULL for the first showing (the flow's login hint, and what
+ * discovery finds for it, or for the flow's mailbox kind). No database
+ * handle held. */
+json_t *cn_flow_imap_values(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_table_t *form);
+
 #endif

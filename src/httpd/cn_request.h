@@ -109,6 +109,9 @@ int cn_page_ok(cn_req_t *req);
 int cn_route_auth_create(cn_req_t *req);
 int cn_route_login(cn_req_t *req);
 int cn_route_callback(cn_req_t *req);
+/* The IMAP form of a flow (imap.c): GET shows it, POST proves it. */
+int cn_route_imap_form(cn_req_t *req);
+int cn_route_imap_submit(cn_req_t *req);
 int cn_route_grants_list(cn_req_t *req);
 int cn_route_grants_create(cn_req_t *req);
 int cn_route_grant_read(cn_req_t *req);

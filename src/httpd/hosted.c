@@ -125,17 +125,25 @@ int cn_route_flow_start(cn_req_t *req, cn_flow_t *flow)
 int cn_route_callback(cn_req_t *req)
 {
     const char *state = apr_table_get(req->query, "state"), *key, *sealed, *location;
-    cn_flow_t *flow;
+    cn_flow_t *flow = NULL;
     if (!state || !*state) {
         return cn_page_error(req, CN_EV_LOGIN_ID_INVALID, "the provider sent no state");
     }
     key = cn_flow_session_key(req->r->pool, state);
-    /* Single use: whatever happens next, this browser's flow is spent. */
-    if (!(sealed = cn_session_flow_get(req->r, key, 1))) {
+    if (!(sealed = cn_session_flow_get(req->r, key, 0))) {
         return cn_page_error(req, CN_EV_LOGIN_ID_INVALID,
                              "no sign-in in progress in this browser for this state");
     }
-    if (cn_flow_open(&req->ctx, key, sealed, state, &flow) != APR_SUCCESS) {
+    if (cn_flow_open(&req->ctx, key, sealed, state, &flow) == APR_SUCCESS
+        && cn_flow_step_of(flow) && cn_flow_step_of(flow)->form) {
+        /* A flow that goes on in its own form is not the provider's to end. */
+        req->page_app_id = flow->app_id;
+        return cn_page_error(req, CN_EV_LOGIN_ID_INVALID,
+                             "a sign-in that goes on in its form, not at the callback");
+    }
+    /* Single use: whatever happens next, this browser's flow is spent. */
+    cn_session_flow_drop(req->r, key);
+    if (!flow) {
         return cn_page_result(req);
     }
     /* From here a page speaks for the application the flow is for. */

@@ -210,8 +210,10 @@ const cn_route_t cn_api_routes[] = {
     /* the browser's; /login and /auth call no provider, so their sections are the
      * request's handle; around the callback's provider calls the core opens short sections */
     {M_GET, "/auth", CN_AUTH_PUBLIC, PAGE, DB, cn_route_authorize},
-    {M_GET, "/login", CN_AUTH_PUBLIC, PAGE, DB, cn_route_login},
+    {M_GET, "/login", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_login},
     {M_GET, "/callback", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_callback},
+    {M_GET, CN_FLOW_IMAP_FORM_PATH, CN_AUTH_PUBLIC, PAGE, NONE, cn_route_imap_form},
+    {M_POST, CN_FLOW_IMAP_FORM_PATH, CN_AUTH_PUBLIC, PAGE, NONE, cn_route_imap_submit},
     /* the pages' stylesheets */
     {M_GET, "/assets/{name}", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_asset},
     {M_GET, "/preview/{page}", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_preview},

@@ -107,6 +107,17 @@ const cn_known_domain_t *cn_providers_lookup(apr_pool_t *pool, const char *email
     return cn_providers_lookup_domain(pool, strchr(email, '@') + 1);
 }
 
+const cn_known_domain_t *cn_providers_of_type(const char *type)
+{
+    const cn_known_domain_t *k;
+    for (k = known; type && k->domain; ++k) {
+        if (k->imap_host && !strcmp(k->type, type)) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
 const cn_known_domain_t *cn_providers_lookup_domain(apr_pool_t *pool, const char *domain)
 {
     const cn_known_domain_t *k;

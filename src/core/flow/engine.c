@@ -17,6 +17,7 @@ static const cn_flow_kind_t *const kinds[] = {
 /* The upstream steps: how a mailbox is proven, by provider capability. */
 static const cn_flow_step_t *const steps[] = {
     &cn_flow_step_oauth2,
+    &cn_flow_step_imap,
     NULL
 };
 

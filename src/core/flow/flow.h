@@ -24,6 +24,9 @@ const char *cn_flow_request_str(const cn_login_t *login, const char *key);
 /* flow/oauth2.c: the provider's OAuth 2.0 authorization code, with PKCE. */
 extern const cn_flow_step_t cn_flow_step_oauth2;
 
+/* flow/imap_form.c: the module's own IMAP form, proven by a LOGIN. */
+extern const cn_flow_step_t cn_flow_step_imap;
+
 /* flow/imap.c: POST /grants of a password provider: the settings read (host
  * and port discovered when left out), the password proven by an IMAP LOGIN,
  * then cn_flow_connect. */

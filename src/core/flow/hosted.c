@@ -52,8 +52,14 @@ apr_status_t cn_flow_from_login(cn_ctx_t *ctx, cn_login_t *login, cn_flow_t **ou
 /* The provider that serves EMAIL's mailbox (no database handle held). */
 static const char *detect_provider(cn_ctx_t *ctx, const char *email)
 {
-    const cn_known_domain_t *k = cn_providers_lookup(ctx->pool, email);
-    return k ? k->provider : "imap";
+    cn_mail_settings_t *found = NULL;
+    if (cn_discover(ctx, email, &found) == APR_SUCCESS && found && found->provider) {
+        return found->provider;
+    }
+    /* Nothing known: any mailbox may still be reached by IMAP (its form asks
+     * for the server). */
+    memset(&ctx->res, 0, sizeof(ctx->res));
+    return "imap";
 }
 
 static cn_integration_t *offered(const apr_array_header_t *usable, const char *provider)
