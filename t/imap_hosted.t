@@ -12,6 +12,7 @@ use URI ();
 use CnTest qw(:all);
 use CnTest::Flow;
 use CnTest::Imap;
+use CnTest::OAuth;
 
 plan skip_all => imap_missing() if imap_missing();
 
@@ -176,6 +177,35 @@ like $page->content, qr{Yahoo Mail asks for an app password}, '... and the hint'
 (undef, undef, $page) = to_form();
 is value_of($page->content, 'email'), '', 'no hint: an empty form';
 unlike $page->content, qr{app password here}, '... without a hint';
+
+# ---- the OAuth 2.0 authorization request (GET /auth) of an IMAP mailbox ----
+{
+    my $b = browser();
+    my $res = $b->request(HTTP::Request->new(GET => authorize_url(provider => 'imap', state => 'az',
+                                                                   login_hint => 'alice@example.test',
+                                                                   access_type => 'offline')));
+    is $res->code, 302, 'GET /auth provider imap: 302';
+    my $form = $res->header('Location') // '';
+    like $form, qr{^\Q${\ url('/imap?state=')}\E}, '... to the IMAP form';
+    my $af = { browser => $b };
+    my $pg = $b->request(HTTP::Request->new(GET => $form));
+    is value_of($pg->content, 'email'), 'alice@example.test', '... with the login hint';
+    $res = submit($af, $pg, %alice, password => 'wrong');
+    is $res->code, 200, 'a wrong password: the form again';
+    $res = submit($af, $res, %alice, password => $pw{alice});
+    is $res->code, 303, 'the right one: 303';
+    my $aq = query_of($res->header('Location'));
+    like $res->header('Location') // '', qr{^\Q$RU\E\?}, '... to the application';
+    ok $aq->{code}, '... with an authorization code';
+    is $aq->{state}, 'az', '... and its state';
+    my $t = token(grant_type => 'authorization_code', code => $aq->{code}, redirect_uri => $RU,
+                  _basic => 'one');
+    is $t->code, 200, 'the code exchanged: 200' or diag $t->content;
+    ok $t->{json}{access_token} && $t->{json}{refresh_token}, '... access and refresh tokens';
+    my $me = grant_me($t->{json}{access_token});
+    is $me->{json}{data}{provider}, 'imap', 'GET /grants/me: the IMAP grant';
+    is $me->{json}{data}{email}, 'alice@example.test', '... of alice';
+}
 
 # ---- no password in the log ----
 my $log = error_log_since($offset);

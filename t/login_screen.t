@@ -137,4 +137,25 @@ is $head->code, 200, 'HEAD of a login screen: 200';
 is $head->content, '', '... no body';
 is used_at($f->{id}), undef, '... nothing spent';
 
+# ---- with an imap integration: other addresses go to the IMAP form ----
+is api(POST => '/integrations', { name => 'Mailboxes', provider => 'imap', redirect_uris => [$RU] })->code,
+    201, 'an imap integration';
+$f = screen_login(prompt => 'select_provider,detect');
+@b = buttons($f->browser_get($f->{login_url})->content);
+is_deeply [map { $_->[0] } @b], ['google', 'microsoft', 'imap'], 'three buttons, imap last';
+like $f->browser_get($f->{login_url})->content, qr{Other email \(IMAP\)}, '... "Other email (IMAP)"';
+$u = URI->new($f->{login_url});
+$u->query_param(email => 'someone@nothing-known.test');
+$page = $f->browser_get("$u");
+is $page->code, 302, 'an address nothing is known of: 302';
+like $page->header('Location') // '', qr{^\Q${\ url('/imap?state=')}\E}, '... to the IMAP form';
+my $form = $f->browser_get($page->header('Location'));
+like $form->content, qr{<input id="email"[^>]* value="someone\@nothing-known\.test"}, '... with the address typed';
+$f = screen_login(prompt => 'detect');
+$u = URI->new($f->{login_url});
+$u->query_param(email => 'someone@yahoo.com');
+$page = $f->browser_get("$u");
+like $page->header('Location') // '', qr{/imap\?state=}, 'an address at yahoo.com: the IMAP form';
+like $f->browser_get($page->header('Location'))->content, qr{imap\.mail\.yahoo\.com}, '... with Yahoo\'s server';
+
 done_testing;

@@ -32,7 +32,8 @@ for my $c (
     ['no client_id', { client_id => undef }, 'invalid_client', 400],
     ['an unknown client_id', { client_id => 'app-nobody' }, 'invalid_client', 400],
     ['no provider', { provider => undef }, 'provider_required', 400],
-    ['provider imap', { provider => 'imap' }, 'provider_not_supported', 400],
+    ['provider imap without an imap integration', { provider => 'imap' }, 'integration_not_found', 404],
+    ['provider yahoo', { provider => 'yahoo' }, 'provider_not_supported', 400],
     ['no integration for the provider', { app => 'two', provider => 'microsoft' }, 'integration_not_found', 404],
     ['no redirect_uri', { redirect_uri => undef }, 'redirect_uri_not_allowed', 400],
     # the OpenID conformance suite's redirect-URI cases

@@ -115,7 +115,7 @@ static apr_status_t check_request(cn_ctx_t *ctx, const apr_table_t *query,
     if (!json_array_size(scope)) {
         scope = it->scope; /* the integration's, as the seed says */
     }
-    if (!json_array_size(scope)) {
+    if (!json_array_size(scope) && cn_provider_can(it->provider, CN_PROVIDER_OAUTH)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_NO_LOGIN_SCOPES, NULL);
     }
     if (!text_ok(ctx->pool, nonce, NONCE_MAX) || !text_ok(ctx->pool, hint, LOGIN_HINT_MAX)
@@ -194,9 +194,9 @@ apr_status_t cn_flow_authorize_begin(cn_ctx_t *ctx, const apr_table_t *query, cn
     if (!provider || !*provider) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_REQUIRED, NULL);
     }
-    if (!cn_provider_can(provider, CN_PROVIDER_OAUTH)) {
+    if (!cn_provider(provider)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
-                       "the authorization request takes google or microsoft");
+                       "the authorization request takes google, microsoft or imap");
     }
     if (!redirect_uri || !*redirect_uri) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
