@@ -119,6 +119,31 @@ $res = submit($f, $page, %alice, password => $pw{alice});
 is_deeply [error_page_problems($res)], [], 'then even the right password: the error page';
 is scalar db_rows('grants'), $before, 'no grant made';
 
+# ---- the count holds across the server's processes (ConnectCache, shmcb) ----
+# Each POST is a new connection; the error log says which process counted it.
+{
+    my ($across, $ended) = (0, '');
+    for my $try (1 .. 12) {
+        my ($af, undef, $pg) = to_form(state => "across-$try");
+        my (%pids, $last);
+        $pg = $pg;
+        for my $n (1 .. 3) {
+            my $at = error_log_offset();
+            $last = submit($af, $pg, %alice, password => "wrong-$n");
+            my $rid = $last->header('X-Request-Id') // '-';
+            my ($pid) = error_log_since($at) =~ /\[pid (\d+):[^\]]*\] \[\Q$rid\E\]/;
+            $pids{$pid // '?'} = 1;
+            $pg = $last if $last->code == 200;
+        }
+        next unless keys %pids > 1 && !$pids{'?'};
+        $across = keys %pids;
+        $ended = query_of($last->header('Location'))->{error} // $last->code;
+        last;
+    }
+    ok $across > 1, 'three wrong passwords counted by more than one process' or diag 'never spread';
+    is $ended, 'auth_limit_reached', '... and the third still ended the sign-in';
+}
+
 # ---- what the form refuses without asking the server ----
 ($f, $form_url, $page) = to_form(state => 'refusals');
 for my $c (['no password', { %alice, password => undef }, 'password', qr/Enter your password/],
