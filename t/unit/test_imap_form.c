@@ -259,6 +259,9 @@ static const struct read_case {
      NULL, "security", "provider_settings_invalid", "STARTTLS", NULL, NULL, NULL, NULL, 0},
     {"SSL in capitals", {"ann@example.org", ANN_PW, NULL, "imap.example.org", NULL, "SSL"},
      NULL, "security", "provider_settings_invalid", "STARTTLS", NULL, NULL, NULL, NULL, 0},
+    {"plain is not offered", {"ann@example.org", ANN_PW, NULL, "imap.example.org", "143",
+     "plain"}, NULL, "security", "provider_settings_invalid", "STARTTLS", NULL, NULL, NULL, NULL,
+     0},
     {"starttls", {"ann@example.org", ANN_PW, NULL, "imap.example.org", "143", "starttls"},
      NULL, NULL, NULL, NULL, "ann@example.org", "imap.example.org", "starttls", NULL, 143},
 
@@ -365,6 +368,8 @@ static const struct length_case {
     {"a password too long", 0, CN_IMAP_PASSWORD_MAX + 1, "password"},
     {"a password far too long", 0, 1 << 16, "password"},
     {"the longest username", CN_IMAP_USERNAME_MAX, 8, NULL},
+    {"a username too long", CN_IMAP_USERNAME_MAX + 1, 8, "username"},
+    {"a username of 1024 bytes", 1024, 8, "username"},
     {"a username of 1025 bytes", 1025, 8, "username"},
     {"both too long", 1025, CN_IMAP_PASSWORD_MAX + 1, "username"},
 };
@@ -408,6 +413,24 @@ START_TEST(test_read_email_length)
     f.email = repeat('a', 255 - strlen("@example.org"), "@example.org");
     ck_assert_int_ne(cn_flow_imap_read(&fw.ctx, &fw.flow, form_of(&f), &in), APR_SUCCESS);
     ck_assert_str_eq(in.fault, "email");
+}
+END_TEST
+
+/* What the user cannot type in a text field is the field's fault, said in
+ * the form's words (not the LOGIN's, which name its settings). */
+START_TEST(test_read_username_controls)
+{
+    static const char *const bad[] = {"ann\r\nA1 LOGOUT", "ann\x01", "\x7f" "ann", "ann\t"};
+    fields_t f = {"ann@example.org", "pw", NULL, "imap.example.org", NULL, NULL};
+    cn_imap_form_t in;
+    int i;
+    for (i = 0; i < N(bad); ++i) {
+        f.username = bad[i];
+        ck_assert_msg(cn_flow_imap_read(&fw.ctx, &fw.flow, form_of(&f), &in) != APR_SUCCESS,
+                      "username %d read", i);
+        ck_assert_str_eq(in.fault, "username");
+        assert_user_message("a username with control characters", fw.ctx.res.description);
+    }
 }
 END_TEST
 
@@ -619,6 +642,26 @@ START_TEST(test_values_keep_result)
         ck_assert_msg(fw.ctx.res.event == before.event && fw.ctx.res.status == before.status
                       && fw.ctx.res.description == before.description,
                       "values %d: ctx->res is now %s (%s)", i,
+                      fw.ctx.res.event ? fw.ctx.res.event->type : "none",
+                      fw.ctx.res.description ? fw.ctx.res.description : "-");
+    }
+    /* discovery that refuses (here: a database handle held, which it finds
+     * before any network call) is no failure of the form either */
+    {
+        cn_discover_conf_t conf = {0};
+        cn_db_t held;
+        conf.dns_server = "127.0.0.1:1";
+        conf.timeout_ms = 1000;
+        fw.ctx.discover = &conf;
+        fw.ctx.db = &held;
+        fw.flow.login_hint = "ann@example.org";
+        (void)cn_flow_imap_values(&fw.ctx, &fw.flow, NULL);
+        (void)cn_flow_imap_values(&fw.ctx, &fw.flow, form_of(&forms[1]));
+        fw.ctx.db = NULL;
+        fw.ctx.discover = NULL;
+        ck_assert_int_eq(logged("CN00601: "), 2);
+        ck_assert_msg(fw.ctx.res.event == before.event && fw.ctx.res.description
+                      == before.description, "ctx->res is now %s (%s)",
                       fw.ctx.res.event ? fw.ctx.res.event->type : "none",
                       fw.ctx.res.description ? fw.ctx.res.description : "-");
     }
@@ -879,13 +922,24 @@ START_TEST(test_finish_fields)
         {{"ann@example.org", "", NULL, "imap.example.org", NULL, NULL}, "password"},
         {{"ann@example.org", ANN_PW, NULL, NULL, NULL, NULL}, "host"},
         {{"ann@example.org", ANN_PW, NULL, "imap.example.org", "0", NULL}, "port"},
+        {{"ann@example.org", ANN_PW, NULL, "imap.example.org", "143", "plain"}, "security"},
     };
+    static const char *const usernames[] = {"ann\r\nA1 LOGOUT", "ann\x01"};
+    fields_t f = ann_right;
     cn_flow_proof_t proof;
     int i;
     for (i = 0; i < N(cases); ++i) {
         ck_assert_int_eq(submit(&cases[i].in, &proof), APR_EAGAIN);
         ck_assert_str_eq(proof.retry_field, cases[i].retry);
         assert_user_message(cases[i].retry, fw.ctx.res.description);
+    }
+    /* a username the LOGIN would refuse is the username's fault, in the form's words */
+    for (i = 0; i <= N(usernames); ++i) {
+        f.username = i < N(usernames) ? usernames[i] : repeat('u', CN_IMAP_USERNAME_MAX + 1, "");
+        ck_assert_int_eq(submit(&f, &proof), APR_EAGAIN);
+        ck_assert_str_eq(proof.retry_field, "username");
+        ck_assert_str_eq(fw.ctx.res.event->type, "invalid_request");
+        assert_user_message("username", fw.ctx.res.description);
     }
     ck_assert_int_eq(fw.imap.calls->nelts, 0);
     ck_assert_int_eq(fw.cache.incrs, 0);
@@ -947,6 +1001,7 @@ static Suite *imap_form_suite(void)
     tcase_add_loop_test(tc, test_read, 0, N(read_cases));
     tcase_add_loop_test(tc, test_read_lengths, 0, N(length_cases));
     tcase_add_test(tc, test_read_email_length);
+    tcase_add_test(tc, test_read_username_controls);
     suite_add_tcase(s, tc);
 
     tc = world_tcase("values");
