@@ -12,6 +12,7 @@
 
 #include "cn_discover.h"
 #include "cn_test.h"
+#include "cn_fakes.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -414,40 +415,6 @@ END_TEST
 
 /* ---- the chain, with fakes ------------------------------------------------- */
 
-/* The shared cache: an APR hash, with what was put and got. */
-typedef struct fake_cache_t {
-    apr_hash_t *map;
-    int gets, puts;
-    apr_int64_t last_ttl;
-    const char *last_val;
-} fake_cache_t;
-
-static apr_status_t cache_get(void *baton, apr_pool_t *p, const char *key, const char **val,
-                              apr_size_t *len)
-{
-    fake_cache_t *c = baton;
-    const char *v = apr_hash_get(c->map, key, APR_HASH_KEY_STRING);
-    c->gets++;
-    if (!v) {
-        return APR_NOTFOUND;
-    }
-    *val = apr_pstrdup(p, v);
-    *len = strlen(v);
-    return APR_SUCCESS;
-}
-
-static apr_status_t cache_put(void *baton, apr_pool_t *p, const char *key, const char *val,
-                              apr_size_t len, apr_int64_t ttl)
-{
-    fake_cache_t *c = baton;
-    (void)p;
-    c->puts++;
-    c->last_ttl = ttl;
-    c->last_val = apr_pstrmemdup(pool, val, len);
-    apr_hash_set(c->map, apr_pstrdup(pool, key), APR_HASH_KEY_STRING, c->last_val);
-    return APR_SUCCESS;
-}
-
 /* The HTTP client: https://ac.test/<domain>.xml answers the fixture of
  * that domain (t/fake/autoconfig/<domain>.xml), "big.test" more than the
  * cap, anything else 404. */
@@ -495,8 +462,7 @@ static apr_status_t http_perform(cn_http_t *http, apr_pool_t *p, const cn_http_r
 
 static struct chain_world {
     cn_ctx_t ctx;
-    fake_cache_t cache;
-    cn_cache_seam_t seam;
+    cn_fake_cache_t cache;
     fake_http_t fake;
     cn_http_t http;
     cn_discover_conf_t conf;
@@ -522,10 +488,7 @@ static void chain_setup(void)
 {
     cn_test_pool_setup();
     memset(&cw, 0, sizeof(cw));
-    cw.cache.map = apr_hash_make(pool);
-    cw.seam.get = cache_get;
-    cw.seam.put = cache_put;
-    cw.seam.baton = &cw.cache;
+    cn_fake_cache_init(&cw.cache);
     cw.http.perform = http_perform;
     cw.http.baton = &cw.fake;
     cw.urls = apr_array_make(pool, 1, sizeof(const char *));
@@ -540,7 +503,7 @@ static void chain_setup(void)
     cw.ctx.pool = pool;
     cw.ctx.log.write = chain_log;
     cw.ctx.http = &cw.http;
-    cw.ctx.cache = &cw.seam;
+    cw.ctx.cache = &cw.cache.seam;
     cw.ctx.discover = &cw.conf;
 }
 

@@ -1658,7 +1658,7 @@ static const struct authorize_bad_case {
     const char *error;     /* the redirect's error */
 } authorize_bad_cases[] = {
     {"no provider", {"provider", NULL}, 1, "provider_required", NULL},
-    {"provider imap", {"provider", "imap"}, 1, "provider_not_supported", NULL},
+    {"provider imap, no integration", {"provider", "imap"}, 1, "integration_not_found", NULL},
     {"no integration", {"provider", "microsoft"}, 1, "integration_not_found", NULL},
     {"unregistered redirect_uri", {"redirect_uri", "https://app.example/cb/"}, 1,
      "redirect_uri_not_allowed", NULL},

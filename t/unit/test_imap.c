@@ -12,6 +12,7 @@
 #include "cn_flow.h"
 #include "cn_proto.h"
 #include "cn_test.h"
+#include "cn_fakes.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define APP_ID "app-1"
@@ -21,24 +22,13 @@
 
 /* ---- the fake IMAP servers ------------------------------------------------ */
 
-typedef struct mailbox_t {
-    const char *host;
-    int port;
-    const char *username, *password;
-} mailbox_t;
-
-/* host/port of the fake: an account there logs in with its password. */
-static const mailbox_t mailboxes[] = {
+/* host/port of the fake (cn_fakes.h): an account there logs in with its password. */
+static const cn_fake_mailbox_t mailboxes[] = {
     {"imap.example.org", 993, "ann@example.org", ANN_PW},
     {"imap.example.org", 143, "ann@example.org", ANN_PW},
     {"imap.example.org", 993, "bob", BOB_PW},
     {"imap.mail.yahoo.com", 993, "carol@yahoo.com", "yahoo-app-password"},
 };
-
-typedef struct imap_call_t {
-    cn_imap_request_t req;
-    int db_held;
-} imap_call_t;
 
 static struct world_t {
     const apr_dbd_driver_t *driver;
@@ -48,52 +38,9 @@ static struct world_t {
     apr_array_header_t *log;
     cn_keyring_t *ring;
     unsigned char key[CN_KEY_LEN]; /* the ring's one key */
-    cn_imap_t imap;
-    apr_array_header_t *calls; /* imap_call_t */
+    cn_fake_imap_t imap;
     cn_ctx_t ctx;
 } w;
-
-/* The fake's answers: silent.example never answers, untrusted.example shows
- * a certificate of another CA, nomech.example offers no password login; the
- * others know the mailboxes above. */
-static apr_status_t fake_login(cn_imap_t *imap, apr_pool_t *p, const cn_imap_request_t *req,
-                               cn_imap_outcome_t *outcome, const char **error)
-{
-    imap_call_t *c = apr_array_push(w.calls);
-    int i;
-    (void)imap;
-    (void)p;
-    c->req = *req;
-    c->req.host = apr_pstrdup(pool, req->host);
-    c->db_held = w.ctx.db != NULL;
-    *error = NULL;
-    if (!strcmp(req->host, "silent.example")) {
-        *outcome = CN_IMAP_NO_ANSWER;
-        *error = "Connection timed out after 2000 milliseconds";
-        return APR_EGENERAL;
-    }
-    if (!strcmp(req->host, "untrusted.example")) {
-        *outcome = CN_IMAP_TLS_UNTRUSTED;
-        *error = "SSL certificate problem: unable to get local issuer certificate";
-        return APR_EGENERAL;
-    }
-    if (!strcmp(req->host, "nomech.example")) {
-        *outcome = CN_IMAP_NO_MECHANISM;
-        return APR_EGENERAL;
-    }
-    for (i = 0; i < N(mailboxes); ++i) {
-        const mailbox_t *m = &mailboxes[i];
-        if (!strcmp(m->host, req->host) && m->port == req->port
-            && !strcmp(m->username, req->username)) {
-            *outcome = strcmp(m->password, req->password) ? CN_IMAP_DENIED : CN_IMAP_LOGGED_IN;
-            *error = *outcome == CN_IMAP_DENIED ? "Login denied" : NULL;
-            return *outcome == CN_IMAP_LOGGED_IN ? APR_SUCCESS : APR_EGENERAL;
-        }
-    }
-    *outcome = CN_IMAP_DENIED;
-    *error = "Login denied";
-    return APR_EGENERAL;
-}
 
 /* ---- the database and log seams --------------------------------------- */
 
@@ -157,12 +104,10 @@ static void world_setup(void)
         apr_hash_set(w.db.prepared, s->label, APR_HASH_KEY_STRING, st);
     }
     w.log = apr_array_make(pool, 16, sizeof(const char *));
-    w.calls = apr_array_make(pool, 8, sizeof(imap_call_t));
     w.ring = cn_keyring_make(pool);
     ck_assert_int_eq(cn_random_bytes(w.key, sizeof(w.key)), APR_SUCCESS);
     ck_assert_int_eq(cn_keyring_add(w.ring, w.key, sizeof(w.key)), APR_SUCCESS);
-    w.imap.login = fake_login;
-    w.imap.timeout_ms = 2000;
+    cn_fake_imap_init(&w.imap, mailboxes, N(mailboxes), &w.ctx);
 
     w.ctx.pool = pool;
     w.ctx.dbs.open = seam_open;
@@ -172,7 +117,7 @@ static void world_setup(void)
     w.ctx.app_id = APP_ID;
     w.ctx.now = NOW;
     w.ctx.request_id = "req-1";
-    w.ctx.imap = &w.imap;
+    w.ctx.imap = &w.imap.client;
     w.ctx.client_ip = "192.0.2.7";
     w.ctx.user_agent = "unit test";
 }
@@ -197,8 +142,8 @@ static void check_seams(int line)
                   line, w.opens, w.closes);
     ck_assert_msg(w.ctx.db == NULL && w.ctx.db_depth == 0, "line %d: the context keeps a handle",
                   line);
-    for (i = 0; i < w.calls->nelts; ++i) {
-        ck_assert_msg(!APR_ARRAY_IDX(w.calls, i, imap_call_t).db_held,
+    for (i = 0; i < w.imap.calls->nelts; ++i) {
+        ck_assert_msg(!APR_ARRAY_IDX(w.imap.calls, i, cn_fake_imap_call_t).db_held,
                       "line %d: an IMAP LOGIN with a database handle held", line);
     }
     for (j = 0; j < N(secrets); ++j) {
@@ -211,10 +156,9 @@ static void check_seams(int line)
     }
 }
 
-static const imap_call_t *last_call(void)
+static const cn_fake_imap_call_t *last_call(void)
 {
-    ck_assert_int_gt(w.calls->nelts, 0);
-    return &APR_ARRAY_IDX(w.calls, w.calls->nelts - 1, imap_call_t);
+    return cn_fake_imap_last(&w.imap);
 }
 
 static long count_of(const char *sql)
@@ -391,7 +335,7 @@ START_TEST(test_login_outcomes)
     cn_imap_request_t req = request(c->host, c->port, c->security, c->password);
     apr_status_t rv = cn_imap_login(&w.ctx, &req);
     CHECK_SEAMS();
-    ck_assert_int_eq(w.calls->nelts, 1);
+    ck_assert_int_eq(w.imap.calls->nelts, 1);
     ck_assert_int_eq(logged("CN00702: IMAP LOGIN at"), 1);
     if (!c->event) {
         ck_assert_msg(rv == APR_SUCCESS, "%s", w.ctx.res.description);
@@ -419,20 +363,20 @@ START_TEST(test_login_refusals)
     w.ctx.imap = NULL;
     ck_assert_int_ne(cn_imap_login(&w.ctx, &req), APR_SUCCESS);
     ck_assert_str_eq(w.ctx.res.event->type, "service_unavailable");
-    w.ctx.imap = &w.imap;
+    w.ctx.imap = &w.imap.client;
 
     req = request("imap.example.org", 143, CN_IMAP_PLAIN, ANN_PW);
     ck_assert_int_ne(cn_imap_login(&w.ctx, &req), APR_SUCCESS);
     ck_assert_str_eq(w.ctx.res.event->type, "provider_settings_invalid");
     ck_assert_msg(strstr(w.ctx.res.description, "ConnectIMAPAllowPlain"), "%s",
                   w.ctx.res.description);
-    ck_assert_int_eq(w.calls->nelts, 0);
+    ck_assert_int_eq(w.imap.calls->nelts, 0);
     CHECK_SEAMS();
 
     /* allowed: the LOGIN goes, without TLS */
-    w.imap.allow_plain = 1;
+    w.imap.client.allow_plain = 1;
     ck_assert_int_eq(cn_imap_login(&w.ctx, &req), APR_SUCCESS);
-    ck_assert_int_eq(w.calls->nelts, 1);
+    ck_assert_int_eq(w.imap.calls->nelts, 1);
     ck_assert_str_eq(last_call()->req.security, CN_IMAP_PLAIN);
     CHECK_SEAMS();
 }
@@ -491,7 +435,7 @@ START_TEST(test_login_check)
                   w.ctx.res.description);
     /* and the proof refuses it without a LOGIN */
     ck_assert_int_ne(cn_imap_prove(&w.ctx, &l, &proof), APR_SUCCESS);
-    ck_assert_int_eq(w.calls->nelts, 0);
+    ck_assert_int_eq(w.imap.calls->nelts, 0);
     ck_assert_ptr_null(proof.id);
 }
 END_TEST
@@ -690,7 +634,7 @@ START_TEST(test_login_fill)
     else {
         ck_assert_ptr_null(l.type);
     }
-    ck_assert_int_eq(w.calls->nelts, 0);
+    ck_assert_int_eq(w.imap.calls->nelts, 0);
 }
 END_TEST
 
@@ -726,7 +670,7 @@ START_TEST(test_native_imap)
                   "%s", w.ctx.res.description);
     CHECK_SEAMS();
     ck_assert_int_eq(reauth, 0);
-    ck_assert_int_eq(w.calls->nelts, 1);
+    ck_assert_int_eq(w.imap.calls->nelts, 1);
     ck_assert_str_eq(g->provider, "imap");
     ck_assert_str_eq(g->email, "ann@example.org");
     ck_assert_str_eq(g->provider_user_id, "ann@example.org");
@@ -861,7 +805,7 @@ START_TEST(test_native_imap_refused)
     CHECK_SEAMS();
     ck_assert_msg(!strcmp(w.ctx.res.event->type, c->event), "%s: %s (%s), expected %s", c->name,
                   w.ctx.res.event->type, w.ctx.res.description, c->event);
-    ck_assert_int_eq(w.calls->nelts, c->calls);
+    ck_assert_int_eq(w.imap.calls->nelts, c->calls);
     ck_assert_int_eq(grants_stored(), 0);
 }
 END_TEST

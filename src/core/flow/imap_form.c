@@ -12,8 +12,6 @@
 #include "cn_discover.h"
 #include "flow.h"
 
-#define CN_IMAP_FORM_MAX 1024 /* bytes of any field but the address */
-
 /* Where EMAIL's mailbox lives, as discovery finds it (NULL: nothing known, or
  * an OAuth provider's mailbox). No database handle may be held. */
 static const cn_mail_settings_t *found_for(cn_ctx_t *ctx, const char *email)
@@ -47,6 +45,17 @@ static const char *field(const apr_table_t *form, const char *name)
 {
     const char *v = apr_table_get(form, name);
     return v && *v ? v : NULL;
+}
+
+/* 1 when S has no control characters (what the LOGIN refuses in a username). */
+static int no_controls(const char *s)
+{
+    for (; *s; ++s) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* The key of FLOW's wrong-password counter in the shared cache. */
@@ -213,12 +222,18 @@ apr_status_t cn_flow_imap_read(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_t
         in->fault = "password";
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "Enter your password.");
     }
-    if (strlen(in->password) > CN_IMAP_FORM_MAX
-        || (in->username && strlen(in->username) > CN_IMAP_FORM_MAX)) {
-        in->fault = in->username && strlen(in->username) > CN_IMAP_FORM_MAX ? "username"
-                                                                            : "password";
+    /* The LOGIN's own limits (cn_imap_login_check), said in the form's words. */
+    if (strlen(in->password) > CN_IMAP_PASSWORD_MAX
+        || (in->username && strlen(in->username) > CN_IMAP_USERNAME_MAX)) {
+        in->fault = in->username && strlen(in->username) > CN_IMAP_USERNAME_MAX ? "username"
+                                                                                : "password";
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST,
                        "That is longer than any mailbox accepts.");
+    }
+    if (in->username && !no_controls(in->username)) {
+        in->fault = "username";
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST,
+                       "Enter the user name without tabs or line breaks.");
     }
     /* What was not given, discovery fills (the form shows what it found). */
     if (!in->host) {
@@ -242,7 +257,8 @@ apr_status_t cn_flow_imap_read(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_t
                        "Enter the server's host name, like imap.example.com.");
     }
     in->security = in->security ? in->security : CN_IMAP_SSL;
-    if (!cn_imap_security_valid(in->security)) {
+    /* The form offers no plain IMAP (a password in the clear). */
+    if (strcmp(in->security, CN_IMAP_SSL) && strcmp(in->security, CN_IMAP_STARTTLS)) {
         in->fault = "security";
         return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_SETTINGS_INVALID,
                        "Choose SSL/TLS or STARTTLS.");
