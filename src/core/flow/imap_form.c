@@ -239,9 +239,11 @@ apr_status_t cn_flow_imap_read(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_t
     if (!in->host) {
         const cn_mail_settings_t *found = found_for(ctx, in->email);
         if (found) {
+            /* No server given: where it is, as found (the form's security
+             * select always sends its default, which says nothing then). */
             in->host = found->imap_host;
             port_s = port_s ? port_s : apr_itoa(ctx->pool, found->imap_port);
-            in->security = in->security ? in->security : found->security;
+            in->security = found->security ? found->security : CN_IMAP_SSL;
             in->username = in->username ? in->username : found->username;
             in->type = in->type ? in->type : found->type;
         }
