@@ -138,6 +138,8 @@ typedef struct cn_flow_screen_t {
     apr_array_header_t *providers;  /* const char *: the integrations offered, oldest first */
     const char *email;              /* the address typed, to show again (may be NULL) */
     cn_event_id_t error;            /* 0, or why the address typed cannot go on */
+    const char *return_origin;      /* the origin of the application's redirect URI (where
+                                     * the email box's answer may end), or NULL */
 } cn_flow_screen_t;
 
 /* GET /login with the login screen's answer: CHOSEN, the provider of a

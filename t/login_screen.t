@@ -53,6 +53,7 @@ is_deeply [page_header_problems($page)], [], '... with the page headers';
 my @b = buttons($page->content);
 is_deeply [map { $_->[0] } @b], ['google', 'microsoft'], '... google then microsoft (oldest first)';
 unlike $page->content, qr{<form[^>]*class="detect"}, '... and no email box';
+like $page->header('Content-Security-Policy') // '', qr{form-action 'self';}, '... so forms go nowhere else';
 is used_at($f->{id}), undef, '... the login is not spent by showing the screen';
 ok $f->login(url => $b[1][1]), 'the microsoft button leads to Microsoft' or diag $f->{error};
 like $f->{authorize_url}, qr{/microsoft/}, '... at the fake Microsoft';
@@ -85,6 +86,10 @@ is $page->code, 200, 'prompt detect: the login screen';
 like $page->content, qr{<form method="get" action="[^"]+/login" class="detect">}, '... with an email box sent to /login';
 like $page->content, qr{<input type="hidden" name="id" value="\Q$f->{id}\E">}, '... carrying the login id';
 is scalar(buttons($page->content)), 0, '... and no buttons';
+# Chromium checks form-action on the redirect the box's answer is, too.
+like $page->header('Content-Security-Policy') // '',
+    qr{form-action 'self' \Q${\ fake_url('')} https://app-one.example\E;},
+    '... whose answer may go on to the providers\' authorize origin (both fakes\', once), then the application\'s';
 $u = URI->new($f->{login_url});
 $u->query_param(email => 'someone@gmail.com');
 ok $f->login(url => "$u"), 'an address at gmail.com goes to Google' or diag $f->{error};

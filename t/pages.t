@@ -89,8 +89,8 @@ for my $page (qw(error imap choose)) {
     is_deeply [page_header_problems($r)], [], '... with the page headers';
 }
 my $imap = browser()->get(url('/preview/imap?errors=1'))->content;
-like $imap, qr{<input id="password" name="password" type="password" autocomplete="current-password" required aria-describedby="password-error password-help password-hint" aria-invalid="true">},
-    'IMAP form: the password field has no value, and its error and hint are tied to it';
+like $imap, qr{<input id="password" name="password" type="password" autocomplete="current-password" required aria-describedby="password-error password-help password-hint" aria-invalid="true" autofocus>},
+    'IMAP form: the password field has no value, its error and hint are tied to it, it has the focus';
 like $imap, qr{<p class="error" id="password-error" role="alert">The email address or password is not right\.</p>},
     '... the error message under it';
 like $imap, qr{<details class="advanced" open>}, '... the advanced settings open';

@@ -48,6 +48,38 @@ static const char *screen_error(cn_event_id_t error)
     }
 }
 
+/* SOURCES with ORIGIN added (space-separated; once; ORIGIN NULL: unchanged). */
+static const char *add_source(apr_pool_t *p, const char *sources, const char *origin)
+{
+    if (!origin || strstr(apr_pstrcat(p, " ", sources, " ", NULL),
+                          apr_pstrcat(p, " ", origin, " ", NULL))) {
+        return sources;
+    }
+    return apr_pstrcat(p, sources, *sources ? " " : "", origin, NULL);
+}
+
+/* Where the email box's answer may send the browser besides this server:
+ * the authorize endpoints' origins of the providers an address may be
+ * detected as, and the application's (a provider that asks nothing sends
+ * the browser straight back through /callback). Chromium checks
+ * form-action on every redirect after a form is sent, a GET form's too.
+ * NULL without an email box. */
+static const char *screen_form_action(cn_req_t *req, const cn_flow_screen_t *screen)
+{
+    apr_pool_t *p = req->r->pool;
+    const char *sources = "";
+    int i;
+    if (!screen->prompt.detect) {
+        return NULL;
+    }
+    for (i = 0; i < screen->providers->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(screen->providers, i, const char *);
+        sources = add_source(p, sources,
+                             cn_url_origin(p, cn_oauth_endpoint(&req->ctx, name, "authorize", NULL)));
+    }
+    return add_source(p, sources, screen->return_origin);
+}
+
 /* The login screen of login request ID: buttons to /login?id=&provider=,
  * and/or an email box that comes back to /login?id=&email=. */
 static int login_screen(cn_req_t *req, const char *id, const cn_flow_screen_t *screen)
@@ -75,7 +107,7 @@ static int login_screen(cn_req_t *req, const char *id, const cn_flow_screen_t *s
         json_object_set_new(values, "error", json_pack("{s:s,s:s}", "message", error, "field",
                                                        "email"));
     }
-    return cn_page_render(req, HTTP_OK, "choose.html", values, NULL);
+    return cn_page_render(req, HTTP_OK, "choose.html", values, screen_form_action(req, screen));
 }
 
 int cn_route_login(cn_req_t *req)

@@ -117,6 +117,28 @@ class Harness {
     return v;
   }
 
+  // Answer the requests of V's page to ORIGIN (a host the test has no
+  // server for: an application's redirect URI) with ANSWER ({status,
+  // contentType, body}), the next hops of redirects included. Playwright's
+  // routes see only the requests a page makes itself, never the hop a
+  // redirect leads to (microsoft/playwright#3993, as designed); the DevTools
+  // protocol's Fetch domain, which Playwright's routes are made of, does.
+  // Call it before the page goes anywhere near ORIGIN.
+  async intercept(v, origin, answer) {
+    const cdp = await v.context.newCDPSession(v.page);
+    const headers = [{ name: 'Content-Type', value: answer.contentType || 'text/html; charset=utf-8' }];
+    cdp.on('Fetch.requestPaused', (e) => {
+      cdp.send('Fetch.fulfillRequest', {
+        requestId: e.requestId,
+        responseCode: answer.status || 200,
+        responseHeaders: headers,
+        body: Buffer.from(answer.body || '').toString('base64'),
+      }).catch(() => {});
+    });
+    await cdp.send('Fetch.enable', { patterns: [{ urlPattern: `${origin}/*`, requestStage: 'Request' }] });
+    return cdp;
+  }
+
   // What the page's console said (errors and warnings), but for Chromium's
   // report of the document's own error status: an error page is meant to
   // have one (its status is checked).
@@ -226,18 +248,21 @@ class Harness {
 
 // Launch Chromium (no sandbox only as root, where Chromium refuses its
 // sandbox: the suite runs as an unprivileged user, where it works), run the
-// walk, print the plan, exit non-zero on any failure.
+// walk, print the plan, exit non-zero on any failure. opts.args: more
+// command-line switches for Chromium, or an async function that finds them
+// (its failure fails the walk).
 async function main(walk, opts = {}) {
   let browser;
   let h;
   try {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (make deps installs Debian's chromium)`);
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
+    const extra = typeof opts.args === 'function' ? await opts.args() : (opts.args || []);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
       chromiumSandbox: !root,
-      args: root ? ['--no-sandbox'] : [],
+      args: (root ? ['--no-sandbox'] : []).concat(extra),
     });
     h = new Harness(browser, opts);
     h.diag(`chromium ${browser.version()}, axe-core ${require('axe-core/package.json').version}, `

@@ -141,6 +141,8 @@ apr_status_t cn_flow_hosted_choose(cn_ctx_t *ctx, const char *id, const char *co
             *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
         }
         (*screen)->prompt = prompt;
+        (*screen)->return_origin =
+            cn_url_origin(ctx->pool, cn_flow_request_str(login, "redirect_uri"));
         if (!prompt.select && !prompt.detect) {
             (*screen)->prompt.select = 1;
         }
