@@ -184,10 +184,10 @@ for my $c (
     ['scope not an array', { provider => 'imap', settings => $ok, scope => 'mail' }, qr/scope must be an array/],
     ['no host, a domain nobody knows', { provider => 'imap',
                                          settings => imap_settings('alice', imap_host => undef, imap_port => undef) },
-     qr/settings\.imap_host is required: no IMAP server is known for example\.test/],
+     qr/settings\.imap_host is required: no IMAP server was found for example\.test/],
     ['no host, a domain that signs in with OAuth', { provider => 'imap',
                                                      settings => imap_settings('alice', imap_host => undef, email => 'alice@gmail.com') },
-     qr/no IMAP server is known for gmail\.com \(it signs in with google\)/],
+     qr/no IMAP server was found for gmail\.com \(it signs in with google\)/],
 ) {
     my ($name, $body, $says) = @$c;
     $r = api(POST => '/grants', $body);

@@ -175,23 +175,27 @@ apr_status_t cn_imap_settings_read(cn_ctx_t *ctx, json_t *settings, cn_imap_logi
  * here. A network call may come: no database handle may be held. */
 static apr_status_t discover(cn_ctx_t *ctx, const char *email, cn_imap_login_t *login)
 {
-    const cn_known_domain_t *k = cn_providers_lookup(ctx->pool, email);
+    cn_mail_settings_t *found = NULL;
     const char *domain = strchr(email, '@') + 1;
-    if (!k || !k->imap_host) {
-        return bad(ctx, apr_psprintf(ctx->pool, "settings.imap_host is required: no IMAP "
-                                     "server is known for %.255s%s%s%s", domain,
-                                     k ? " (it signs in with " : "", k ? k->provider : "",
-                                     k ? ")" : ""));
+    apr_status_t rv = cn_discover(ctx, email, &found);
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        return APR_EGENERAL; /* ctx->res says why */
     }
-    login->host = k->imap_host;
+    if (!found || !found->imap_host) {
+        return bad(ctx, apr_psprintf(ctx->pool, "settings.imap_host is required: no IMAP "
+                                     "server was found for %.255s%s%s%s", domain,
+                                     found ? " (it signs in with " : "",
+                                     found ? found->provider : "", found ? ")" : ""));
+    }
+    login->host = found->imap_host;
     if (!login->port) {
-        login->port = k->imap_port;
+        login->port = found->imap_port;
         if (!login->security) {
-            login->security = CN_IMAP_SSL; /* the table's servers are IMAPS */
+            login->security = found->security ? found->security : CN_IMAP_SSL;
         }
     }
     if (!login->type) {
-        login->type = k->type;
+        login->type = found->type;
     }
     return APR_SUCCESS;
 }
