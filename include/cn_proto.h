@@ -64,6 +64,26 @@ const char *cn_http_form(apr_pool_t *pool, const char *const *pairs);
 const char *cn_http_url_with_query(apr_pool_t *pool, const char *url,
                                    const char *const *pairs);
 
+/* ---- where libcurl connects for a user ---- */
+
+typedef struct cn_curl_guard_t {
+    apr_pool_t *pool;             /* for the words of a refusal */
+    const cn_addr_allow_t *allow; /* ConnectAllowAddresses; NULL: public addresses only */
+    const char *refused;          /* after the transfer: why an address was refused (the
+                                   * last one), for the log; NULL when none was */
+} cn_curl_guard_t;
+
+/* Make the libcurl handle EASY (a CURL *) connect only where
+ * cn_addr_permitted(GUARD->allow) says it may: each address is checked on
+ * the socket libcurl is about to connect (CURLOPT_OPENSOCKETFUNCTION),
+ * after the name was resolved, so the address checked is the address
+ * connected to (no second lookup a DNS server could answer otherwise). A
+ * refused address fails like one where nothing listens (libcurl tries the
+ * next, then gives up with CURLE_COULDNT_CONNECT). No proxy is used: its
+ * address would be checked instead of the server's. GUARD must outlive the
+ * transfer. APR_EGENERAL when libcurl refuses an option. */
+apr_status_t cn_curl_guard(void *easy, cn_curl_guard_t *guard);
+
 /* ---- IMAP: a mailbox password proven by a LOGIN ---- */
 /* The IMAP client seam (libcurl's IMAP behind it in the module; unit tests
  * of callers may put another there): connect, secure the connection, LOGIN,
