@@ -55,7 +55,8 @@ typedef struct cn_mail_settings_t {
 
 /* How discovery reaches the network; the glue fills one per server from its
  * directives (ConnectDNSServer, ConnectAutoconfigURL, ConnectDiscoveryGuessPort,
- * ConnectDiscoveryTimeout, ConnectCAFile). The typedef is in cn_core.h. */
+ * ConnectDiscoveryTimeout, ConnectCAFile, ConnectAllowAddresses). The typedef
+ * is in cn_core.h. */
 struct cn_discover_conf_t {
     const char *dns_server;   /* "ADDRESS:PORT" (IPv6 as [ADDRESS]:PORT); NULL: the
                                * system's resolvers (/etc/resolv.conf) */
@@ -64,6 +65,8 @@ struct cn_discover_conf_t {
     int guess_port;           /* where imap.<domain> and mail.<domain> are tried (993) */
     long timeout_ms;          /* the budget of one discovery, all steps together */
     const char *ca_file;      /* trust for the guess's TLS; NULL: the system's */
+    const cn_addr_allow_t *allow; /* ConnectAllowAddresses: the non-public addresses
+                                   * discovery may connect to; NULL: none */
 };
 
 /* Defaults and limits. */
@@ -117,6 +120,13 @@ apr_status_t cn_autoconfig_parse(apr_pool_t *pool, const char *buf, apr_size_t l
 apr_status_t cn_autoconfig_parse_domain(apr_pool_t *pool, const char *buf, apr_size_t len,
                                         const char *domain, cn_mail_settings_t **out,
                                         const char **why);
+
+/* 1 when the host (and port, and user) of template TMPL is the same for
+ * every address: the operator chose where its requests go. 0 when an
+ * address's domain or the address itself has a say (%{domain} in the host,
+ * as in the defaults): a user chose the host, and the request is held to
+ * the address rule (cn_addr_permitted) on the resolver's answers. */
+int cn_autoconfig_template_host_fixed(apr_pool_t *pool, const char *tmpl);
 
 /* TEMPLATE with %EMAILADDRESS%, %EMAILLOCALPART% and %EMAILDOMAIN%
  * replaced by the parts of EMAIL (local@domain); other text as it is. */
@@ -187,8 +197,10 @@ const cn_dns_srv_t *cn_dns_srv_pick(const apr_array_header_t *records);
 
 /* APR_SUCCESS when a TLS connection to HOST:PORT at one of ADDRS (numeric,
  * from cn_dns_addrs) is made within TIMEOUT_MS with a certificate for HOST
- * that CONF's CA file (or the system's) trusts. *WHY (may be NULL) says
- * what failed. */
+ * that CONF's CA file (or the system's) trusts. Only addresses
+ * cn_addr_permitted(CONF->allow) permits are connected (the caller leaves
+ * the others out; the socket is checked again): none, APR_EACCES. *WHY (may
+ * be NULL) says what failed. */
 apr_status_t cn_discover_tls_probe(apr_pool_t *pool, const cn_discover_conf_t *conf,
                                    const char *host, int port, const apr_array_header_t *addrs,
                                    long timeout_ms, const char **why);

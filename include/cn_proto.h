@@ -22,6 +22,15 @@ typedef struct cn_http_request_t {
     const char *accept;       /* the Accept header; NULL: application/json */
     apr_size_t max_response;  /* a lower size cap than the client's, or 0 */
     long timeout_ms;          /* a shorter time cap than the client's, or 0 */
+    /* The URL's host was chosen by a user or by DNS answers (auto-discovery),
+     * not by the operator: the request gets a handle of its own (no
+     * connection, DNS entry or TLS session of another request), and
+     * connects only where cn_addr_permitted(ALLOW) permits (cn_curl_guard). */
+    int user_chosen;
+    const cn_addr_allow_t *allow; /* with user_chosen: ConnectAllowAddresses; NULL: none */
+    const char *pinned;       /* with user_chosen, or NULL: "HOST:PORT:ADDR[,ADDR...]"
+                               * (IPv6 in brackets), where the caller's resolver found
+                               * the URL's host: libcurl connects there, asking no one */
 } cn_http_request_t;
 
 typedef struct cn_http_response_t {
@@ -35,7 +44,8 @@ typedef struct cn_http_response_t {
 struct cn_http_t {
     /* APR_SUCCESS when an HTTP answer came (whatever its status);
      * APR_TIMEUP on a timeout, APR_ENOSPC when the answer exceeds the size
-     * cap, APR_EGENERAL for other transport failures. */
+     * cap, APR_EACCES when a user_chosen host is at no permitted address
+     * (nothing was connected), APR_EGENERAL for other transport failures. */
     apr_status_t (*perform)(cn_http_t *http, apr_pool_t *pool, const cn_http_request_t *req,
                             cn_http_response_t *resp);
     void *baton;
@@ -64,6 +74,26 @@ const char *cn_http_form(apr_pool_t *pool, const char *const *pairs);
 const char *cn_http_url_with_query(apr_pool_t *pool, const char *url,
                                    const char *const *pairs);
 
+/* ---- where libcurl connects for a user ---- */
+
+typedef struct cn_curl_guard_t {
+    apr_pool_t *pool;             /* for the words of a refusal */
+    const cn_addr_allow_t *allow; /* ConnectAllowAddresses; NULL: public addresses only */
+    const char *refused;          /* after the transfer: why an address was refused (the
+                                   * last one), for the log; NULL when none was */
+} cn_curl_guard_t;
+
+/* Make the libcurl handle EASY (a CURL *) connect only where
+ * cn_addr_permitted(GUARD->allow) says it may: each address is checked on
+ * the socket libcurl is about to connect (CURLOPT_OPENSOCKETFUNCTION),
+ * after the name was resolved, so the address checked is the address
+ * connected to (no second lookup a DNS server could answer otherwise). A
+ * refused address fails like one where nothing listens (libcurl tries the
+ * next, then gives up with CURLE_COULDNT_CONNECT). No proxy is used: its
+ * address would be checked instead of the server's. GUARD must outlive the
+ * transfer. APR_EGENERAL when libcurl refuses an option. */
+apr_status_t cn_curl_guard(void *easy, cn_curl_guard_t *guard);
+
 /* ---- IMAP: a mailbox password proven by a LOGIN ---- */
 /* The IMAP client seam (libcurl's IMAP behind it in the module; unit tests
  * of callers may put another there): connect, secure the connection, LOGIN,
@@ -91,6 +121,8 @@ typedef enum cn_imap_outcome_t {
     CN_IMAP_DENIED,        /* it refused them */
     CN_IMAP_NO_MECHANISM,  /* it offers no password login (AUTHENTICATE PLAIN or LOGIN) */
     CN_IMAP_NO_ANSWER,     /* no connection, no answer in time, or not an IMAP answer */
+    CN_IMAP_ADDRESS_REFUSED, /* the host is at no address a user's connection may go to
+                              * (cn_addr_permitted): nothing was connected */
     CN_IMAP_TLS_UNTRUSTED, /* its certificate is not trusted, or not issued for the host */
     CN_IMAP_TLS_FAILED,    /* no TLS: STARTTLS refused, or no TLS spoken on the port */
     CN_IMAP_PLAIN_REFUSED, /* security plain, which the operator does not allow */
@@ -112,12 +144,16 @@ typedef struct cn_imap_options_t {
     const char *ca_file; /* NULL: the system's trust store */
     long timeout_ms;     /* bounds the connection and the whole LOGIN (ConnectIMAPTimeout) */
     int allow_plain;
+    const cn_addr_allow_t *allow; /* ConnectAllowAddresses; NULL: public addresses only */
 } cn_imap_options_t;
 
 /* The libcurl IMAP client: imap/imaps only, a fresh connection per LOGIN
  * (never reused: it was logged in), TLS 1.2 or later verified against
  * CA_FILE, STARTTLS required when asked for, the password sent by
- * AUTHENTICATE PLAIN or LOGIN (never in a URL), then NOOP and LOGOUT. */
+ * AUTHENTICATE PLAIN or LOGIN (never in a URL), then NOOP and LOGOUT.
+ * The server is whatever a user typed or discovery found: it is connected
+ * only at an address cn_addr_permitted(ALLOW) permits (cn_curl_guard);
+ * a host at no such address is CN_IMAP_ADDRESS_REFUSED. */
 apr_status_t cn_imap_curl_make(apr_pool_t *pool, const cn_imap_options_t *opts,
                                cn_imap_t **out);
 
@@ -126,8 +162,10 @@ apr_status_t cn_imap_curl_make(apr_pool_t *pool, const cn_imap_options_t *opts,
 cn_imap_outcome_t cn_imap_curl_outcome(int code, const char *errbuf);
 
 /* The event a LOGIN that came to OUTCOME fails with (CN_EV__COUNT for
- * CN_IMAP_LOGGED_IN): invalid_authentication, provider_not_responding,
- * provider_tls_failed, provider_settings_invalid, service_unavailable. */
+ * CN_IMAP_LOGGED_IN): invalid_authentication, provider_not_responding (no
+ * answer, or a refused address: to the application, a server that cannot
+ * be reached), provider_tls_failed, provider_settings_invalid,
+ * service_unavailable. */
 cn_event_id_t cn_imap_outcome_event(cn_imap_outcome_t outcome);
 
 /* 1 when HOST is a host name an IMAP request may name: DNS labels of

@@ -292,6 +292,67 @@ const char *cn_url_origin(apr_pool_t *pool, const char *url);
  * organizations, consumers (in any case). */
 int cn_url_tenant_valid(const char *tenant);
 
+/* ---- network addresses: where the module connects for a user ---- */
+/* What an IP address is (RFC 6890 and IANA's special-purpose address
+ * registries), and the operator's exceptions (ConnectAllowAddresses). A
+ * connection whose destination a user or a user's DNS chose (auto-discovery,
+ * an IMAP LOGIN) goes only to a public address or to one the exceptions
+ * name: anything else would let whoever types an address or runs a domain
+ * make the server reach its loopback, its cloud's metadata service or the
+ * private network behind it. */
+
+typedef enum cn_addr_kind_t {
+    CN_ADDR_PUBLIC,        /* global unicast: none of the below */
+    CN_ADDR_UNSPECIFIED,   /* 0.0.0.0/8 ("this network"), :: */
+    CN_ADDR_LOOPBACK,      /* 127.0.0.0/8, ::1 */
+    CN_ADDR_PRIVATE,       /* 10/8, 172.16/12, 192.168/16 (RFC 1918); fc00::/7 (unique
+                            * local), fec0::/10 (site-local, deprecated) */
+    CN_ADDR_SHARED,        /* 100.64.0.0/10: carrier-grade NAT (RFC 6598) */
+    CN_ADDR_LINK_LOCAL,    /* 169.254.0.0/16 (cloud metadata services), fe80::/10 */
+    CN_ADDR_MULTICAST,     /* 224.0.0.0/4, ff00::/8 */
+    CN_ADDR_BROADCAST,     /* 255.255.255.255 */
+    CN_ADDR_DOCUMENTATION, /* 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32, 3fff::/20 */
+    CN_ADDR_BENCHMARKING,  /* 198.18.0.0/15, 2001:2::/48 */
+    CN_ADDR_RESERVED       /* the rest that is no global unicast: 192.0.0.0/24, 240.0.0.0/4,
+                            * 2001::/23 (Teredo among them), 64:ff9b:1::/48, 100::/64,
+                            * and IPv6 outside 2000::/3 */
+} cn_addr_kind_t;
+
+/* The kind of the address of FAMILY (AF_INET: 4 bytes, AF_INET6: 16 bytes,
+ * network order) at BYTES. An IPv6 address that carries an IPv4 address --
+ * IPv4-mapped (::ffff:0:0/96), NAT64 (64:ff9b::/96), 6to4 (2002::/16) --
+ * is of that IPv4 address's kind. CN_ADDR_RESERVED for another family. */
+cn_addr_kind_t cn_addr_kind_of(int family, const unsigned char *bytes);
+
+/* The same for the numeric address TEXT (dotted quad or IPv6 text, no zone,
+ * no brackets). APR_EINVAL when TEXT is no such address. */
+apr_status_t cn_addr_kind(const char *text, cn_addr_kind_t *out);
+
+/* "public", "loopback", "private", "link-local", ... for log lines. */
+const char *cn_addr_kind_name(cn_addr_kind_t kind);
+
+/* The non-public addresses the operator lets users' connections reach. */
+typedef struct cn_addr_allow_t cn_addr_allow_t;
+
+/* The exceptions of CIDRS (const char *: "ADDRESS" or "ADDRESS/BITS", IPv4
+ * or IPv6 numeric, BITS in decimal; an IPv4-mapped IPv6 subnet is taken as
+ * the IPv4 one), made with apr_ipsubnet_create. APR_EINVAL with *WHY naming
+ * the entry that is none. No entries: an empty list (public addresses only). */
+apr_status_t cn_addr_allow_make(apr_pool_t *pool, const apr_array_header_t *cidrs,
+                                cn_addr_allow_t **out, const char **why);
+
+/* The exceptions as configured, separated by spaces ("" for none). */
+const char *cn_addr_allow_text(apr_pool_t *pool, const cn_addr_allow_t *allow);
+
+/* APR_SUCCESS when a connection chosen by a user or by DNS answers may go to
+ * the numeric address ADDR: it is public (cn_addr_kind), or one of ALLOW's
+ * subnets (may be NULL: none) has it. An IPv4-mapped address is checked as
+ * the IPv4 address it is. APR_EACCES otherwise, APR_EINVAL for what is no
+ * numeric address; *WHY (may be NULL) says so for the log, e.g. "127.0.0.1
+ * is not a public address (loopback)". */
+apr_status_t cn_addr_permitted(apr_pool_t *pool, const cn_addr_allow_t *allow, const char *addr,
+                               const char **why);
+
 /* ---- the rendered-text cache ---- */
 /* A process-wide cache of rendered texts (a grant's JSON as jansson dumped
  * it), shared between threads. A text is found by its key and must carry the

@@ -253,7 +253,8 @@ is grant_row($bob), undef, '... gone, and its password with it';
 {
     my $h = CnTest::Httpd->new;
     $h->write_conf(extra => join "\n", 'ConnectCAFile ' . conf_value('cn_cafile'),
-                                       'ConnectIMAPAllowPlain On', 'ConnectIMAPTimeout 5');
+                                       'ConnectIMAPAllowPlain On', 'ConnectIMAPTimeout 5',
+                                       'ConnectAllowAddresses 127.0.0.1');
     ok $h->start, 'a server with ConnectIMAPAllowPlain On starts' or diag $h->output;
     like $h->output, qr/CN00703: ConnectIMAPAllowPlain On: mailbox passwords may be sent to IMAP servers without TLS/,
         '... warning about it';

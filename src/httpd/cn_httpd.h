@@ -41,6 +41,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_AUTOCONFIG_URL "ConnectAutoconfigURL"
 #define CN_DIR_GUESS_PORT "ConnectDiscoveryGuessPort"
 #define CN_DIR_DISCOVERY_TIMEOUT "ConnectDiscoveryTimeout"
+#define CN_DIR_ALLOW_ADDRESSES "ConnectAllowAddresses"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
@@ -97,6 +98,10 @@ typedef struct cn_server_conf_t {
     int guess_port;                /* ConnectDiscoveryGuessPort, -1: unset */
     int discovery_timeout;         /* ConnectDiscoveryTimeout, seconds, -1: unset */
     cn_discover_conf_t *discover;  /* what the core's discovery gets, made in post_config */
+    apr_array_header_t *allow_cidrs; /* ConnectAllowAddresses as given (checked); empty:
+                                      * unset; "none" alone: none, overriding the main server */
+    cn_addr_allow_t *allow;        /* from them, made in post_config: the non-public addresses
+                                    * users' connections may go to */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 

@@ -26,6 +26,7 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->provider_timeout = -1;
     sc->imap_timeout = -1;
     sc->imap_allow_plain = -1;
+    sc->allow_cidrs = apr_array_make(p, 2, sizeof(const char *));
     cn_discover_conf_init(p, sc);
     return sc;
 }
@@ -52,6 +53,7 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->imap_timeout = add->imap_timeout != -1 ? add->imap_timeout : base->imap_timeout;
     sc->imap_allow_plain = add->imap_allow_plain != -1 ? add->imap_allow_plain
                                                        : base->imap_allow_plain;
+    sc->allow_cidrs = add->allow_cidrs->nelts ? add->allow_cidrs : base->allow_cidrs;
     cn_discover_conf_merge(sc, base, add);
     sc->configured = add->configured || base->configured;
     return sc;
@@ -227,6 +229,29 @@ static const char *set_imap_allow_plain(cmd_parms *cmd, void *dc, int flag)
     return NULL;
 }
 
+#define ALLOW_NONE "none"
+
+/* ConnectAllowAddresses: each entry checked as it is read, so a bad one
+ * stops the server with a line naming the directive. */
+static const char *add_allow_address(cmd_parms *cmd, void *dc, const char *v)
+{
+    cn_server_conf_t *sc = conf_of(cmd);
+    apr_array_header_t *one = apr_array_make(cmd->temp_pool, 1, sizeof(const char *));
+    cn_addr_allow_t *allow;
+    const char *why = NULL;
+    int none = !strcasecmp(v, ALLOW_NONE);
+    if (sc->allow_cidrs->nelts
+        && (none || !strcmp(APR_ARRAY_IDX(sc->allow_cidrs, 0, const char *), ALLOW_NONE))) {
+        return CN_DIR_ALLOW_ADDRESSES ": 'none' cannot be combined with addresses";
+    }
+    APR_ARRAY_PUSH(one, const char *) = v;
+    if (!none && cn_addr_allow_make(cmd->temp_pool, one, &allow, &why) != APR_SUCCESS) {
+        return apr_pstrcat(cmd->pool, CN_DIR_ALLOW_ADDRESSES, ": ", why, NULL);
+    }
+    APR_ARRAY_PUSH(sc->allow_cidrs, const char *) = none ? ALLOW_NONE : v;
+    return NULL;
+}
+
 static const char *set_reencrypt(cmd_parms *cmd, void *dc, int flag)
 {
     conf_of(cmd)->reencrypt = flag;
@@ -276,6 +301,10 @@ const command_rec cn_cmds[] = {
                   "and odd setups)"),
     AP_INIT_TAKE1(CN_DIR_DISCOVERY_TIMEOUT, cn_discover_set_timeout, NULL, RSRC_CONF,
                   "seconds one auto-discovery may take, all its steps (default 10)"),
+    AP_INIT_ITERATE(CN_DIR_ALLOW_ADDRESSES, add_allow_address, NULL, RSRC_CONF,
+                    "ADDRESS[/BITS] ...: non-public addresses that auto-discovery and IMAP "
+                    "LOGINs (servers chosen by users and their DNS) may still connect to, "
+                    "e.g. an internal mail server; 'none' (default): public addresses only"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -521,6 +550,26 @@ static int check_ca_file(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
     return OK;
 }
 
+/* The exceptions of SC, in PCONF; a line at start-up says what they open. */
+static int load_allow(apr_pool_t *pconf, server_rec *s, cn_server_conf_t *sc)
+{
+    const apr_array_header_t *cidrs = sc->allow_cidrs;
+    const char *why = NULL;
+    if (cidrs->nelts && !strcmp(APR_ARRAY_IDX(cidrs, 0, const char *), ALLOW_NONE)) {
+        cidrs = NULL;
+    }
+    if (cn_addr_allow_make(pconf, cidrs, &sc->allow, &why) != APR_SUCCESS) {
+        return refuse(s, CN_DIR_ALLOW_ADDRESSES, why ? why : "not a list of subnets");
+    }
+    if (cidrs && cidrs->nelts) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, CNLOGNO(01010) "%s %s: auto-discovery "
+                     "and IMAP LOGINs, whose servers users and their domains' DNS choose, may "
+                     "connect to these non-public addresses", CN_DIR_ALLOW_ADDRESSES,
+                     cn_addr_allow_text(pconf, sc->allow));
+    }
+    return OK;
+}
+
 int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
@@ -589,6 +638,9 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
                          "passwords may be sent to IMAP servers without TLS",
                          CN_DIR_IMAP_ALLOW_PLAIN);
         }
+        if ((rv = load_allow(pconf, vs, sc)) != OK) {
+            return rv;
+        }
         cn_discover_conf_finish(pconf, vs, sc);
     }
     if (cn_socache_post_config(pconf, ptemp, s) != APR_SUCCESS) {
@@ -628,6 +680,7 @@ static void services_child_init(apr_pool_t *pchild, server_rec *s)
         imap_opts.ca_file = sc->ca_file;
         imap_opts.timeout_ms = sc->imap_timeout * 1000L;
         imap_opts.allow_plain = sc->imap_allow_plain;
+        imap_opts.allow = sc->allow;
         if (cn_imap_curl_make(pchild, &imap_opts, &sc->imap) != APR_SUCCESS) {
             sc->imap = NULL; /* IMAP LOGINs answer service_unavailable (503) */
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, CNLOGNO(00704) "cannot set up the "

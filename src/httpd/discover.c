@@ -132,6 +132,7 @@ void cn_discover_conf_finish(apr_pool_t *pconf, server_rec *s, cn_server_conf_t 
     d->timeout_ms = sc->discovery_timeout != -1 ? sc->discovery_timeout * 1000L
                                                 : CN_DISCOVER_TIMEOUT_MS;
     d->ca_file = sc->ca_file;
+    d->allow = sc->allow;
     sc->discover = d;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, CNLOGNO(00620) "auto-discovery: name server "
                  "%s, %d autoconfig URL template(s), guesses on port %d, at most %ld ms each",

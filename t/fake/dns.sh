@@ -1,7 +1,7 @@
 #!/bin/sh
 # The test suite's name server: dnsmasq on a free port of 127.0.0.1, run by
 # the (unprivileged) user of the tests, answering the SRV, MX and address
-# records of the auto-discovery tests (t/discovery.t) and NXDOMAIN for any
+# records of the auto-discovery tests (t/discovery.t, t/ssrf.t) and NXDOMAIN for any
 # other name under .test and .example. It never forwards a query: no
 # resolv.conf, no upstream server, no /etc/hosts.
 #
@@ -82,6 +82,17 @@ address=/imap.guess.test/127.0.0.1
 address=/imap.guess-mail.test/127.0.0.2
 address=/mail.guess-mail.test/127.0.0.1
 address=/imap.guess-badcert.test/127.0.0.1
+
+# t/ssrf.t: domains whose DNS points where users' connections may not go
+# (loopback, the cloud's metadata address, IPv6 loopback, IPv4-mapped);
+# ssrf-mx.test is found by its MX once its autoconfig host is refused
+address=/autoconfig.ssrf-ac.test/127.0.0.1
+address=/imap.ssrf-guess.test/127.0.0.1
+address=/autoconfig.ssrf-mx.test/127.0.0.1
+mx-host=ssrf-mx.test,aspmx.l.google.com,1
+address=/autoconfig.ssrf-meta.test/169.254.169.254
+address=/imap.ssrf-v6.test/::1
+address=/imap.ssrf-mapped.test/::ffff:127.0.0.1
 EOF
 }
 

@@ -15,6 +15,8 @@ Routes (PREFIX = /google or /microsoft/<tenant>):
                                                                       t/fake/autoconfig/<domain>.xml, for ac-big.test
                                                                       10 MB, else 404 (auto-discovery tests)
   GET  /_hits/autoconfig/<domain>                                     how often that document was asked for (JSON)
+  GET  /_hits/tls/<name>                                              how many TLS handshakes named <name> (SNI),
+                                                                      e.g. auto-discovery's guess (JSON)
 
 The TLS port also stands in for an IMAP server's 993 in auto-discovery's
 guess (a TLS handshake is all it checks): the certificate names
@@ -62,6 +64,7 @@ issued = []     # {"kind": code|access|refresh, "value", "email", "provider"}
 CTX = None      # the server's TLS context
 AUTOCONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "autoconfig")
 autoconfig_hits = {}  # domain -> documents asked for
+tls_hits = {}         # server name a client asked for (SNI) -> TLS handshakes begun
 
 
 def b64url(data):
@@ -188,6 +191,10 @@ class Handler(BaseHTTPRequestHandler):
         if m:
             with lock:
                 return self.send_json(200, {"domain": m.group(1), "hits": autoconfig_hits.get(m.group(1), 0)})
+        m = re.fullmatch(r"/_hits/tls/([a-z0-9._-]+)", url.path)
+        if m:
+            with lock:
+                return self.send_json(200, {"name": m.group(1), "hits": tls_hits.get(m.group(1), 0)})
         provider, op = self.provider_of(url.path)
         if op == "authorize":
             return self.authorize(provider, q)
@@ -370,6 +377,15 @@ class Server(ThreadingHTTPServer):
         print(f"fake: connection from {client_address}: {sys.exc_info()[1]!r}", file=sys.stderr, flush=True)
 
 
+def count_sni(sslobj, name, ctx):
+    # Every handshake that names a server: the guess's TLS check sends
+    # nothing after it, so this is where it shows.
+    if name:
+        with lock:
+            tls_hits[name.lower()] = tls_hits.get(name.lower(), 0) + 1
+    return None
+
+
 def main():
     global CTX
     port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -383,6 +399,7 @@ def main():
             refresh[token] = {"email": email, "who": who, "scope": "openid email", "provider": provider}
     CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     CTX.load_cert_chain(cert, key)
+    CTX.sni_callback = count_sni
     httpd = Server(("127.0.0.1", port), Handler)
     print(f"fake providers on https://127.0.0.1:{httpd.server_address[1]}", flush=True)
     httpd.serve_forever()

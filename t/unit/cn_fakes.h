@@ -154,6 +154,11 @@ static inline apr_status_t cn_fake_imap_login(cn_imap_t *imap, apr_pool_t *p,
         *error = "OpenSSL SSL_connect: SSL_ERROR_SYSCALL";
         return APR_EGENERAL;
     }
+    if (!strcmp(req->host, "internal.example")) {
+        *outcome = CN_IMAP_ADDRESS_REFUSED;
+        *error = "10.0.0.5 is not a public address (private)";
+        return APR_EGENERAL;
+    }
     if (!strcmp(req->host, "nomech.example")) {
         *outcome = CN_IMAP_NO_MECHANISM;
         return APR_EGENERAL;

@@ -455,6 +455,33 @@ START_TEST(test_template_check)
 }
 END_TEST
 
+/* Whose choice a template's host is: the operator's when it is the same
+ * for every address, else the address's (and the address rule applies). */
+static const struct host_case {
+    const char *tmpl;
+    int fixed;
+} host_cases[] = {
+    {CN_AUTOCONFIG_URL_DEFAULT_1, 0},
+    {CN_AUTOCONFIG_URL_DEFAULT_2, 0},
+    {"https://autoconfig.example.net/%{domain}.xml", 1},
+    {"https://ac.example.net/mail/config-v1.1.xml?emailaddress=%{email}&d=%{domain}", 1},
+    {"https://127.0.0.1:8443/autoconfig/%{domain}/config-v1.1.xml", 1},
+    {"https://[::1]:8443/%{domain}", 1},
+    {"https://%{domain}.autoconfig.example.net/x.xml", 0},
+    {"https://autoconfig.example.net:%{domain}/x.xml", 0},
+    {"https://%{email}@autoconfig.example.net/x.xml", 0},
+    {"https://autoconfig.%{domain}:8443/mail/config-v1.1.xml", 0},
+    {"https://x%{email}y/", 0},
+    {"not a url", 0},
+};
+
+START_TEST(test_template_host_fixed)
+{
+    const struct host_case *c = &host_cases[_i];
+    ck_assert_msg(cn_autoconfig_template_host_fixed(pool, c->tmpl) == c->fixed, "%s", c->tmpl);
+}
+END_TEST
+
 static Suite *autoconfig_suite(void)
 {
     Suite *s = suite_create("autoconfig");
@@ -476,6 +503,7 @@ static Suite *autoconfig_suite(void)
     tcase_add_loop_test(tc, test_substitute, 0, N(subst_cases));
     tcase_add_loop_test(tc, test_url, 0, N(url_cases));
     tcase_add_loop_test(tc, test_template_check, 0, N(tmpl_cases));
+    tcase_add_loop_test(tc, test_template_host_fixed, 0, N(host_cases));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -630,6 +630,28 @@ START_TEST(test_chain_inconclusive_not_cached)
 }
 END_TEST
 
+/* A template whose host is the address's domain is asked only where our
+ * resolver finds that host: with no answer (the name server here is not
+ * there), nothing is fetched, and the lookup's failure is logged. */
+START_TEST(test_chain_autoconfig_domain_host_needs_resolver)
+{
+    cn_mail_settings_t *ms = NULL;
+    apr_array_clear(cw.urls);
+    APR_ARRAY_PUSH(cw.urls, const char *) = "https://autoconfig.%{domain}/mail/config-v1.1.xml";
+    ck_assert_int_eq(cn_discover(&cw.ctx, "ann@mailhost.test", &ms), APR_NOTFOUND);
+    ck_assert_int_eq(cw.fake.calls, 0);
+    ck_assert_int_eq(chain_logged("CN00605: discovery: address lookup of "
+                                  "autoconfig.mailhost.test failed"), 1);
+    /* the operator's own host is asked as it is */
+    apr_array_clear(cw.urls);
+    APR_ARRAY_PUSH(cw.urls, const char *) = "https://ac.test/%{domain}.xml?e=%{email}";
+    ck_assert_int_eq(cn_discover(&cw.ctx, "ann@mailhost.test", &ms), APR_SUCCESS);
+    ck_assert_int_eq(cw.fake.calls, 1);
+    ck_assert_int_eq(cw.fake.last.user_chosen, 0);
+    ck_assert_ptr_null(cw.fake.last.pinned);
+}
+END_TEST
+
 /* Hostile or over-size documents are refused and logged; the chain goes on. */
 START_TEST(test_chain_hostile)
 {
@@ -721,6 +743,7 @@ static Suite *discover_suite(void)
     tcase_add_test(tc, test_chain_autoconfig_cached);
     tcase_add_test(tc, test_chain_inconclusive_not_cached);
     tcase_add_test(tc, test_chain_hostile);
+    tcase_add_test(tc, test_chain_autoconfig_domain_host_needs_resolver);
     tcase_add_test(tc, test_chain_cache_entries);
     suite_add_tcase(s, tc);
     return s;

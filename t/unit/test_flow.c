@@ -1197,7 +1197,10 @@ END_TEST
 /* The fake's own check can fail: a call made with a handle held is counted. */
 START_TEST(test_fake_sees_held_handle)
 {
-    cn_http_request_t req = {"GET", GOOGLE->user_url, NULL, NULL, 0, "at", NULL, 0, 0};
+    cn_http_request_t req = {0};
+    req.method = "GET";
+    req.url = GOOGLE->user_url;
+    req.bearer = "at";
     cn_http_response_t resp;
     w.ctx.db = &w.db;
     ck_assert_int_eq(w.http.perform(&w.http, pool, &req, &resp), APR_SUCCESS);

@@ -6,6 +6,9 @@
  * up a request fails it cleanly: resp->error, no header list left, the
  * handle not handed out again. */
 #include <stdarg.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <apr_strings.h>
 #include <curl/curl.h>
 
@@ -51,6 +54,12 @@ static struct fake_t {
     curl_write_callback write;
     void *write_data;
     char *errbuf;
+    /* a host a user chose: the address rule, and where the transfer "connects" */
+    curl_opensocket_callback opensocket;
+    void *opensocket_data;
+    const char *proxy, *resolve;
+    const char *connect_to; /* the address the fake transfer connects to (numeric) */
+    int sockets;            /* sockets the rule let the transfer open */
 } fake;
 
 CURL *__wrap_curl_easy_init(void)
@@ -156,6 +165,12 @@ CURLcode __wrap_curl_easy_setopt(CURL *c, CURLoption option, ...)
         fake.errbuf = p;
         fake.errbuf_cleared = p == NULL;
         break;
+    case CURLOPT_OPENSOCKETFUNCTION: fake.opensocket = (curl_opensocket_callback)fn; break;
+    case CURLOPT_OPENSOCKETDATA: fake.opensocket_data = p; break;
+    case CURLOPT_PROXY: fake.proxy = copy(p); break;
+    case CURLOPT_RESOLVE:
+        fake.resolve = p ? copy(((struct curl_slist *)p)->data) : NULL;
+        break;
     case CURLOPT_HTTPHEADER:
         if (p) {
             note_headers(p);
@@ -172,14 +187,53 @@ CURLcode __wrap_curl_easy_setopt(CURL *c, CURLoption option, ...)
     }
 }
 
+/* The socket libcurl would open for the address fake.connect_to, through
+ * the client's opensocket callback: 0 when the callback refused it. */
+static int fake_connect(void)
+{
+    struct {
+        struct curl_sockaddr a;
+        struct sockaddr_in6 room; /* libcurl's address is as long as its family needs */
+    } sa;
+    curl_socket_t fd;
+    memset(&sa, 0, sizeof(sa));
+    sa.a.socktype = SOCK_STREAM;
+    sa.a.protocol = IPPROTO_TCP;
+    if (strchr(fake.connect_to, ':')) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa.a.addr;
+        sa.a.family = AF_INET6;
+        sa.a.addrlen = sizeof(*in6);
+        in6->sin6_family = AF_INET6;
+        ck_assert_int_eq(inet_pton(AF_INET6, fake.connect_to, &in6->sin6_addr), 1);
+    }
+    else {
+        struct sockaddr_in *in = (struct sockaddr_in *)&sa.a.addr;
+        sa.a.family = AF_INET;
+        sa.a.addrlen = sizeof(*in);
+        in->sin_family = AF_INET;
+        ck_assert_int_eq(inet_pton(AF_INET, fake.connect_to, &in->sin_addr), 1);
+    }
+    fd = fake.opensocket(fake.opensocket_data, CURLSOCKTYPE_IPCXN, &sa.a);
+    if (fd == CURL_SOCKET_BAD) {
+        return 0;
+    }
+    close(fd);
+    fake.sockets++;
+    return 1;
+}
+
 /* The "server": the body in small pieces through the write callback, as
- * libcurl would hand it over, then the scripted result. */
+ * libcurl would hand it over, then the scripted result. With an address to
+ * connect to, the client's address rule decides first. */
 CURLcode __wrap_curl_easy_perform(CURL *c)
 {
     const char *b = fake.body ? fake.body : "";
     size_t left = strlen(b);
     (void)c;
     fake.performs++;
+    if (fake.connect_to && fake.opensocket && !fake_connect()) {
+        return CURLE_COULDNT_CONNECT;
+    }
     while (left) {
         size_t n = left < 5 ? left : 5;
         if (fake.write((char *)b, 1, n, fake.write_data) != n) {
@@ -530,6 +584,130 @@ START_TEST(test_request_caps)
 }
 END_TEST
 
+/* ---- a host a user chose ---------------------------------------------------- */
+
+static const struct chosen_case {
+    const char *name;
+    const char *address;     /* where the transfer connects */
+    const char *allow;       /* ConnectAllowAddresses, or NULL */
+    apr_status_t rv;
+    const char *error;       /* expected resp->error, or NULL */
+} chosen_cases[] = {
+    {"a public address", "93.184.215.14", NULL, APR_SUCCESS, NULL},
+    {"a public IPv6 address", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", NULL, APR_SUCCESS, NULL},
+    {"loopback", "127.0.0.1", NULL, APR_EACCES,
+     "not connected: 127.0.0.1 is not a public address (loopback)"},
+    {"the cloud's metadata service", "169.254.169.254", NULL, APR_EACCES,
+     "not connected: 169.254.169.254 is not a public address (link-local)"},
+    {"a private network", "10.20.30.40", NULL, APR_EACCES,
+     "not connected: 10.20.30.40 is not a public address (private)"},
+    {"IPv6 loopback", "::1", NULL, APR_EACCES, "not connected: ::1 is not a public address (loopback)"},
+    {"loopback, IPv4-mapped", "::ffff:127.0.0.1", NULL, APR_EACCES,
+     "not connected: ::ffff:127.0.0.1 is not a public address (loopback)"},
+    {"loopback the operator allows", "127.0.0.1", "127.0.0.0/8", APR_SUCCESS, NULL},
+    {"another private address than the one allowed", "10.0.0.1", "127.0.0.0/8", APR_EACCES,
+     "not connected: 10.0.0.1 is not a public address (private)"},
+};
+
+/* A request to a host a user chose gets a handle of its own (no
+ * connection or DNS entry of another request), no proxy, the addresses the
+ * caller resolved, and the address rule on its socket: a refused address is
+ * APR_EACCES, saying which, and nothing is connected. */
+START_TEST(test_user_chosen)
+{
+    const struct chosen_case *c = &chosen_cases[_i];
+    cn_http_t *http = client(1024);
+    cn_http_request_t req = {0};
+    cn_http_response_t resp;
+    apr_status_t rv;
+
+    req.method = "GET";
+    req.url = "https://autoconfig.user.example/mail/config-v1.1.xml";
+    req.accept = "application/xml";
+    req.user_chosen = 1;
+    req.pinned = "autoconfig.user.example:443:192.0.2.7";
+    if (c->allow) {
+        apr_array_header_t *cidrs = apr_array_make(pool, 1, sizeof(const char *));
+        cn_addr_allow_t *allow;
+        APR_ARRAY_PUSH(cidrs, const char *) = c->allow;
+        ck_assert_int_eq(cn_addr_allow_make(pool, cidrs, &allow, NULL), APR_SUCCESS);
+        req.allow = allow;
+    }
+    fake.connect_to = c->address;
+    fake.body = "<clientConfig/>";
+    fake.status = 200;
+    rv = http->perform(http, pool, &req, &resp);
+    ck_assert_msg(rv == c->rv, "%s: rv %d, expected %d (%s)", c->name, rv, c->rv,
+                  resp.error ? resp.error : "");
+    ck_assert_ptr_nonnull(fake.opensocket);
+    ck_assert_str_eq(fake.proxy, "");
+    ck_assert_str_eq(fake.resolve, "autoconfig.user.example:443:192.0.2.7");
+    ck_assert_int_eq(fake.sockets, c->rv == APR_SUCCESS);
+    if (c->error) {
+        ck_assert_msg(resp.error && !strcmp(resp.error, c->error), "%s: error %s", c->name,
+                      resp.error ? resp.error : "NULL");
+        ck_assert_int_eq(resp.status, 0);
+    }
+    else {
+        ck_assert_ptr_null(resp.error);
+        ck_assert_str_eq(resp.body, "<clientConfig/>");
+    }
+    /* its own handle, gone with its pinned addresses; the pooled one untouched */
+    ck_assert_int_eq(fake.inits, 2);
+    ck_assert_int_eq(fake.cleanups, 1);
+    ck_assert_int_eq(fake.lists_alive, 0);
+
+    /* the client's next ordinary request: the pooled handle, no address rule */
+    fake.opensocket = NULL;
+    fake.proxy = fake.resolve = NULL;
+    fake.sockets = 0;
+    req.user_chosen = 0;
+    req.pinned = NULL;
+    req.allow = NULL;
+    ck_assert_int_eq(http->perform(http, pool, &req, &resp), APR_SUCCESS);
+    ck_assert_ptr_null(fake.opensocket);
+    ck_assert_ptr_null(fake.proxy);
+    ck_assert_ptr_null(fake.resolve);
+    ck_assert_int_eq(fake.inits, 2);
+}
+END_TEST
+
+/* Setting up what a host a user chose adds can fail too: the request fails
+ * unsent, its own handle and pinned addresses go, the pool's handle stays. */
+static const struct chosen_setup_case {
+    const char *name;
+    CURLoption option;
+    int append;
+} chosen_setup_cases[] = {
+    {"CURLOPT_OPENSOCKETFUNCTION", CURLOPT_OPENSOCKETFUNCTION, 0},
+    {"CURLOPT_OPENSOCKETDATA", CURLOPT_OPENSOCKETDATA, 0},
+    {"CURLOPT_PROXY", CURLOPT_PROXY, 0},
+    {"CURLOPT_RESOLVE", CURLOPT_RESOLVE, 0},
+    {"the pinned addresses' list", NO_OPTION, 2},
+};
+
+START_TEST(test_user_chosen_setup_fails)
+{
+    const struct chosen_setup_case *c = &chosen_setup_cases[_i];
+    cn_http_t *http = client(1024);
+    cn_http_request_t req = {0};
+    cn_http_response_t resp;
+    req.method = "GET";
+    req.url = "https://autoconfig.user.example/x.xml";
+    req.user_chosen = 1;
+    req.pinned = "autoconfig.user.example:443:192.0.2.7";
+    fake.fail_option = c->option;
+    fake.fail_nth = 1;
+    fake.fail_append_nth = c->append;
+    ck_assert_int_eq(http->perform(http, pool, &req, &resp), APR_EGENERAL);
+    ck_assert_str_eq(resp.error, "cannot configure the HTTP client");
+    ck_assert_msg(fake.performs == 0, "%s: performed", c->name);
+    ck_assert_int_eq(fake.inits, 2);
+    ck_assert_msg(fake.cleanups == 1, "%s: %d cleanups", c->name, fake.cleanups);
+    ck_assert_msg(fake.lists_alive == 0, "%s: a list left behind", c->name);
+}
+END_TEST
+
 static Suite *http_curl_suite(void)
 {
     Suite *s = suite_create("http_curl");
@@ -545,6 +723,8 @@ static Suite *http_curl_suite(void)
     tcase_add_checked_fixture(tc, curl_setup, curl_teardown);
     tcase_add_loop_test(tc, test_request, 0, N(request_cases));
     tcase_add_loop_test(tc, test_request_caps, 0, N(cap_cases));
+    tcase_add_loop_test(tc, test_user_chosen, 0, N(chosen_cases));
+    tcase_add_loop_test(tc, test_user_chosen_setup_fails, 0, N(chosen_setup_cases));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -280,6 +280,7 @@ static const struct outcome_case {
     {CN_IMAP_DENIED, "invalid_authentication"},
     {CN_IMAP_NO_MECHANISM, "invalid_authentication"},
     {CN_IMAP_NO_ANSWER, "provider_not_responding"},
+    {CN_IMAP_ADDRESS_REFUSED, "provider_not_responding"},
     {CN_IMAP_TLS_UNTRUSTED, "provider_tls_failed"},
     {CN_IMAP_TLS_FAILED, "provider_tls_failed"},
     {CN_IMAP_PLAIN_REFUSED, "provider_settings_invalid"},
@@ -345,6 +346,25 @@ START_TEST(test_login_outcomes)
     ck_assert_str_eq(w.ctx.res.event->type, c->event);
     ck_assert_msg(strstr(w.ctx.res.description, c->says), "'%s' does not say '%s'",
                   w.ctx.res.description, c->says);
+}
+END_TEST
+
+/* A server at an address the rule refuses fails like one that does not
+ * answer; the log, not the application, learns which address it was. */
+START_TEST(test_login_address_refused)
+{
+    cn_imap_request_t req = request("internal.example", 993, CN_IMAP_SSL, ANN_PW);
+    ck_assert_int_ne(cn_imap_login(&w.ctx, &req), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_str_eq(w.ctx.res.event->type, "provider_not_responding");
+    ck_assert_str_eq(w.ctx.res.description, "the IMAP server internal.example:993 (ssl) is not "
+                     "at a public address; this server does not connect there "
+                     "(ConnectAllowAddresses)");
+    ck_assert_int_eq(logged("CN01011: IMAP LOGIN at internal.example:993 (ssl) refused: "
+                            "10.0.0.5 is not a public address (private); nothing was "
+                            "connected"), 1);
+    ck_assert_int_eq(logged("CN00702: "), 0);
+    ck_assert_int_eq(logged(ANN_PW), 0);
 }
 END_TEST
 
@@ -874,6 +894,7 @@ static Suite *imap_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_login_outcomes, 0, N(login_cases));
     tcase_add_test(tc, test_login_refusals);
+    tcase_add_test(tc, test_login_address_refused);
     tcase_add_loop_test(tc, test_login_check, 0, N(check_cases));
     tcase_add_test(tc, test_login_limits);
     tcase_add_test(tc, test_prove);

@@ -8,6 +8,9 @@
  * conversation is t/native_imap.t's, with Dovecot. */
 #include <stdarg.h>
 #include <apr_strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 
 #include "cn_proto.h"
@@ -38,6 +41,11 @@ static struct fake_t {
     curl_write_callback write;
     void *write_data;
     char *errbuf;
+    curl_opensocket_callback opensocket; /* the address rule */
+    void *opensocket_data;
+    const char *proxy;
+    const char *connect_to;  /* the address the "server" is at (numeric), or NULL */
+    int sockets;             /* sockets the rule let the LOGIN open */
 } fake;
 
 CURL *__wrap_curl_easy_init(void)
@@ -111,6 +119,9 @@ CURLcode __wrap_curl_easy_setopt(CURL *c, CURLoption option, ...)
     case CURLOPT_WRITEFUNCTION: fake.write = (curl_write_callback)fn; break;
     case CURLOPT_WRITEDATA: fake.write_data = p; break;
     case CURLOPT_ERRORBUFFER: fake.errbuf = p; break;
+    case CURLOPT_OPENSOCKETFUNCTION: fake.opensocket = (curl_opensocket_callback)fn; break;
+    case CURLOPT_OPENSOCKETDATA: fake.opensocket_data = p; break;
+    case CURLOPT_PROXY: fake.proxy = copy(p); break;
     default: break;
     }
     switch (kind) {
@@ -121,14 +132,57 @@ CURLcode __wrap_curl_easy_setopt(CURL *c, CURLoption option, ...)
     }
 }
 
-/* The "server": what it says after the LOGIN, in 1 KiB pieces, then the
- * scripted result. */
+/* The socket libcurl would open for fake.connect_to, through the client's
+ * opensocket callback: 0 when the rule refused it. */
+static int fake_connect(void)
+{
+    struct {
+        struct curl_sockaddr a;
+        struct sockaddr_in6 room; /* libcurl's address is as long as its family needs */
+    } sa;
+    curl_socket_t fd;
+    memset(&sa, 0, sizeof(sa));
+    sa.a.socktype = SOCK_STREAM;
+    sa.a.protocol = IPPROTO_TCP;
+    if (strchr(fake.connect_to, ':')) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa.a.addr;
+        sa.a.family = AF_INET6;
+        sa.a.addrlen = sizeof(*in6);
+        in6->sin6_family = AF_INET6;
+        ck_assert_int_eq(inet_pton(AF_INET6, fake.connect_to, &in6->sin6_addr), 1);
+    }
+    else {
+        struct sockaddr_in *in = (struct sockaddr_in *)&sa.a.addr;
+        sa.a.family = AF_INET;
+        sa.a.addrlen = sizeof(*in);
+        in->sin_family = AF_INET;
+        ck_assert_int_eq(inet_pton(AF_INET, fake.connect_to, &in->sin_addr), 1);
+    }
+    fd = fake.opensocket(fake.opensocket_data, CURLSOCKTYPE_IPCXN, &sa.a);
+    if (fd == CURL_SOCKET_BAD) {
+        return 0;
+    }
+    close(fd);
+    fake.sockets++;
+    return 1;
+}
+
+/* The "server": at fake.connect_to (when set) if the client's address rule
+ * lets it connect there; what it says after the LOGIN, in 1 KiB pieces,
+ * then the scripted result. */
 CURLcode __wrap_curl_easy_perform(CURL *c)
 {
     static char chunk[1024];
     apr_size_t left = fake.answer_len;
     (void)c;
     fake.performs++;
+    if (fake.connect_to && !fake_connect()) {
+        if (fake.errbuf) {
+            apr_cpystrn(fake.errbuf, "Failed to connect to imap.example.org port 993",
+                        CURL_ERROR_SIZE);
+        }
+        return CURLE_COULDNT_CONNECT;
+    }
     memset(chunk, '*', sizeof(chunk));
     while (left) {
         size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
@@ -162,15 +216,20 @@ static void teardown(void)
     curl_global_cleanup();
 }
 
-static cn_imap_t *client(int allow_plain)
+static cn_imap_t *client_allowing(int allow_plain, const cn_addr_allow_t *allow)
 {
-    cn_imap_options_t o = {"/etc/test-ca.pem", 2500, allow_plain};
+    cn_imap_options_t o = {"/etc/test-ca.pem", 2500, allow_plain, allow};
     cn_imap_t *imap = NULL;
     ck_assert_int_eq(cn_imap_curl_make(pool, &o, &imap), APR_SUCCESS);
     ck_assert_ptr_nonnull(imap);
     ck_assert_int_eq(imap->allow_plain, allow_plain);
     ck_assert_int_eq(imap->timeout_ms, 2500);
     return imap;
+}
+
+static cn_imap_t *client(int allow_plain)
+{
+    return client_allowing(allow_plain, NULL);
 }
 
 static cn_imap_request_t request(const char *security, int port)
@@ -243,6 +302,61 @@ START_TEST(test_login_options)
     ck_assert_int_eq(fake.nosignal, 1);
     ck_assert_str_eq(fake.login_options, "AUTH=PLAIN;AUTH=LOGIN");
     ck_assert_str_eq(fake.custom, "NOOP");
+    /* the server is the user's choice: the address rule on the socket, no proxy */
+    ck_assert_ptr_nonnull(fake.opensocket);
+    ck_assert_ptr_nonnull(fake.opensocket_data);
+    ck_assert_str_eq(fake.proxy, "");
+}
+END_TEST
+
+/* Where the server is decides whether the LOGIN connects at all: a
+ * non-public address is refused (CN_IMAP_ADDRESS_REFUSED, saying which in
+ * *ERROR for the log) unless ConnectAllowAddresses names it. */
+static const struct address_case {
+    const char *address, *allow;
+    cn_imap_outcome_t outcome;
+    const char *error;
+} address_cases[] = {
+    {"93.184.215.14", NULL, CN_IMAP_LOGGED_IN, NULL},
+    {"2a00:1450:4001:80b::200e", NULL, CN_IMAP_LOGGED_IN, NULL},
+    {"127.0.0.1", NULL, CN_IMAP_ADDRESS_REFUSED, "127.0.0.1 is not a public address (loopback)"},
+    {"169.254.169.254", NULL, CN_IMAP_ADDRESS_REFUSED,
+     "169.254.169.254 is not a public address (link-local)"},
+    {"192.168.1.10", NULL, CN_IMAP_ADDRESS_REFUSED,
+     "192.168.1.10 is not a public address (private)"},
+    {"fe80::1", NULL, CN_IMAP_ADDRESS_REFUSED, "fe80::1 is not a public address (link-local)"},
+    {"::ffff:10.0.0.5", NULL, CN_IMAP_ADDRESS_REFUSED,
+     "::ffff:10.0.0.5 is not a public address (private)"},
+    {"127.0.0.1", "127.0.0.0/8", CN_IMAP_LOGGED_IN, NULL},
+    {"10.1.2.3", "10.1.2.0/24", CN_IMAP_LOGGED_IN, NULL},
+    {"10.1.3.3", "10.1.2.0/24", CN_IMAP_ADDRESS_REFUSED,
+     "10.1.3.3 is not a public address (private)"},
+};
+
+START_TEST(test_address_rule)
+{
+    const struct address_case *c = &address_cases[_i];
+    cn_imap_request_t req = request(CN_IMAP_SSL, 993);
+    cn_imap_outcome_t outcome = CN_IMAP_CLIENT_FAILED;
+    const char *error = NULL;
+    cn_addr_allow_t *allow = NULL;
+    if (c->allow) {
+        apr_array_header_t *cidrs = apr_array_make(pool, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(cidrs, const char *) = c->allow;
+        ck_assert_int_eq(cn_addr_allow_make(pool, cidrs, &allow, NULL), APR_SUCCESS);
+    }
+    fake.connect_to = c->address;
+    ck_assert_int_eq(login(client_allowing(0, allow), &req, &outcome, &error),
+                     c->outcome == CN_IMAP_LOGGED_IN ? APR_SUCCESS : APR_EGENERAL);
+    ck_assert_msg(outcome == c->outcome, "%s: outcome %d", c->address, outcome);
+    ck_assert_int_eq(fake.sockets, c->outcome == CN_IMAP_LOGGED_IN);
+    if (c->error) {
+        ck_assert_msg(error && !strcmp(error, c->error), "%s: %s", c->address,
+                      error ? error : "NULL");
+    }
+    else {
+        ck_assert_ptr_null(error);
+    }
 }
 END_TEST
 
@@ -314,7 +428,8 @@ END_TEST
 static const CURLoption failing_options[] = {
     CURLOPT_URL, CURLOPT_PROTOCOLS_STR, CURLOPT_USERNAME, CURLOPT_PASSWORD,
     CURLOPT_LOGIN_OPTIONS, CURLOPT_USE_SSL, CURLOPT_SSL_VERIFYPEER, CURLOPT_CAINFO,
-    CURLOPT_TIMEOUT_MS, CURLOPT_FORBID_REUSE,
+    CURLOPT_TIMEOUT_MS, CURLOPT_FORBID_REUSE, CURLOPT_OPENSOCKETFUNCTION,
+    CURLOPT_OPENSOCKETDATA, CURLOPT_PROXY,
 };
 
 START_TEST(test_setup_failure)
@@ -369,7 +484,7 @@ END_TEST
 
 START_TEST(test_make_needs_timeout)
 {
-    cn_imap_options_t o = {NULL, 0, 0};
+    cn_imap_options_t o = {NULL, 0, 0, NULL};
     cn_imap_t *imap = NULL;
     ck_assert_int_ne(cn_imap_curl_make(pool, &o, &imap), APR_SUCCESS);
 }
@@ -423,6 +538,7 @@ static Suite *imap_curl_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_login_options, 0, N(security_cases));
     tcase_add_loop_test(tc, test_perform_outcomes, 0, N(perform_cases));
+    tcase_add_loop_test(tc, test_address_rule, 0, N(address_cases));
     tcase_add_test(tc, test_answer_capped);
     tcase_add_test(tc, test_plain_refused);
     tcase_add_loop_test(tc, test_setup_failure, 0, N(failing_options));

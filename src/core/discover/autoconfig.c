@@ -101,6 +101,27 @@ apr_status_t cn_autoconfig_template_check(apr_pool_t *pool, const char *tmpl, co
     return APR_SUCCESS;
 }
 
+/* The authority of URL as apr_uri_parse reads it, or NULL. */
+static const char *authority(apr_pool_t *pool, const char *url)
+{
+    apr_uri_t u;
+    memset(&u, 0, sizeof(u));
+    if (apr_uri_parse(pool, url, &u) != APR_SUCCESS || !u.hostname) {
+        return NULL;
+    }
+    return apr_pstrcat(pool, u.user ? u.user : "", "@", u.password ? u.password : "", "@",
+                       u.hostname, ":", u.port_str ? u.port_str : "", NULL);
+}
+
+int cn_autoconfig_template_host_fixed(apr_pool_t *pool, const char *tmpl)
+{
+    /* two addresses that share nothing: the same authority for both, or the
+     * address has a say in where the request goes */
+    const char *a = authority(pool, cn_autoconfig_url(pool, tmpl, "a.example", "a@a.example"));
+    const char *b = authority(pool, cn_autoconfig_url(pool, tmpl, "b.test", "b@b.test"));
+    return a && b && !strcmp(a, b);
+}
+
 const char *cn_autoconfig_substitute(apr_pool_t *pool, const char *tmpl, const char *email)
 {
     const char *at = email ? strchr(email, '@') : NULL;

@@ -6,12 +6,16 @@
  * it answers TLS. One budget (ConnectDiscoveryTimeout) bounds all steps;
  * no database handle may be held meanwhile. What the network steps find is
  * cached per domain, with the login name as a template (%EMAILADDRESS%...)
- * so that every address of the domain shares the entry. */
+ * so that every address of the domain shares the entry. The domain's DNS
+ * decides where the autoconfig fetches and the guess connect: only to the
+ * addresses cn_addr_permitted allows (public ones, ConnectAllowAddresses),
+ * as our resolver found them; a step with none falls through. */
 #include <string.h>
 #include <ares.h>
 #include <libxml/parser.h>
 #include <apr_strings.h>
 #include <apr_time.h>
+#include <apr_uri.h>
 
 #include "cn_proto.h"
 #include "cn_discover.h"
@@ -83,6 +87,26 @@ static void dns_outcome(run_t *r, apr_status_t rv, const char *what, const char 
     }
 }
 
+/* The addresses of HOST (ADDRS, numeric) a connection may go to; each
+ * other one is logged and left out. */
+static apr_array_header_t *permitted(run_t *r, const char *host, const apr_array_header_t *addrs)
+{
+    apr_pool_t *pool = r->ctx->pool;
+    apr_array_header_t *ok = apr_array_make(pool, addrs->nelts, sizeof(const char *));
+    int i;
+    for (i = 0; i < addrs->nelts; ++i) {
+        const char *a = APR_ARRAY_IDX(addrs, i, const char *), *why = NULL;
+        if (cn_addr_permitted(pool, r->conf->allow, a, &why) == APR_SUCCESS) {
+            APR_ARRAY_PUSH(ok, const char *) = a;
+        }
+        else {
+            cn_log(r->ctx, CN_LOG_INFO, CNLOGNO(01012) "discovery: %s: %s; not connected "
+                   "(ConnectAllowAddresses)", host, why ? why : a);
+        }
+    }
+    return ok;
+}
+
 /* ---- RFC 6186 SRV records ----------------------------------------------- */
 
 static cn_mail_settings_t *by_srv(run_t *r)
@@ -120,8 +144,50 @@ static cn_mail_settings_t *by_srv(run_t *r)
 
 /* ---- autoconfig ---------------------------------------------------------- */
 
+/* For the autoconfig URL URL, whose host the address chose: ask our
+ * resolver where the host is, keep the addresses that may be connected,
+ * and pin the request to them (REQ). 0 when there is none. */
+static int pin(run_t *r, int n, const char *domain, const char *url, cn_http_request_t *req)
+{
+    apr_pool_t *pool = r->ctx->pool;
+    apr_array_header_t *addrs;
+    const char *why = NULL, *pinned;
+    apr_uri_t u;
+    apr_status_t rv;
+    int i;
+    memset(&u, 0, sizeof(u));
+    if (apr_uri_parse(pool, url, &u) != APR_SUCCESS || !u.hostname
+        || !cn_dns_name_valid(u.hostname)) {
+        cn_log(r->ctx, CN_LOG_DEBUG, CNLOGNO(01013) "discovery: autoconfig %d of %s: the URL "
+               "names no DNS host", n, domain);
+        return 0;
+    }
+    rv = cn_dns_addrs(pool, r->conf, u.hostname, budget(r, CN_DISCOVER_DNS_MS), &addrs, &why);
+    dns_outcome(r, rv, "address", u.hostname, why);
+    if (rv != APR_SUCCESS) {
+        return 0;
+    }
+    if (!(addrs = permitted(r, u.hostname, addrs))->nelts) {
+        return 0;
+    }
+    pinned = apr_psprintf(pool, "%s:%u:", u.hostname,
+                          u.port ? (unsigned)u.port : (unsigned)apr_uri_port_of_scheme("https"));
+    for (i = 0; i < addrs->nelts; ++i) {
+        const char *a = APR_ARRAY_IDX(addrs, i, const char *);
+        int v6 = strchr(a, ':') != NULL;
+        pinned = apr_pstrcat(pool, pinned, i ? "," : "", v6 ? "[" : "", a, v6 ? "]" : "", NULL);
+    }
+    req->user_chosen = 1;
+    req->allow = r->conf->allow;
+    req->pinned = pinned;
+    return 1;
+}
+
 /* The autoconfig documents of DOMAIN (EMAIL's, or its MX host's), in the
- * order of the templates; the first that names an IMAP server wins. */
+ * order of the templates; the first that names an IMAP server wins. A
+ * template whose host the operator wrote is asked as it is; one whose host
+ * is the address's domain (the defaults) only at the addresses our
+ * resolver found and the address rule permits. */
 static cn_mail_settings_t *by_autoconfig(run_t *r, const char *domain, const char *source)
 {
     cn_ctx_t *ctx = r->ctx;
@@ -131,8 +197,8 @@ static cn_mail_settings_t *by_autoconfig(run_t *r, const char *domain, const cha
         return NULL;
     }
     for (i = 0; i < urls->nelts; ++i) {
-        const char *url = cn_autoconfig_url(ctx->pool, APR_ARRAY_IDX(urls, i, const char *),
-                                            domain, r->email);
+        const char *tmpl = APR_ARRAY_IDX(urls, i, const char *);
+        const char *url = cn_autoconfig_url(ctx->pool, tmpl, domain, r->email);
         cn_http_request_t req = {0};
         cn_http_response_t resp;
         cn_mail_settings_t *ms = NULL;
@@ -145,6 +211,14 @@ static cn_mail_settings_t *by_autoconfig(run_t *r, const char *domain, const cha
         if (strncasecmp(url, "https://", 8)) {
             continue; /* checked at start-up; never plain HTTP */
         }
+        if (!cn_autoconfig_template_host_fixed(ctx->pool, tmpl)) {
+            if (!pin(r, i + 1, domain, url, &req)) {
+                continue;
+            }
+            if (!(ms_left = budget(r, CN_DISCOVER_HTTP_MS))) {
+                return NULL; /* the lookup took what was left */
+            }
+        }
         req.method = "GET";
         req.url = url;
         req.accept = "application/xml, text/xml;q=0.9, */*;q=0.1";
@@ -155,6 +229,11 @@ static cn_mail_settings_t *by_autoconfig(run_t *r, const char *domain, const cha
         if (rv == APR_ENOSPC) {
             cn_log(ctx, CN_LOG_INFO, CNLOGNO(00603) "discovery: autoconfig %d of %s refused: "
                    "the document is larger than %d bytes", i + 1, domain, CN_AUTOCONFIG_MAX);
+            continue;
+        }
+        if (rv == APR_EACCES) {
+            cn_log(ctx, CN_LOG_INFO, CNLOGNO(01014) "discovery: autoconfig %d of %s: %s "
+                   "(ConnectAllowAddresses)", i + 1, domain, resp.error ? resp.error : "refused");
             continue;
         }
         if (rv != APR_SUCCESS) {
@@ -229,7 +308,7 @@ static cn_mail_settings_t *by_guess(run_t *r)
         }
         rv = cn_dns_addrs(pool, r->conf, host, budget(r, CN_DISCOVER_DNS_MS), &addrs, &why);
         dns_outcome(r, rv, "address", host, why);
-        if (rv != APR_SUCCESS) {
+        if (rv != APR_SUCCESS || !(addrs = permitted(r, host, addrs))->nelts) {
             continue;
         }
         rv = cn_discover_tls_probe(pool, r->conf, host, r->conf->guess_port, addrs,

@@ -2,11 +2,14 @@
  * HOST that we trust? libcurl makes the connection (its TLS settings and
  * verification are the ones every other call uses) to the addresses our
  * resolver found (CURLOPT_RESOLVE), and stops once the handshake is done
- * (CURLOPT_CONNECT_ONLY with an https URL: nothing is sent after it). */
+ * (CURLOPT_CONNECT_ONLY with an https URL: nothing is sent after it). The
+ * domain's DNS chose those addresses: the address rule is on the socket
+ * (cn_curl_guard). */
 #include <string.h>
 #include <apr_strings.h>
 #include <curl/curl.h>
 
+#include "cn_proto.h"
 #include "cn_discover.h"
 
 static apr_status_t easy_cleanup(void *c)
@@ -27,6 +30,7 @@ apr_status_t cn_discover_tls_probe(apr_pool_t *pool, const cn_discover_conf_t *c
 {
     const char *resolve, *dummy;
     struct curl_slist *list;
+    cn_curl_guard_t guard;
     CURL *c;
     CURLcode rc;
     int i;
@@ -59,7 +63,10 @@ apr_status_t cn_discover_tls_probe(apr_pool_t *pool, const cn_discover_conf_t *c
         return APR_EGENERAL;
     }
     apr_pool_cleanup_register(pool, list, slist_cleanup, apr_pool_cleanup_null);
-    if (curl_easy_setopt(c, CURLOPT_URL, apr_psprintf(pool, "https://%s:%d/", host, port))
+    guard.pool = pool;
+    guard.allow = conf ? conf->allow : NULL;
+    if (cn_curl_guard(c, &guard) != APR_SUCCESS
+        || curl_easy_setopt(c, CURLOPT_URL, apr_psprintf(pool, "https://%s:%d/", host, port))
             != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_RESOLVE, list) != CURLE_OK
@@ -70,8 +77,8 @@ apr_status_t cn_discover_tls_probe(apr_pool_t *pool, const cn_discover_conf_t *c
         || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
-        || (conf && conf->ca_file && curl_easy_setopt(c, CURLOPT_CAINFO, conf->ca_file) != CURLE_OK)
-        || curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK) {
+        || (conf && conf->ca_file
+            && curl_easy_setopt(c, CURLOPT_CAINFO, conf->ca_file) != CURLE_OK)) {
         apr_pool_cleanup_run(pool, c, easy_cleanup);
         *why = "cannot set up libcurl";
         return APR_EGENERAL;
@@ -80,6 +87,10 @@ apr_status_t cn_discover_tls_probe(apr_pool_t *pool, const cn_discover_conf_t *c
     apr_pool_cleanup_run(pool, c, easy_cleanup);
     if (rc == CURLE_OK) {
         return APR_SUCCESS;
+    }
+    if (rc == CURLE_COULDNT_CONNECT && guard.refused) {
+        *why = guard.refused;
+        return APR_EACCES;
     }
     *why = curl_easy_strerror(rc);
     return rc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP : APR_EGENERAL;

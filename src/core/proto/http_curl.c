@@ -1,5 +1,7 @@
 /* The libcurl implementation of cn_http_t. Easy handles are pooled per
- * process (apr_reslist) so connections and TLS sessions are reused. */
+ * process (apr_reslist) so connections and TLS sessions are reused; a
+ * request to a host a user chose gets a handle of its own, the address
+ * rule on its sockets, and the addresses its caller resolved. */
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_reslist.h>
@@ -119,6 +121,75 @@ static apr_status_t request_setup(CURL *c, const cn_http_options_t *opts, apr_po
                                                                            : APR_EGENERAL;
 }
 
+/* The handle of a request to a host a user chose, its own, and the
+ * addresses pinned on it: both go when the request is done (own_cleanup). */
+typedef struct own_handle_t {
+    CURL *c;
+    struct curl_slist *resolve;
+} own_handle_t;
+
+static apr_status_t own_cleanup(void *data)
+{
+    own_handle_t *o = data;
+    curl_easy_cleanup(o->c);
+    curl_slist_free_all(o->resolve);
+    return APR_SUCCESS;
+}
+
+/* What a request to a host a user chose adds: the address rule, and the
+ * addresses the caller found for the host. */
+static apr_status_t user_chosen_setup(own_handle_t *o, apr_pool_t *pool,
+                                      const cn_http_request_t *req, cn_curl_guard_t *guard)
+{
+    guard->pool = pool;
+    guard->allow = req->allow;
+    if (cn_curl_guard(o->c, guard) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!req->pinned) {
+        return APR_SUCCESS;
+    }
+    if (!(o->resolve = curl_slist_append(NULL, req->pinned))) {
+        return APR_EGENERAL;
+    }
+    return curl_easy_setopt(o->c, CURLOPT_RESOLVE, o->resolve) == CURLE_OK ? APR_SUCCESS
+                                                                           : APR_EGENERAL;
+}
+
+/* A handle for REQ: from the pool, or (*OWN) for a host a user chose one of
+ * its own, cleaned up with POOL at the latest. */
+static apr_status_t handle_get(curl_client_t *cc, apr_pool_t *pool, const cn_http_request_t *req,
+                               CURL **c, own_handle_t **own)
+{
+    *own = NULL;
+    if (!req->user_chosen) {
+        return apr_reslist_acquire(cc->handles, (void **)c);
+    }
+    if (!(*c = curl_easy_init())) {
+        return APR_ENOMEM;
+    }
+    *own = apr_pcalloc(pool, sizeof(**own));
+    (*own)->c = *c;
+    apr_pool_cleanup_register(pool, *own, own_cleanup, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+/* Done with C: a handle of its own goes, a pooled one goes back when it is
+ * REUSABLE. */
+static void handle_put(curl_client_t *cc, apr_pool_t *pool, CURL *c, own_handle_t *own,
+                       int reusable)
+{
+    if (own) {
+        apr_pool_cleanup_run(pool, own, own_cleanup);
+    }
+    else if (reusable) {
+        apr_reslist_release(cc->handles, c);
+    }
+    else {
+        apr_reslist_invalidate(cc->handles, c);
+    }
+}
+
 static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_http_request_t *req,
                                  cn_http_response_t *resp)
 {
@@ -131,10 +202,12 @@ static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_htt
     long status = 0;
     char *ctype = NULL;
     apr_status_t rv;
+    cn_curl_guard_t guard = {0};
+    own_handle_t *own;
     int detached;
 
     memset(resp, 0, sizeof(*resp));
-    if (apr_reslist_acquire(cc->handles, (void **)&c) != APR_SUCCESS) {
+    if (handle_get(cc, pool, req, &c, &own) != APR_SUCCESS) {
         resp->error = "no HTTP client handle";
         return APR_EGENERAL;
     }
@@ -143,10 +216,11 @@ static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_htt
     sink.max = req->max_response && req->max_response < cc->opts.max_response
                    ? req->max_response
                    : cc->opts.max_response;
-    if (request_setup(c, &cc->opts, pool, req, &sink, errbuf, &headers) != APR_SUCCESS) {
+    if (request_setup(c, &cc->opts, pool, req, &sink, errbuf, &headers) != APR_SUCCESS
+        || (own && user_chosen_setup(own, pool, req, &guard) != APR_SUCCESS)) {
         /* The handle may hold options half set, and pointers to this
          * frame and to the list: it is not handed out again. */
-        apr_reslist_invalidate(cc->handles, c);
+        handle_put(cc, pool, c, own, 0);
         curl_slist_free_all(headers);
         resp->error = "cannot configure the HTTP client";
         return APR_EGENERAL;
@@ -175,16 +249,15 @@ static apr_status_t curl_perform(cn_http_t *http, apr_pool_t *pool, const cn_htt
         resp->error = "timed out";
         rv = APR_TIMEUP;
     }
+    else if (rc == CURLE_COULDNT_CONNECT && guard.refused) {
+        resp->error = apr_pstrcat(pool, "not connected: ", guard.refused, NULL);
+        rv = APR_EACCES;
+    }
     else {
         resp->error = apr_pstrdup(pool, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         rv = APR_EGENERAL;
     }
-    if (detached) {
-        apr_reslist_release(cc->handles, c);
-    }
-    else {
-        apr_reslist_invalidate(cc->handles, c);
-    }
+    handle_put(cc, pool, c, own, detached);
     curl_slist_free_all(headers);
     return rv;
 }

@@ -47,6 +47,7 @@ cn_event_id_t cn_imap_outcome_event(cn_imap_outcome_t outcome)
     case CN_IMAP_NO_MECHANISM:
         return CN_EV_INVALID_AUTHENTICATION;
     case CN_IMAP_NO_ANSWER:
+    case CN_IMAP_ADDRESS_REFUSED:
         return CN_EV_PROVIDER_NOT_RESPONDING;
     case CN_IMAP_TLS_UNTRUSTED:
     case CN_IMAP_TLS_FAILED:
@@ -72,6 +73,11 @@ static const char *outcome_text(apr_pool_t *pool, cn_imap_outcome_t outcome, con
     case CN_IMAP_NO_ANSWER:
         return apr_psprintf(pool, "no IMAP answer from %s within %ld s", where,
                             (timeout_ms + 999) / 1000);
+    case CN_IMAP_ADDRESS_REFUSED:
+        /* which address, and what it is, goes to the log only: the answer
+         * tells no one what a name resolves to inside the network */
+        return apr_psprintf(pool, "the IMAP server %s is not at a public address; this "
+                            "server does not connect there (ConnectAllowAddresses)", where);
     case CN_IMAP_TLS_UNTRUSTED:
         return apr_psprintf(pool, "the TLS certificate of %s is not trusted here "
                             "(ConnectCAFile), or not issued for that host name", where);
@@ -120,9 +126,16 @@ apr_status_t cn_imap_login(cn_ctx_t *ctx, const cn_imap_request_t *req)
         if (rv != APR_SUCCESS && outcome == CN_IMAP_LOGGED_IN) {
             outcome = CN_IMAP_CLIENT_FAILED; /* a confused client: not logged in */
         }
-        cn_log(ctx, CN_LOG_INFO, CNLOGNO(00702) "IMAP LOGIN at %s: %s in %" APR_TIME_T_FMT
-               " ms%s%s", where, outcome == CN_IMAP_LOGGED_IN ? "logged in" : "failed",
-               apr_time_as_msec(apr_time_now() - t0), error ? ": " : "", error ? error : "");
+        if (outcome == CN_IMAP_ADDRESS_REFUSED) {
+            cn_log(ctx, CN_LOG_NOTICE, CNLOGNO(01011) "IMAP LOGIN at %s refused: %s; nothing "
+                   "was connected (ConnectAllowAddresses)", where,
+                   error ? error : "not a public address");
+        }
+        else {
+            cn_log(ctx, CN_LOG_INFO, CNLOGNO(00702) "IMAP LOGIN at %s: %s in %" APR_TIME_T_FMT
+                   " ms%s%s", where, outcome == CN_IMAP_LOGGED_IN ? "logged in" : "failed",
+                   apr_time_as_msec(apr_time_now() - t0), error ? ": " : "", error ? error : "");
+        }
     }
     if (outcome == CN_IMAP_LOGGED_IN) {
         return APR_SUCCESS;

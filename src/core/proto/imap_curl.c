@@ -81,9 +81,11 @@ cn_imap_outcome_t cn_imap_curl_outcome(int code, const char *errbuf)
     }
 }
 
-/* Every option of one LOGIN, each result checked. */
+/* Every option of one LOGIN, each result checked; the server's address
+ * checked by GUARD. */
 static apr_status_t login_setup(CURL *c, const cn_imap_options_t *opts, apr_pool_t *pool,
-                                const cn_imap_request_t *req, sink_t *sink, char *errbuf)
+                                const cn_imap_request_t *req, sink_t *sink, char *errbuf,
+                                cn_curl_guard_t *guard)
 {
     int tls = strcmp(req->security, CN_IMAP_SSL) == 0;
     const char *url = apr_psprintf(pool, "%s://%s:%d/", tls ? "imaps" : "imap", req->host,
@@ -108,7 +110,8 @@ static apr_status_t login_setup(CURL *c, const cn_imap_options_t *opts, apr_pool
         || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, opts->timeout_ms) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, drop_write) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_WRITEDATA, sink) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
+        || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK
+        || cn_curl_guard(c, guard) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
@@ -120,6 +123,7 @@ static apr_status_t curl_login(cn_imap_t *imap, apr_pool_t *pool, const cn_imap_
     imap_client_t *ic = imap->baton;
     char *errbuf = apr_pcalloc(pool, CURL_ERROR_SIZE);
     sink_t *sink = apr_pcalloc(pool, sizeof(*sink));
+    cn_curl_guard_t *guard = apr_pcalloc(pool, sizeof(*guard));
     CURL *c;
     CURLcode rc;
 
@@ -142,13 +146,20 @@ static apr_status_t curl_login(cn_imap_t *imap, apr_pool_t *pool, const cn_imap_
     /* The handle (and the copies of the credentials it holds) goes with the
      * request's pool; the error buffer lives in the same pool. */
     apr_pool_cleanup_register(pool, c, easy_cleanup, apr_pool_cleanup_null);
-    if (login_setup(c, &ic->opts, pool, req, sink, errbuf) != APR_SUCCESS) {
+    guard->pool = pool;
+    guard->allow = ic->opts.allow;
+    if (login_setup(c, &ic->opts, pool, req, sink, errbuf, guard) != APR_SUCCESS) {
         *error = "cannot configure the IMAP client";
         return APR_EGENERAL;
     }
     rc = curl_easy_perform(c);
     *outcome = cn_imap_curl_outcome((int)rc, errbuf);
-    if (rc != CURLE_OK) {
+    if (rc == CURLE_COULDNT_CONNECT && guard->refused) {
+        /* no address was left to connect to: refused, not unreachable */
+        *outcome = CN_IMAP_ADDRESS_REFUSED;
+        *error = guard->refused;
+    }
+    else if (rc != CURLE_OK) {
         *error = apr_pstrdup(pool, errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
     return *outcome == CN_IMAP_LOGGED_IN ? APR_SUCCESS : APR_EGENERAL;
