@@ -113,6 +113,8 @@ typedef struct cn_imap_request_t {
     int port;             /* 1-65535 */
     const char *security; /* CN_IMAP_SSL, CN_IMAP_STARTTLS or CN_IMAP_PLAIN */
     const char *username, *password;
+    const char *pinned;   /* "HOST:PORT:ADDR[,ADDR...]": where HOST is, as the module's own
+                           * resolver (ConnectDNSServer) found it; NULL: the system's */
 } cn_imap_request_t;
 
 /* What a LOGIN came to. */

@@ -269,7 +269,10 @@ DNSDIR=""
 DNSPORT=""
 start_dns() {
   DNSDIR=$1
-  DNSPORT=$(sh t/fake/dns.sh start "$DNSDIR") || { DNSPORT=""; return 1; }
+  # Dovecot's ports become SRV records of dovecot.test (see t/fake/dns.sh).
+  DNSPORT=$(DOVECOT_IMAPS=$(printf '%s' "$IMAP_OPTS" | sed -n 's/.*-cn_imapport \([0-9]*\).*/\1/p') \
+            DOVECOT_STARTTLS=$(printf '%s' "$IMAP_OPTS" | sed -n 's/.*-cn_imapstarttls \([0-9]*\).*/\1/p') \
+            sh t/fake/dns.sh start "$DNSDIR") || { DNSPORT=""; return 1; }
   say "test name server on 127.0.0.1:$DNSPORT (dnsmasq, $DNSDIR)"
 }
 stop_dns() {

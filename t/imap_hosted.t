@@ -196,6 +196,19 @@ is value_of($page->content, 'port'), '993', '... port 993';
 like $page->content, qr{<option value="ssl" selected>}, '... SSL/TLS';
 like $page->content, qr{Yahoo Mail asks for an app password}, '... and the app-password hint';
 like $page->content, qr{<a href="https://[^"]*yahoo[^"]*"}, '... linking Yahoo\'s guide';
+($f, undef, $page) = to_form(login_hint => 'alice@dovecot.test');
+is value_of($page->content, 'host'), 'imap.dovecot.test', 'an address whose domain has SRV records: its server filled in';
+is value_of($page->content, 'port'), imap_port('imaps'), '... and port';
+$res = submit($f, $page, email => 'alice@dovecot.test', username => 'alice', host => '', port => '',
+              security => 'ssl', password => $pw{alice});
+is $res->code, 303, '... the right password with the server left to discovery: 303';
+is query_of($res->header('Location'))->{success}, 'true', '... success';
+($f, undef, $page) = to_form(login_hint => 'alice@dovecot-starttls.test');
+like $page->content, qr{<option value="starttls" selected>}, 'a domain of IMAP with STARTTLS: STARTTLS chosen';
+$res = submit($f, $page, email => 'alice@dovecot-starttls.test', username => 'alice', host => '', port => '',
+              security => 'ssl', password => $pw{alice});
+is $res->code, 303, '... the select\'s default left, the server to discovery: 303';
+is query_of($res->header('Location'))->{success}, 'true', '... success over STARTTLS' or diag $res->content;
 (undef, undef, $page) = to_form(type => 'yahoo');
 is value_of($page->content, 'host'), 'imap.mail.yahoo.com', 'settings.type yahoo: the server filled in';
 like $page->content, qr{Yahoo Mail asks for an app password}, '... and the hint';

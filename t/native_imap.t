@@ -204,6 +204,20 @@ is $r->{json}{error}{type}, 'integration_not_found', '... integration_not_found'
 $r = api(POST => '/grants', { provider => 'imap', settings => $ok }, app => undef);
 is $r->code, 401, 'no application credentials: 401';
 
+# ---- no server given: auto-discovery finds it (RFC 6186 SRV records of the test name server) ----
+for my $c (['dovecot.test', 'ssl', imap_port('imaps'), 201],
+           # the same server and user: the same mailbox, re-authenticated
+           ['dovecot-starttls.test', 'starttls', imap_port('starttls'), 200]) {
+    my ($domain, $security, $port, $status) = @$c;
+    $r = api(POST => '/grants', { provider => 'imap',
+                                  settings => imap_settings('alice', imap_host => undef, imap_port => undef,
+                                                            email => "alice\@$domain") });
+    is $r->code, $status, "no host, alice\@$domain: $status (found by its SRV record)" or diag $r->as_string;
+    is $r->{json}{data}{settings}{imap_host}, 'imap.dovecot.test', '... at the SRV record\'s host';
+    is $r->{json}{data}{settings}{imap_port}, 0 + $port, "... and port ($security)";
+    is $r->{json}{data}{settings}{imap_security}, $security, "... $security";
+}
+
 # ---- what the application may change, and what it may not -----------------------------------------------
 $row = grant_row($alice);
 $r = api(PATCH => "/grants/$alice", { settings => { refresh_token => 'rt-x' } });

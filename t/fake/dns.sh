@@ -6,6 +6,9 @@
 # resolv.conf, no upstream server, no /etc/hosts.
 #
 #   dns.sh start DIR [PORT]   writes DIR/dnsmasq.conf, starts dnsmasq on PORT
+#                             (with DOVECOT_IMAPS and DOVECOT_STARTTLS set: the
+#                             SRV records of dovecot.test and dovecot-starttls.test
+#                             that lead to the tests' Dovecot on those ports)
 #                             (default: a free one), prints the port; its pid
 #                             is in DIR/dnsmasq.pid, its queries in DIR/dnsmasq.log
 #   dns.sh stop DIR           stops the dnsmasq started for DIR
@@ -94,6 +97,16 @@ address=/autoconfig.ssrf-meta.test/169.254.169.254
 address=/imap.ssrf-v6.test/::1
 address=/imap.ssrf-mapped.test/::ffff:127.0.0.1
 EOF
+    if [ -n "${DOVECOT_IMAPS:-}" ] && [ -n "${DOVECOT_STARTTLS:-}" ]; then
+        cat >>"$dir/dnsmasq.conf" <<EOF
+
+# The tests' Dovecot, found by RFC 6186 (t/native_imap.t, t/imap_hosted.t):
+# IMAPS for dovecot.test, STARTTLS for dovecot-starttls.test
+address=/imap.dovecot.test/127.0.0.1
+srv-host=_imaps._tcp.dovecot.test,imap.dovecot.test,$DOVECOT_IMAPS,0,0
+srv-host=_imap._tcp.dovecot-starttls.test,imap.dovecot.test,$DOVECOT_STARTTLS,0,0
+EOF
+    fi
 }
 
 case "$cmd" in

@@ -309,7 +309,7 @@ END_TEST
 static cn_imap_request_t request(const char *host, int port, const char *security,
                                  const char *password)
 {
-    cn_imap_request_t r = {host, port, security, "ann@example.org", password};
+    cn_imap_request_t r = {host, port, security, "ann@example.org", password, NULL};
     return r;
 }
 

@@ -44,6 +44,7 @@ static struct fake_t {
     curl_opensocket_callback opensocket; /* the address rule */
     void *opensocket_data;
     const char *proxy;
+    const char *resolve;     /* the first entry of CURLOPT_RESOLVE, or NULL */
     const char *connect_to;  /* the address the "server" is at (numeric), or NULL */
     int sockets;             /* sockets the rule let the LOGIN open */
 } fake;
@@ -122,6 +123,7 @@ CURLcode __wrap_curl_easy_setopt(CURL *c, CURLoption option, ...)
     case CURLOPT_OPENSOCKETFUNCTION: fake.opensocket = (curl_opensocket_callback)fn; break;
     case CURLOPT_OPENSOCKETDATA: fake.opensocket_data = p; break;
     case CURLOPT_PROXY: fake.proxy = copy(p); break;
+    case CURLOPT_RESOLVE: fake.resolve = p ? copy(((struct curl_slist *)p)->data) : NULL; break;
     default: break;
     }
     switch (kind) {
@@ -306,6 +308,22 @@ START_TEST(test_login_options)
     ck_assert_ptr_nonnull(fake.opensocket);
     ck_assert_ptr_nonnull(fake.opensocket_data);
     ck_assert_str_eq(fake.proxy, "");
+    /* no address pinned: libcurl asks the system's resolver */
+    ck_assert_ptr_null(fake.resolve);
+}
+END_TEST
+
+/* A host the module's own resolver found is pinned to its addresses. */
+START_TEST(test_pinned)
+{
+    cn_imap_request_t req = request(CN_IMAP_SSL, 993);
+    cn_imap_outcome_t outcome = CN_IMAP_CLIENT_FAILED;
+    const char *error = NULL;
+    req.pinned = "imap.example.org:993:93.184.215.14,[2a00:1450:4001:80b::200e]";
+    ck_assert_int_eq(login(client(1), &req, &outcome, &error), APR_SUCCESS);
+    ck_assert_str_eq(fake.resolve, req.pinned);
+    /* the address rule still checks the socket */
+    ck_assert_ptr_nonnull(fake.opensocket);
 }
 END_TEST
 
@@ -537,6 +555,7 @@ static Suite *imap_curl_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_login_options, 0, N(security_cases));
+    tcase_add_test(tc, test_pinned);
     tcase_add_loop_test(tc, test_perform_outcomes, 0, N(perform_cases));
     tcase_add_loop_test(tc, test_address_rule, 0, N(address_cases));
     tcase_add_test(tc, test_answer_capped);

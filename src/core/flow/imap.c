@@ -74,9 +74,36 @@ apr_status_t cn_imap_login_check(cn_ctx_t *ctx, const cn_imap_login_t *l)
     return APR_SUCCESS;
 }
 
+/* Where HOST is, for a LOGIN on PORT, as the module's own resolver finds it
+ * ("HOST:PORT:ADDR,..."), when ConnectDNSServer names one; NULL (libcurl asks
+ * the system's) when it does not, HOST is an address, or it finds nothing. */
+static const char *pinned_host(cn_ctx_t *ctx, const char *host, int port)
+{
+    apr_array_header_t *addrs;
+    const char *pinned, *c;
+    int i;
+    if (!ctx->discover || !ctx->discover->dns_server) {
+        return NULL;
+    }
+    for (c = host; *c && (apr_isdigit(*c) || *c == '.'); ++c) {
+    }
+    if (!*c || cn_dns_addrs(ctx->pool, ctx->discover, host, CN_DISCOVER_DNS_MS, &addrs, NULL)
+                   != APR_SUCCESS) {
+        return NULL;
+    }
+    pinned = apr_psprintf(ctx->pool, "%s:%d:", host, port);
+    for (i = 0; i < addrs->nelts; ++i) {
+        const char *a = APR_ARRAY_IDX(addrs, i, const char *);
+        int v6 = strchr(a, ':') != NULL;
+        pinned = apr_pstrcat(ctx->pool, pinned, i ? "," : "", v6 ? "[" : "", a, v6 ? "]" : "",
+                             NULL);
+    }
+    return pinned;
+}
+
 apr_status_t cn_imap_prove(cn_ctx_t *ctx, const cn_imap_login_t *login, cn_flow_proof_t *proof)
 {
-    cn_imap_request_t req;
+    cn_imap_request_t req = {0};
     cn_identity_t *id;
     if (cn_imap_login_check(ctx, login) != APR_SUCCESS) {
         return APR_EGENERAL;
@@ -86,6 +113,7 @@ apr_status_t cn_imap_prove(cn_ctx_t *ctx, const cn_imap_login_t *login, cn_flow_
     req.security = login->security;
     req.username = login->username;
     req.password = login->password;
+    req.pinned = pinned_host(ctx, req.host, req.port);
     if (cn_imap_login(ctx, &req) != APR_SUCCESS) {
         return APR_EGENERAL;
     }

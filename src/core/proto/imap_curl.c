@@ -44,6 +44,12 @@ static apr_status_t easy_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+static apr_status_t slist_cleanup(void *data)
+{
+    curl_slist_free_all(data);
+    return APR_SUCCESS;
+}
+
 cn_imap_outcome_t cn_imap_curl_outcome(int code, const char *errbuf)
 {
     switch ((CURLcode)code) {
@@ -151,6 +157,18 @@ static apr_status_t curl_login(cn_imap_t *imap, apr_pool_t *pool, const cn_imap_
     if (login_setup(c, &ic->opts, pool, req, sink, errbuf, guard) != APR_SUCCESS) {
         *error = "cannot configure the IMAP client";
         return APR_EGENERAL;
+    }
+    if (req->pinned) { /* the host where the module's resolver found it */
+        struct curl_slist *resolve = curl_slist_append(NULL, req->pinned);
+        if (!resolve) {
+            *error = "cannot configure the IMAP client";
+            return APR_EGENERAL;
+        }
+        apr_pool_cleanup_register(pool, resolve, slist_cleanup, apr_pool_cleanup_null);
+        if (curl_easy_setopt(c, CURLOPT_RESOLVE, resolve) != CURLE_OK) {
+            *error = "cannot configure the IMAP client";
+            return APR_EGENERAL;
+        }
     }
     rc = curl_easy_perform(c);
     *outcome = cn_imap_curl_outcome((int)rc, errbuf);
