@@ -152,6 +152,16 @@ apr_status_t cn_flow_hosted_choose(cn_ctx_t *ctx, const char *id, const char *co
                                    const char *chosen, const char *email, cn_flow_t **out,
                                    cn_flow_screen_t **screen);
 
+/* GET /auth without a provider and with prompt select_provider and/or
+ * detect (seed "Server-Side Login Screen"), of the application ctx->app_id:
+ * *CHOSEN the provider to go on with (a button's PROVIDER is in QUERY once
+ * chosen; EMAIL, the address typed, detected: *LOGIN_HINT then), or
+ * *SCREEN the screen to show. APR_ENOENT: the request asks for no screen
+ * (a provider, or no such prompt). A failure is a page (the redirect URI is
+ * not one of the application's). */
+apr_status_t cn_flow_authorize_choose(cn_ctx_t *ctx, const apr_table_t *query, const char **chosen,
+                                      const char **login_hint, cn_flow_screen_t **screen);
+
 /* The OAuth 2.0 authorization request, GET /auth, of the application
  * ctx->app_id (the glue checked client_id) with QUERY. A failure (in
  * ctx->res) is a page: the provider, the integration or the redirect URI

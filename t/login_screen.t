@@ -11,6 +11,7 @@ use HTTP::Request ();
 use URI ();
 use CnTest qw(:all);
 use CnTest::Flow;
+use CnTest::OAuth;
 
 reset_db();
 my $RU = app_redirect_uri('one');
@@ -162,5 +163,32 @@ $u->query_param(email => 'someone@yahoo.com');
 $page = $f->browser_get("$u");
 like $page->header('Location') // '', qr{/imap\?state=}, 'an address at yahoo.com: the IMAP form';
 like $f->browser_get($page->header('Location'))->content, qr{imap\.mail\.yahoo\.com}, '... with Yahoo\'s server';
+
+# ---- the same screen for the authorization request (GET /auth, seed's example) ----
+{
+    my $b = browser();
+    my $res = $b->get(authorize_url(provider => undef, prompt => 'select_provider,detect', state => 'az'));
+    is $res->code, 200, 'GET /auth without a provider, prompt select_provider,detect: the login screen';
+    my @ab = buttons($res->content);
+    is_deeply [map { $_->[0] } @ab], ['google', 'microsoft', 'imap'], '... its buttons';
+    like $res->content, qr{<input type="hidden" name="state" value="az">}, '... the request in the email box';
+    unlike $res->content, qr{name="provider"}, '... but no provider';
+    my $a = authorize(browser => $b, provider => undef, prompt => 'select_provider,detect', state => 'az',
+                      query => 'provider=google');
+    ok $a->{code}, 'the Google button: through Google to a code' or diag $a->{error};
+    is $a->{result}{state}, 'az', '... with its state';
+    $res = $b->get(authorize_url(provider => undef, prompt => 'detect', state => 'az', login_hint => undef)
+                   . '&email=someone%40gmail.com');
+    is $res->code, 302, 'the address typed, at gmail.com: 302';
+    like $res->header('Location') // '', qr{/google/authorize}, '... to Google';
+    is query_of($res->header('Location'))->{login_hint}, 'someone@gmail.com', '... with it as login_hint';
+    $res = $b->get(authorize_url(provider => undef, prompt => 'detect', state => 'az') . '&email=nope');
+    is $res->code, 200, 'not an address: the screen again';
+    like $res->content, qr{aria-invalid="true" aria-describedby="email-error"}, '... the error on the email box';
+    $res = $b->get(authorize_url(provider => undef, prompt => 'select_provider', redirect_uri => 'https://evil.example/cb'));
+    is_deeply [error_page_problems($res, 'redirect_uri_not_allowed')], [], 'a redirect_uri of no integration: the error page';
+    $res = $b->get(authorize_url(provider => undef, state => 'az'));
+    is_deeply [error_page_problems($res, 'provider_required')], [], 'no provider and no prompt: provider_required';
+}
 
 done_testing;

@@ -109,6 +109,11 @@ int cn_page_ok(cn_req_t *req);
 int cn_route_auth_create(cn_req_t *req);
 int cn_route_login(cn_req_t *req);
 int cn_route_callback(cn_req_t *req);
+/* The login screen (choose.html) of SCREEN: its email box sent by GET to
+ * ACTION with the HIDDEN fields (a JSON array of {name, value}), a button per
+ * provider to BUTTON_BASE followed by the provider's name. */
+int cn_login_screen(cn_req_t *req, const cn_flow_screen_t *screen, const char *action,
+                    json_t *hidden, const char *button_base);
 /* The IMAP form of a flow (imap.c): GET shows it, POST proves it. */
 int cn_route_imap_form(cn_req_t *req);
 int cn_route_imap_submit(cn_req_t *req);

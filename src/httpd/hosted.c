@@ -80,34 +80,43 @@ static const char *screen_form_action(cn_req_t *req, const cn_flow_screen_t *scr
     return add_source(p, sources, screen->return_origin);
 }
 
+int cn_login_screen(cn_req_t *req, const cn_flow_screen_t *screen, const char *action,
+                    json_t *hidden, const char *button_base)
+{
+    apr_pool_t *p = req->r->pool;
+    json_t *values, *providers = cn_json_own(p, json_array());
+    const char *error = screen_error(screen->error);
+    int i;
+    for (i = 0; screen->prompt.select && i < screen->providers->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(screen->providers, i, const char *);
+        json_array_append_new(providers,
+                              json_pack("{s:s,s:s,s:s}", "name", name, "label",
+                                        provider_label(name), "url",
+                                        apr_pstrcat(p, button_base, cn_url_encode(p, name),
+                                                    NULL)));
+    }
+    values = cn_json_own(p, json_pack("{s:O,s:b,s:b,s:b,s:s,s:O,s:s}", "providers", providers,
+                                      "has_providers", json_array_size(providers) > 0, "detect",
+                                      screen->prompt.detect, "detect_first",
+                                      screen->prompt.detect_first, "action", action, "hidden",
+                                      hidden, "email", screen->email ? screen->email : ""));
+    if (values && error) {
+        json_object_set_new(values, "error", json_pack("{s:s,s:s}", "message", error, "field",
+                                                       "email"));
+    }
+    return cn_page_render(req, HTTP_OK, "choose.html", values, screen_form_action(req, screen));
+}
+
 /* The login screen of login request ID: buttons to /login?id=&provider=,
  * and/or an email box that comes back to /login?id=&email=. */
 static int login_screen(cn_req_t *req, const char *id, const cn_flow_screen_t *screen)
 {
     apr_pool_t *p = req->r->pool;
     const char *login = apr_pstrcat(p, req->ctx.base_url, "/login", NULL);
-    json_t *values, *providers = cn_json_own(p, json_array());
-    const char *error = screen_error(screen->error);
-    int i;
-    for (i = 0; screen->prompt.select && i < screen->providers->nelts; ++i) {
-        const char *name = APR_ARRAY_IDX(screen->providers, i, const char *);
-        json_array_append_new(
-            providers,
-            json_pack("{s:s,s:s,s:s}", "name", name, "label", provider_label(name), "url",
-                      apr_pstrcat(p, login, "?id=", cn_url_encode(p, id), "&provider=",
-                                  cn_url_encode(p, name), NULL)));
-    }
-    values = cn_json_own(p, json_pack("{s:O,s:b,s:b,s:b,s:s,s:[{s:s,s:s}],s:s}", "providers",
-                                      providers, "has_providers", json_array_size(providers) > 0,
-                                      "detect", screen->prompt.detect, "detect_first",
-                                      screen->prompt.detect_first, "action", login, "hidden",
-                                      "name", "id", "value", id, "email",
-                                      screen->email ? screen->email : ""));
-    if (values && error) {
-        json_object_set_new(values, "error", json_pack("{s:s,s:s}", "message", error, "field",
-                                                       "email"));
-    }
-    return cn_page_render(req, HTTP_OK, "choose.html", values, screen_form_action(req, screen));
+    return cn_login_screen(req, screen, login,
+                           cn_json_own(p, json_pack("[{s:s,s:s}]", "name", "id", "value", id)),
+                           apr_pstrcat(p, login, "?id=", cn_url_encode(p, id), "&provider=",
+                                       NULL));
 }
 
 int cn_route_login(cn_req_t *req)

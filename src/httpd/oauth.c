@@ -11,10 +11,37 @@
 
 /* ---- GET /auth -------------------------------------------------------------- */
 
+/* The login screen of an authorization request: the request again with the
+ * provider of a button, or with the address typed (its other parameters as
+ * hidden fields of the email box). */
+static int authorize_screen(cn_req_t *req, const cn_flow_screen_t *screen)
+{
+    apr_pool_t *p = req->r->pool;
+    const char *action = apr_pstrcat(p, req->ctx.base_url, "/auth", NULL);
+    const apr_array_header_t *arr = apr_table_elts(req->query);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    json_t *hidden = cn_json_own(p, json_array());
+    const char *base = apr_pstrcat(p, action, "?", NULL);
+    int i;
+    for (i = 0; i < arr->nelts; ++i) {
+        if (!e[i].key || !e[i].val || !strcmp(e[i].key, "provider") || !strcmp(e[i].key, "email")) {
+            continue;
+        }
+        json_array_append_new(hidden, json_pack("{s:s,s:s}", "name", e[i].key, "value", e[i].val));
+        base = apr_pstrcat(p, base, cn_url_encode(p, e[i].key), "=", cn_url_encode(p, e[i].val),
+                           "&", NULL);
+    }
+    return cn_login_screen(req, screen, action, hidden, apr_pstrcat(p, base, "provider=", NULL));
+}
+
 int cn_route_authorize(cn_req_t *req)
 {
     const char *client_id = apr_table_get(req->query, "client_id"), *location = NULL;
+    const char *chosen = NULL, *hint = NULL;
+    cn_flow_screen_t *screen = NULL;
+    apr_table_t *query = req->query;
     cn_flow_t *flow = NULL;
+    apr_status_t rv;
     /* First of all the application: a page until its redirect URI is known. */
     if (!client_id || !*client_id) {
         return cn_page_error(req, CN_EV_INVALID_CLIENT, "client_id is required");
@@ -23,7 +50,23 @@ int cn_route_authorize(cn_req_t *req)
         return cn_page_error(req, CN_EV_INVALID_CLIENT, "no application has this client_id");
     }
     req->ctx.app_id = client_id;
-    if (cn_flow_authorize_begin(&req->ctx, req->query, &flow, &location) != APR_SUCCESS) {
+    /* Without a provider, the login screen may choose it (prompt). */
+    rv = cn_flow_authorize_choose(&req->ctx, req->query, &chosen, &hint, &screen);
+    if (rv == APR_SUCCESS && screen) {
+        return authorize_screen(req, screen);
+    }
+    if (rv == APR_SUCCESS) {
+        query = apr_table_copy(req->r->pool, req->query);
+        apr_table_unset(query, "email");
+        apr_table_setn(query, "provider", chosen);
+        if (hint) {
+            apr_table_setn(query, "login_hint", hint);
+        }
+    }
+    else if (rv != APR_ENOENT) {
+        return cn_page_result(req);
+    }
+    if (cn_flow_authorize_begin(&req->ctx, query, &flow, &location) != APR_SUCCESS) {
         return cn_page_result(req);
     }
     if (!flow) {

@@ -15,6 +15,7 @@
 #include <apr_strings.h>
 
 #include "cn_proto.h"
+#include "cn_discover.h"
 #include "flow.h"
 
 #define CN_AUTHORIZE_TTL 1800 /* seconds to sign in at the provider */
@@ -167,6 +168,74 @@ static apr_status_t check_request(cn_ctx_t *ctx, const apr_table_t *query,
     }
     if (expires) {
         json_object_set_new(request, "expires_in", json_integer(expires));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_flow_authorize_choose(cn_ctx_t *ctx, const apr_table_t *query, const char **chosen,
+                                      const char **login_hint, cn_flow_screen_t **screen)
+{
+    const char *provider = apr_table_get(query, "provider");
+    const char *redirect_uri = apr_table_get(query, "redirect_uri");
+    const char *email = apr_table_get(query, "email");
+    apr_array_header_t *usable = NULL;
+    cn_integration_t *it = NULL;
+    cn_prompt_t prompt;
+    apr_status_t rv;
+    int i;
+
+    *chosen = *login_hint = NULL;
+    *screen = NULL;
+    if ((provider && *provider) || cn_prompt_parse(apr_table_get(query, "prompt"), &prompt)
+        || (!prompt.select && !prompt.detect)) {
+        return APR_ENOENT;
+    }
+    if (!redirect_uri || !*redirect_uri) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
+                       "redirect_uri is required");
+    }
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cn_integration_usable(ctx, redirect_uri, &usable);
+    cn_ctx_db_close(ctx);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!usable->nelts || cn_url_redirect_uri_check(ctx->pool, redirect_uri, NULL) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED,
+                       "no integration of the application allows this redirect_uri");
+    }
+    if (email && prompt.detect) {
+        *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+        (*screen)->email = email;
+        if (!cn_email_valid(email)) {
+            (*screen)->error = CN_EV_INVALID_REQUEST;
+        }
+        else if (!(it = cn_flow_offered(usable, cn_flow_detect_provider(ctx, email)))) {
+            (*screen)->error = CN_EV_PROVIDER_NOT_SUPPORTED;
+        }
+        else {
+            *screen = NULL;
+            *login_hint = email;
+        }
+    }
+    else if (usable->nelts == 1) { /* one way in: straight there (seed) */
+        it = APR_ARRAY_IDX(usable, 0, cn_integration_t *);
+    }
+    if (it) {
+        *chosen = it->provider;
+        return APR_SUCCESS;
+    }
+    if (!*screen) {
+        *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+    }
+    (*screen)->prompt = prompt;
+    (*screen)->return_origin = cn_url_origin(ctx->pool, redirect_uri);
+    (*screen)->providers = apr_array_make(ctx->pool, usable->nelts, sizeof(const char *));
+    for (i = 0; i < usable->nelts; ++i) {
+        APR_ARRAY_PUSH((*screen)->providers, const char *) =
+            APR_ARRAY_IDX(usable, i, cn_integration_t *)->provider;
     }
     return APR_SUCCESS;
 }

@@ -18,6 +18,11 @@ apr_status_t cn_flow_from_login(cn_ctx_t *ctx, cn_login_t *login, cn_flow_t **ou
 apr_status_t cn_flow_login_claim(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin);
 /* Resume: the spent login request, called back once, and its origin. */
 apr_status_t cn_flow_login_resume(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin);
+/* The login screen's shared parts: the provider that serves EMAIL's mailbox
+ * (discovery; "imap" when nothing is known; no database handle held), and
+ * the integration of PROVIDER among USABLE (cn_integration_usable), or NULL. */
+const char *cn_flow_detect_provider(cn_ctx_t *ctx, const char *email);
+cn_integration_t *cn_flow_offered(const apr_array_header_t *usable, const char *provider);
 /* A string of LOGIN's request, or NULL. */
 const char *cn_flow_request_str(const cn_login_t *login, const char *key);
 

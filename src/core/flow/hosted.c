@@ -49,8 +49,7 @@ apr_status_t cn_flow_from_login(cn_ctx_t *ctx, cn_login_t *login, cn_flow_t **ou
     return APR_SUCCESS;
 }
 
-/* The provider that serves EMAIL's mailbox (no database handle held). */
-static const char *detect_provider(cn_ctx_t *ctx, const char *email)
+const char *cn_flow_detect_provider(cn_ctx_t *ctx, const char *email)
 {
     cn_mail_settings_t *found = NULL;
     if (cn_discover(ctx, email, &found) == APR_SUCCESS && found && found->provider) {
@@ -62,7 +61,7 @@ static const char *detect_provider(cn_ctx_t *ctx, const char *email)
     return "imap";
 }
 
-static cn_integration_t *offered(const apr_array_header_t *usable, const char *provider)
+cn_integration_t *cn_flow_offered(const apr_array_header_t *usable, const char *provider)
 {
     int i;
     for (i = 0; provider && i < usable->nelts; ++i) {
@@ -115,7 +114,7 @@ apr_status_t cn_flow_hosted_choose(cn_ctx_t *ctx, const char *id, const char *co
                        "no integration of the application allows this sign-in's redirect_uri");
     }
     if (chosen) {
-        if (!(prompt.select || !*login->provider) || !(it = offered(usable, chosen))) {
+        if (!(prompt.select || !*login->provider) || !(it = cn_flow_offered(usable, chosen))) {
             return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
                            "the provider chosen is not one this sign-in offers");
         }
@@ -125,7 +124,7 @@ apr_status_t cn_flow_hosted_choose(cn_ctx_t *ctx, const char *id, const char *co
             *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
             (*screen)->error = CN_EV_INVALID_REQUEST;
         }
-        else if (!(it = offered(usable, detect_provider(ctx, email)))) {
+        else if (!(it = cn_flow_offered(usable, cn_flow_detect_provider(ctx, email)))) {
             *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
             (*screen)->error = CN_EV_PROVIDER_NOT_SUPPORTED;
         }
