@@ -328,6 +328,18 @@ apr_status_t cn_jose_keys_load(apr_pool_t *pool, const apr_array_header_t *paths
 apr_status_t cn_jose_sign(apr_pool_t *pool, const cn_signing_keys_t *keys, json_t *claims,
                           const char **jwt);
 
+/* The longest JWS cn_jose_verify reads. */
+#define CN_JWS_MAX 8192
+
+/* The claims (a JSON object, in *CLAIMS) of JWT, a JWS compact serialisation
+ * of at most CN_JWS_MAX bytes signed by one of KEYS: the key its header's kid
+ * names (without a kid, each key of its alg), its alg that key's own (RS256,
+ * ES256; never none), the signature good. APR_EINVAL otherwise, with the
+ * reason in *WHY (may be NULL; never any of the token). The claims are not
+ * judged here (iss, aud, exp: the caller's). */
+apr_status_t cn_jose_verify(apr_pool_t *pool, const cn_signing_keys_t *keys, const char *jwt,
+                            json_t **claims, const char **why);
+
 /* The JWK set of the public keys ({"keys":[...]}, each with kid, alg, use sig). */
 json_t *cn_jose_jwks(apr_pool_t *pool, const cn_signing_keys_t *keys);
 

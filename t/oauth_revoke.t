@@ -157,7 +157,8 @@ is $r->{json}{data}{client_id}, 'app-two', '... /tokeninfo names app two';
 # ---- deleting a grant or an integration takes its tokens ---------------------------------------------
 my $n = family(login_hint => 'deleted@example.com');
 my @before = grep { $_->{grant_id} eq $n->{grant_id} } db_rows('oauth_tokens');
-is_deeply [sort map { $_->{kind} } @before], [qw(access id refresh)], 'a grant with an access, an id and a refresh token';
+is_deeply [sort map { $_->{kind} } @before], [qw(access refresh)],
+    'a grant with an access and a refresh token (its id_token is not stored)';
 is api(DELETE => "/grants/$n->{grant_id}")->code, 200, 'DELETE /grants/{id}';
 is scalar(grep { $_->{grant_id} eq $n->{grant_id} } db_rows('oauth_tokens')), 0, '... its tokens are gone';
 is scalar(grep { $_->{grant_id} eq $n->{grant_id} } db_rows('oauth_codes')), 0, '... and its codes';

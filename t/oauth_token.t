@@ -56,6 +56,12 @@ sub err_is {
 
 sub works { my $t = shift; grant_me($t)->code == 200 }
 
+# The kinds of the rows of the family of CODE (what its exchanges stored).
+sub family_kinds {
+    my $f = token_digest(shift);
+    return [sort map { $_->{kind} } grep { $_->{family} eq $f } db_rows('oauth_tokens')];
+}
+
 # ---- PKCE S256 (RFC 7636), a public client --------------------------------------------------
 my $v = pkce_verifier(64);
 my ($code, $a) = app_code(code_challenge => pkce_s256($v), code_challenge_method => 'S256',
@@ -72,6 +78,7 @@ is $rows[0]{grant_id}, $j->{grant_id}, '... to the grant';
 is $rows[0]{family}, token_digest($code), '... and to the family of its code';
 is scalar(grep { $_->{kind} eq 'refresh' } db_rows('oauth_tokens')), 0,
     'access_type=offline, but a client without its secret gets no refresh token';
+is scalar(db_rows('oauth_tokens')), 1, 'the exchange stored one row (the id_token is not stored)';
 my $me = grant_me($j->{access_token});
 is $me->code, 200, 'GET /grants/me with it';
 is $me->{json}{data}{email}, 'pkce.s256@example.com', '... the grant of the user who signed in';
@@ -95,6 +102,7 @@ is scalar(dbh()->selectrow_array('SELECT challenge_method FROM oauth_codes WHERE
 $r = token(_json => 1, grant_type => 'authorization_code', code => $hc, redirect_uri => $RU,
            client_id => $ID, client_secret => $SECRET, code_verifier => $uuid);
 $j = ok_tokens($r, 'hex form with a JSON body and the secret', refresh => 1);
+is_deeply family_kinds($hc), [qw(access refresh)], '... two rows stored: the access and the refresh token';
 
 # ---- no PKCE: the client's secret, in the body and by Basic -------------------------------------
 my ($c1) = app_code(access_type => 'offline', expires_in => 600);
@@ -108,6 +116,7 @@ my $basic_tokens = ok_tokens($r, 'no PKCE, HTTP Basic', refresh => 1);
 my ($c3) = app_code(access_type => 'online');
 ok_tokens(token(grant_type => 'authorization_code', code => $c3, redirect_uri => $RU, _basic => 'one'),
           'access_type=online: no refresh token even for an authenticated client');
+is_deeply family_kinds($c3), ['access'], '... one row stored';
 my ($c4) = app_code();
 err_is(token(grant_type => 'authorization_code', code => $c4, redirect_uri => $RU, client_id => $ID),
        401, 'invalid_client', 'no PKCE and no secret');
@@ -121,6 +130,7 @@ my $rt1 = $body_tokens->{refresh_token};
 my $at1 = $body_tokens->{access_token};
 $r = token(grant_type => 'refresh_token', refresh_token => $rt1, client_id => $ID, client_secret => $SECRET);
 my $j2 = ok_tokens($r, 'refresh', refresh => 1, expires_in => 600);
+is_deeply family_kinds($c1), [qw(access access refresh refresh)], '... two rows more in the family';
 isnt $j2->{refresh_token}, $rt1, '... a new refresh token';
 isnt $j2->{access_token}, $at1, '... a new access token';
 is $j2->{grant_id}, $body_tokens->{grant_id}, '... of the same grant';

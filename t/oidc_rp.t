@@ -3,8 +3,10 @@
 # issuer URL (ConnectBaseURL), finds the endpoints by discovery, runs the
 # authorization request with PKCE S256, state and nonce through the fake
 # provider, exchanges the code, verifies the id_token's signature against
-# the JWKS and its claims, refreshes (rotation), sees the old refresh token
-# refused, revokes, and sees the revoked one refused.
+# the JWKS and its claims, asks /tokeninfo about that id_token (found by its
+# at_hash, since id_tokens are not stored), refreshes (rotation), sees the old
+# refresh token refused, revokes, and sees the revoked one refused and its
+# family's id_token unknown.
 use strict;
 use warnings;
 use Apache::Test qw(-withtestmore);
@@ -43,8 +45,14 @@ is $x->{claims}{email}, 'rp.user@example.com', 'id_token email';
 is $x->{claims}{sub}, $x->{grant_id}, 'id_token sub: the grant id';
 my ($g) = grep { $_->{id} eq ($x->{grant_id} // '') } db_rows('grants');
 ok $g, 'the grant exists';
+my $ti = $step{tokeninfo} || {};
+is $ti->{status}, 200, 'GET /tokeninfo?id_token= of the id_token openid-client verified: 200';
+is $ti->{token_type}, 'id_token', '... token_type id_token';
+is $ti->{grant_id}, $x->{grant_id}, '... its grant';
 ok $step{refresh}{new_access_token} && $step{refresh}{rotated}, 'refresh: a new access token and a rotated refresh token';
 is $step{refresh_reuse}{result}, 'invalid_grant', 'the rotated refresh token is refused: invalid_grant';
 is $step{revoke}{refresh_after_revoke}, 'invalid_grant', 'after /revoke the refresh token is refused';
+is $step{revoke}{tokeninfo}{status}, 400, '... and the family\'s id_token is unknown to /tokeninfo: 400';
+is $step{revoke}{tokeninfo}{event_code}, 45008, '... 45008';
 
 done_testing;

@@ -3,8 +3,10 @@
 // by discovery, sends the user through the authorization request with PKCE
 // S256, a state and a nonce, plays the browser through the provider's
 // redirects (cookies kept, no redirect followed blindly), exchanges the code,
-// verifies the id_token against the published JWKS, refreshes, revokes, and
-// prints what it saw as one JSON object. Every failure is reported, not
+// verifies the id_token against the published JWKS, asks the issuer's
+// /tokeninfo (mod_connect's, with the client's credentials) about the
+// id_token it verified, refreshes, revokes, asks again, and prints what it
+// saw as one JSON object. Every failure is reported, not
 // thrown, so the test can say which step broke.
 //
 //   node rp.mjs ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI PROVIDER LOGIN_HINT
@@ -40,6 +42,21 @@ async function browse(start) {
     url = new URL(loc, url).href;
   }
   throw new Error('too many redirects');
+}
+
+// What GET /tokeninfo?id_token= says, asked with the client's credentials.
+async function tokeninfo(idToken) {
+  const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
+  const res = await fetch(`${issuer}/tokeninfo?id_token=${encodeURIComponent(idToken)}`, {
+    headers: { authorization: `Basic ${basic}` },
+  });
+  const body = await res.json().catch(() => ({}));
+  return {
+    status: res.status,
+    token_type: body.data?.token_type,
+    grant_id: body.data?.grant_id,
+    event_code: body.error?.event_code,
+  };
 }
 
 try {
@@ -82,6 +99,7 @@ try {
     claims,
     grant_id: tokens.grant_id,
   });
+  step('tokeninfo', await tokeninfo(tokens.id_token));
 
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
   step('refresh', {
@@ -104,7 +122,10 @@ try {
   } catch (e) {
     afterRevoke = e.error || e.code || String(e.message);
   }
-  step('revoke', { refresh_after_revoke: afterRevoke });
+  step('revoke', {
+    refresh_after_revoke: afterRevoke,
+    tokeninfo: refreshed.id_token ? await tokeninfo(refreshed.id_token) : null,
+  });
   out.ok = true;
 } catch (e) {
   out.ok = false;

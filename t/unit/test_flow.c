@@ -11,6 +11,8 @@
 #include <apr_dbd.h>
 #include <apr_encode.h>
 #include <apr_escape.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include "cn_flow.h"
@@ -484,6 +486,14 @@ static long count_of(const char *sql)
             n = atol(apr_dbd_get_entry(w.driver, row, 0));
         }
     }
+    return n;
+}
+
+/* SQL that changes rows; how many. */
+static int db_do(const char *sql)
+{
+    int n = 0, rv = apr_dbd_query(w.driver, w.handle, &n, sql);
+    ck_assert_msg(rv == 0, "%s: %s", sql, apr_dbd_error(w.driver, w.handle, rv));
     return n;
 }
 
@@ -1575,34 +1585,129 @@ START_TEST(test_code_expiry_and_purge)
 }
 END_TEST
 
+/* The keys of ConnectSigningKey, FIRST then SECOND (may be NULL). */
+static cn_signing_keys_t *signing_keys(const char *first, const char *second)
+{
+    apr_array_header_t *paths = apr_array_make(pool, 2, sizeof(const char *));
+    cn_signing_keys_t *keys = NULL;
+    const char *err = NULL;
+    APR_ARRAY_PUSH(paths, const char *) = first;
+    if (second) {
+        APR_ARRAY_PUSH(paths, const char *) = second;
+    }
+    ck_assert_msg(cn_jose_keys_load(pool, paths, &keys, &err) == APR_SUCCESS, "%s", err);
+    return keys;
+}
+
+/* A P-256 key of nobody's configuration, made now. */
+static cn_signing_keys_t *stranger_keys(void)
+{
+    const char *path = apr_psprintf(pool, "%s/stranger-%ld.pem", cn_test_tmpdir(), (long)getpid());
+    EVP_PKEY *pk = EVP_EC_gen("prime256v1");
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(pk);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL), 1);
+    ck_assert_int_eq(fclose(f), 0);
+    EVP_PKEY_free(pk);
+    return signing_keys(path, NULL);
+}
+
+/* The answer of a code of an authorization request for QUERY exchanged with
+ * the secret at START_TIME + 30, the module signing with the RSA fixture. */
+static json_t *id_token_exchange(const char *const *query)
+{
+    const char *code;
+    json_t *a = NULL;
+    if (!w.ctx.signing) {
+        w.ctx.signing = signing_keys("../conf/keys/signing-rsa.pem", NULL);
+        make_integration(GOOGLE);
+    }
+    w.ctx.now = START_TIME;
+    code = apr_table_get(query_of(authorize_flow(auth_query(query))), "code");
+    ck_assert_ptr_nonnull(code);
+    w.ctx.now = START_TIME + 30;
+    {
+        const char *const t[] = {"grant_type", "authorization_code", "code", code,
+                                 "redirect_uri", APP_URI, NULL, NULL};
+        ck_assert_msg(exchange(1, t, &a) == APR_SUCCESS, "%s", w.ctx.res.description);
+    }
+    ck_assert_ptr_nonnull(answer_str(a, "id_token"));
+    return a;
+}
+
+/* The lowercase hex SHA-256 of TOKEN, computed here. */
+static const char *hex_digest(const char *token)
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    char *hex = apr_palloc(pool, 2 * sizeof(d) + 1);
+    int i;
+    SHA256((const unsigned char *)token, strlen(token), d);
+    for (i = 0; i < (int)sizeof(d); ++i) {
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    }
+    return hex;
+}
+
+/* What /tokeninfo says of ID_TOKEN: APR_SUCCESS or invalid_token. */
+static apr_status_t id_info(const char *id_token, json_t **info)
+{
+    apr_status_t rv;
+    *info = NULL;
+    rv = cn_token_info(&w.ctx, NULL, id_token, info);
+    CHECK_SEAMS();
+    if (rv != APR_SUCCESS) {
+        ck_assert_str_eq(w.ctx.res.event->type, "invalid_token");
+        ck_assert_int_eq(w.ctx.res.event->code, 45008);
+    }
+    return rv;
+}
+
+/* ID_TOKEN's claims with NAME set to VALUE (a JSON text), signed with KEYS. */
+static const char *resigned(const cn_signing_keys_t *keys, const char *id_token,
+                            const char *name, const char *value)
+{
+    json_t *c = json_deep_copy(cn_jwt_claims(pool, id_token));
+    const char *out = NULL;
+    ck_assert_ptr_nonnull(cn_json_own(pool, c));
+    if (name) {
+        json_object_set_new(c, name, json_loads(value, JSON_DECODE_ANY, NULL));
+    }
+    ck_assert_int_eq(cn_jose_sign(pool, keys, c, &out), APR_SUCCESS);
+    return out;
+}
+
+/* ID_TOKEN with the character at OFFSET of its segment PART (1 payload, 2
+ * signature) changed for another of the base64url alphabet. */
+static const char *id_tampered(const char *id_token, int part, int offset)
+{
+    char *t = apr_pstrdup(pool, id_token), *c = t;
+    for (; part > 0; --part) {
+        c = strchr(c, '.') + 1;
+    }
+    c[offset] = c[offset] == 'A' ? 'B' : 'A';
+    return t;
+}
+
 /* With a signing key, every token answer has an id_token: the grant as
  * subject, the application as audience, the nonce of the authorization
- * request (not on a refresh), the time of the sign-in. */
+ * request (not on a refresh), the time of the sign-in, at_hash the left half
+ * of the access token's SHA-256. The id_token is not stored: an exchange
+ * stores its access token and its refresh token, no more; /tokeninfo and
+ * /revoke find the access token by at_hash. */
 START_TEST(test_authorize_id_token)
 {
     const char *const q[] = {"client_id", APP_ID, "provider", "google", "redirect_uri", APP_URI,
                              "response_type", "code", "nonce", "n-0S6_WzA2Mj",
                              "access_type", "offline", NULL, NULL};
-    apr_array_header_t *paths = apr_array_make(pool, 1, sizeof(const char *));
-    cn_signing_keys_t *keys = NULL;
-    const char *err = NULL, *code, *id_token, *refresh;
-    json_t *a = NULL, *claims, *info = NULL;
+    const char *id_token, *refresh, *access;
+    json_t *a, *claims, *info = NULL;
     cn_oauth_client_t client = {APP_ID, 1};
 
-    APR_ARRAY_PUSH(paths, const char *) = "../conf/keys/signing-rsa.pem";
-    ck_assert_msg(cn_jose_keys_load(pool, paths, &keys, &err) == APR_SUCCESS, "%s", err);
-    w.ctx.signing = keys;
-    make_integration(GOOGLE);
-    code = apr_table_get(query_of(authorize_flow(auth_query(q))), "code");
-    w.ctx.now = START_TIME + 30;
-    {
-        const char *const t[] = {"grant_type", "authorization_code", "code", code,
-                                 "redirect_uri", APP_URI, NULL, NULL};
-        ck_assert_int_eq(exchange(1, t, &a), APR_SUCCESS);
-    }
+    a = id_token_exchange(q);
     id_token = answer_str(a, "id_token");
     refresh = answer_str(a, "refresh_token");
-    ck_assert_ptr_nonnull(id_token);
+    access = answer_str(a, "access_token");
     claims = cn_jwt_claims(pool, id_token);
     ck_assert_ptr_nonnull(claims);
     ck_assert_str_eq(json_string_value(json_object_get(claims, "iss")), BASE_URL);
@@ -1616,21 +1721,38 @@ START_TEST(test_authorize_id_token)
     ck_assert(json_is_true(json_object_get(claims, "email_verified")));
     ck_assert_str_eq(json_string_value(json_object_get(claims, "provider")), "google");
     {
-        const char *at = answer_str(a, "access_token");
         unsigned char d[32];
-        SHA256((const unsigned char *)at, strlen(at), d);
+        SHA256((const unsigned char *)access, strlen(access), d);
         ck_assert_str_eq(json_string_value(json_object_get(claims, "at_hash")), b64url(d, 16));
     }
-    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens WHERE kind = 'id'"
-                                                 " AND digest = '%s'",
-                                           cn_sha256_hex(pool, id_token, strlen(id_token)))), 1);
-    /* GET /tokeninfo knows it */
-    ck_assert_int_eq(cn_token_info(&w.ctx, NULL, id_token, &info), APR_SUCCESS);
-    CHECK_SEAMS();
+    /* two rows: the access token and the refresh token; no id_token */
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 2);
+    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens WHERE"
+                                                 " kind = 'access' AND digest = '%s'",
+                                           hex_digest(access))), 1);
+    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens WHERE"
+                                                 " kind = 'refresh' AND digest = '%s'",
+                                           hex_digest(refresh))), 1);
+    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens WHERE"
+                                                 " digest = '%s'", hex_digest(id_token))), 0);
+    /* GET /tokeninfo knows it: what it answers for the access token */
+    ck_assert_int_eq(id_info(id_token, &info), APR_SUCCESS);
     ck_assert_str_eq(json_string_value(json_object_get(info, "token_type")), "id_token");
-    ck_assert_str_eq(json_string_value(json_object_get(info, "grant_id")), answer_str(a, "grant_id"));
+    ck_assert_str_eq(json_string_value(json_object_get(info, "grant_id")),
+                     answer_str(a, "grant_id"));
+    ck_assert_str_eq(json_string_value(json_object_get(info, "sub")), answer_str(a, "grant_id"));
+    ck_assert_str_eq(json_string_value(json_object_get(info, "client_id")), APP_ID);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "aud")), APP_ID);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "iss")), BASE_URL);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "scope")), answer_str(a, "scope"));
+    ck_assert_str_eq(json_string_value(json_object_get(info, "email")), GOOGLE->email);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "provider")), "google");
+    ck_assert_int_eq(json_integer_value(json_object_get(info, "iat")), START_TIME + 30);
+    ck_assert_int_eq(json_integer_value(json_object_get(info, "exp")), START_TIME + 30 + 3600);
+    ck_assert_uint_eq(json_object_size(info), 11);
 
-    /* a refresh: a new id_token, of the same sign-in, without the nonce */
+    /* a refresh: a new id_token, of the same sign-in, without the nonce; two
+     * rows more (the new access and refresh tokens) */
     w.ctx.now = START_TIME + 100;
     {
         const char *const t[] = {"grant_type", "refresh_token", "refresh_token", refresh, NULL, NULL};
@@ -1641,14 +1763,187 @@ START_TEST(test_authorize_id_token)
     ck_assert_int_eq(json_integer_value(json_object_get(claims, "iat")), START_TIME + 100);
     ck_assert_int_eq(json_integer_value(json_object_get(claims, "auth_time")), START_TIME);
     ck_assert_ptr_null(json_object_get(claims, "nonce"));
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 4);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"
+                              " WHERE kind NOT IN ('access', 'refresh')"), 0);
+    ck_assert_int_eq(id_info(answer_str(a, "id_token"), &info), APR_SUCCESS);
+    ck_assert_int_eq(json_integer_value(json_object_get(info, "iat")), START_TIME + 100);
+    ck_assert_int_eq(id_info(id_token, &info), APR_SUCCESS); /* the first lives on */
 
-    /* revoking by the id_token takes the family */
+    /* revoking by the (first) id_token takes the family */
     ck_assert_int_eq(cn_token_revoke(&w.ctx, &client, id_token), APR_SUCCESS);
     CHECK_SEAMS();
     ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 0);
-    ck_assert_int_eq(cn_token_info(&w.ctx, NULL, id_token, &info), APR_EGENERAL);
-    ck_assert_str_eq(w.ctx.res.event->type, "invalid_token");
+    ck_assert_int_eq(events_of("session_revoke_success"), 1);
+    ck_assert_int_eq(id_info(id_token, &info), APR_EGENERAL);
+    ck_assert_int_eq(id_info(answer_str(a, "id_token"), &info), APR_EGENERAL);
     ck_assert_int_eq(logged(id_token), 0);
+}
+END_TEST
+
+/* Every id_token /tokeninfo must not know, and what /revoke does with them:
+ * nothing (RFC 7009 §2.2), unless it is ours. An exchange without a refresh
+ * token stores one row. */
+START_TEST(test_id_token_refused)
+{
+    const char *const q[] = {"client_id", APP_ID, "provider", "google", "redirect_uri", APP_URI,
+                             "response_type", "code", NULL, NULL};
+    cn_oauth_client_t client = {APP_ID, 1}, other_client = {"app-2", 1};
+    cn_signing_keys_t *ours, *stranger = stranger_keys();
+    const char *id_token, *none_header, *payload, *sig;
+    json_t *a, *info = NULL;
+    apr_int64_t exp;
+    int i;
+
+    a = id_token_exchange(q);
+    ours = (cn_signing_keys_t *)w.ctx.signing;
+    id_token = answer_str(a, "id_token");
+    exp = json_integer_value(json_object_get(cn_jwt_claims(pool, id_token), "exp"));
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 1);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens WHERE kind = 'access'"), 1);
+    ck_assert_int_eq(id_info(id_token, &info), APR_SUCCESS);
+    /* the same claims signed again by our key: as good */
+    ck_assert_int_eq(id_info(resigned(ours, id_token, NULL, NULL), &info), APR_SUCCESS);
+
+    payload = strchr(id_token, '.') + 1;
+    sig = strchr(payload, '.') + 1;
+    none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; /* {"alg":"none","typ":"JWT"} */
+    {
+        const struct {
+            const char *name, *token, *why;
+        } bad[] = {
+            {"one byte of the signature", id_tampered(id_token, 2, 20), "does not verify"},
+            {"the last of the signature", id_tampered(id_token, 2, (int)strlen(sig) - 2),
+             "does not verify"},
+            {"one byte of the payload", id_tampered(id_token, 1, 30), "does not verify"},
+            {"signed by another key", resigned(stranger, id_token, NULL, NULL),
+             "a kid of no ConnectSigningKey"},
+            {"alg none, no signature",
+             apr_pstrcat(pool, none_header, ".",
+                         apr_pstrndup(pool, payload, (apr_size_t)(sig - payload)), NULL),
+             "alg none"},
+            {"alg none, the signature kept", apr_pstrcat(pool, none_header, ".", payload, NULL),
+             "alg none"},
+            {"another issuer", resigned(ours, id_token, "iss", "\"https://other.example\""),
+             "its iss is not ConnectBaseURL"},
+            {"no at_hash", resigned(ours, id_token, "at_hash", "null"), "no at_hash of 16 bytes"},
+            {"a short at_hash", resigned(ours, id_token, "at_hash", "\"AAAAAAAAAAAAAAAAAAAA\""),
+             "no at_hash of 16 bytes"},
+            {"an exp that is no number", resigned(ours, id_token, "exp", "\"soon\""),
+             "lacks sub, aud or exp"},
+            {"not a JWT", "a.b", "not a JWS"},
+        };
+        for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); ++i) {
+            int before = logged("CN01303");
+            ck_assert_msg(id_info(bad[i].token, &info) == APR_EGENERAL, "%s: known", bad[i].name);
+            ck_assert_msg(logged("CN01303") == before + 1 && logged(bad[i].why) >= 1,
+                          "%s: no CN01303 line saying \"%s\"", bad[i].name, bad[i].why);
+            /* /revoke: a no-op, whoever asks */
+            ck_assert_int_eq(cn_token_revoke(&w.ctx, &client, bad[i].token), APR_SUCCESS);
+            ck_assert_int_eq(cn_token_revoke(&w.ctx, NULL, bad[i].token), APR_SUCCESS);
+            CHECK_SEAMS();
+            ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 1);
+        }
+    }
+    /* Signed by us, but naming no live access token of its grant. */
+    {
+        unsigned char d[32];
+        const char *stray;
+        SHA256((const unsigned char *)"cnat_x", 6, d);
+        stray = resigned(ours, id_token, "at_hash", apr_psprintf(pool, "\"%s\"", b64url(d, 16)));
+        const char *other_sub = resigned(ours, id_token, "sub", "\"another-grant\"");
+        ck_assert_int_eq(id_info(stray, &info), APR_EGENERAL);
+        ck_assert_int_eq(id_info(other_sub, &info), APR_EGENERAL);
+        ck_assert_int_eq(cn_token_revoke(&w.ctx, &client, stray), APR_SUCCESS);
+        ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 1);
+    }
+
+    /* Another application asks: it does not know it, and may not revoke it;
+     * nor does an application know one of its own audience that names the
+     * access token of another (what /revoke goes by is that token's row). */
+    w.ctx.app_id = "app-2";
+    ck_assert_int_eq(id_info(id_token, &info), APR_EGENERAL);
+    ck_assert_int_eq(logged("it was issued to another application"), 1);
+    ck_assert_int_eq(id_info(resigned(ours, id_token, "aud", "\"app-2\""), &info), APR_EGENERAL);
+    ck_assert_int_eq(logged("it was issued to another application"), 1);
+    w.ctx.app_id = APP_ID;
+    ck_assert_int_eq(cn_token_revoke(&w.ctx, &other_client, id_token), APR_EGENERAL);
+    ck_assert_str_eq(w.ctx.res.event->type, "unauthorized_client");
+    CHECK_SEAMS();
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 1);
+
+    /* Time: good until its exp, then not. */
+    w.ctx.now = exp - 1;
+    ck_assert_int_eq(id_info(id_token, &info), APR_SUCCESS);
+    w.ctx.now = exp;
+    ck_assert_int_eq(id_info(id_token, &info), APR_EGENERAL);
+    ck_assert_int_eq(logged("it has expired"), 1);
+    /* Its access token expired (in the store) before it: not known either. */
+    w.ctx.now = exp - 100;
+    db_do(apr_psprintf(pool, "UPDATE oauth_tokens SET expires_at = %ld", (long)(exp - 100)));
+    ck_assert_int_eq(id_info(id_token, &info), APR_EGENERAL);
+    w.ctx.now = exp - 101;
+    ck_assert_int_eq(id_info(id_token, &info), APR_SUCCESS);
+
+    /* An expired id_token of ours still revokes what lives of its family. */
+    w.ctx.now = exp + 10;
+    ck_assert_int_eq(cn_token_revoke(&w.ctx, NULL, id_token), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 0);
+    ck_assert_int_eq(events_of("session_revoke_success"), 1);
+    w.ctx.now = exp - 1;
+    ck_assert_int_eq(id_info(id_token, &info), APR_EGENERAL); /* revoked */
+
+    /* Without ConnectSigningKey, no id_token is known. */
+    w.ctx.signing = NULL;
+    ck_assert_int_eq(id_info(id_token, &info), APR_EGENERAL);
+    ck_assert_int_eq(logged(id_token), 0);
+}
+END_TEST
+
+/* Rows of kind 'id' that earlier versions stored stay until they expire:
+ * nothing reads them, a family's revocation takes them too, the sweep
+ * purges them; one whose digest begins like the access token's is not
+ * taken for it. */
+START_TEST(test_id_token_old_rows)
+{
+    const char *const q[] = {"client_id", APP_ID, "provider", "google", "redirect_uri", APP_URI,
+                             "response_type", "code", "access_type", "offline", NULL, NULL};
+    const char *id_token, *access, *family, *grant;
+    json_t *a, *info = NULL;
+    int purged = 0;
+    a = id_token_exchange(q);
+    id_token = answer_str(a, "id_token");
+    access = answer_str(a, "access_token");
+    grant = answer_str(a, "grant_id");
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 2);
+    /* As earlier versions stored it, and a row of the access token's prefix
+     * (in front of it in the index), in the same family. */
+    family = apr_psprintf(pool, "(SELECT family FROM oauth_tokens WHERE digest = '%s')",
+                          hex_digest(access));
+#define OLD_ID_ROW(digest) \
+    apr_psprintf(pool, "INSERT INTO oauth_tokens (digest, kind, app_id, grant_id, family, scope," \
+                       " lifetime, auth_time, expires_at, created_at) SELECT '%s', 'id', app_id," \
+                       " grant_id, family, scope, lifetime, auth_time, expires_at, created_at" \
+                       " FROM oauth_tokens WHERE digest = '%s'", (digest), hex_digest(access))
+    db_do(OLD_ID_ROW(hex_digest(id_token)));
+    db_do(OLD_ID_ROW(apr_psprintf(pool, "%.32s%032d", hex_digest(access), 0)));
+    /* and one of another grant, long expired */
+    db_do("INSERT INTO oauth_tokens (digest, kind, app_id, grant_id, family, scope, lifetime,"
+          " auth_time, expires_at, created_at) VALUES ('0123', 'id', 'app-1', 'g-old', 'f-old', '',"
+          " 3600, 1, 2, 1)");
+    ck_assert_int_eq(count_of(apr_psprintf(pool, "SELECT count(*) FROM oauth_tokens"
+                                                 " WHERE family = %s", family)), 4);
+    ck_assert_int_eq(id_info(id_token, &info), APR_SUCCESS);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "grant_id")), grant);
+    ck_assert_int_eq(cn_oauth_purge(&w.ctx, &purged), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_int_eq(purged, 1); /* the expired one */
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 4);
+    ck_assert_int_eq(cn_token_revoke(&w.ctx, NULL, id_token), APR_SUCCESS);
+    CHECK_SEAMS();
+    ck_assert_int_eq(count_of("SELECT count(*) FROM oauth_tokens"), 0);
+    ck_assert_int_eq(id_info(id_token, &info), APR_EGENERAL);
 }
 END_TEST
 
@@ -1793,6 +2088,8 @@ static Suite *flow_suite(void)
     tcase_add_loop_test(tc, test_authorize_whole_flow, 0, NPROVIDERS);
     tcase_add_test(tc, test_code_expiry_and_purge);
     tcase_add_test(tc, test_authorize_id_token);
+    tcase_add_test(tc, test_id_token_refused);
+    tcase_add_test(tc, test_id_token_old_rows);
     tcase_add_loop_test(tc, test_authorize_refused, 0,
                         (int)(sizeof(authorize_bad_cases) / sizeof(authorize_bad_cases[0])));
     tcase_add_test(tc, test_authorize_denied);

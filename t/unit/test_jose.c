@@ -1,9 +1,10 @@
 /* Unit tests of the JOSE part of include/cn_proto.h: the signing keys
- * (ConnectSigningKey), id_token signatures, the JWK set and the discovery
- * document. Everything the module produces is checked with OpenSSL alone,
- * never with cjose (which produced it): signatures with EVP_DigestVerify and
- * the public key of the fixture PEM, key ids with an RFC 7638 thumbprint
- * written here and proven on the RFC's own example. */
+ * (ConnectSigningKey), id_token signatures and their verification, the JWK
+ * set and the discovery document. Everything the module produces is checked
+ * with OpenSSL alone, never with cjose (which produced it): signatures with
+ * EVP_DigestVerify and the public key of the fixture PEM, key ids with an
+ * RFC 7638 thumbprint written here and proven on the RFC's own example; the
+ * tokens cn_jose_verify must refuse are made here with OpenSSL too. */
 
 #include <apr_strings.h>
 #include <openssl/bn.h>
@@ -11,6 +12,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "cn_proto.h"
 #include "cn_test.h"
@@ -319,6 +321,205 @@ START_TEST(test_sign_refused)
 }
 END_TEST
 
+/* ---- verifying --------------------------------------------------------- */
+
+/* TEXT (a JSON text) as a JWS segment. */
+static const char *seg(const char *text)
+{
+    return b64url((const unsigned char *)text, strlen(text));
+}
+
+/* A compact JWS of HEADER and PAYLOAD (JSON texts) signed with PK and
+ * SHA-256 by OpenSSL alone: RSA PKCS #1 v1.5 (RS256) or ECDSA with R || S
+ * of 32 bytes each (ES256, RFC 7518 §3.4). */
+static const char *jws_by_hand(EVP_PKEY *pk, const char *header, const char *payload)
+{
+    const char *input = apr_pstrcat(pool, seg(header), ".", seg(payload), NULL);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char *sig;
+    size_t siglen = 0;
+    ck_assert_ptr_nonnull(md);
+    ck_assert_int_eq(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk), 1);
+    ck_assert_int_eq(EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)input,
+                                    strlen(input)), 1);
+    sig = apr_palloc(pool, siglen);
+    ck_assert_int_eq(EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input,
+                                    strlen(input)), 1);
+    EVP_MD_CTX_free(md);
+    if (EVP_PKEY_is_a(pk, "EC")) {
+        const unsigned char *p = sig;
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
+        unsigned char *raw = apr_palloc(pool, 64);
+        ck_assert_ptr_nonnull(es);
+        ck_assert_int_eq(BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32), 32);
+        ck_assert_int_eq(BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32), 32);
+        ECDSA_SIG_free(es);
+        sig = raw;
+        siglen = 64;
+    }
+    return apr_pstrcat(pool, input, ".", b64url(sig, siglen), NULL);
+}
+
+static const char *header_of(const char *alg, const char *kid)
+{
+    return kid ? apr_psprintf(pool, "{\"alg\":\"%s\",\"kid\":\"%s\",\"typ\":\"JWT\"}", alg, kid)
+               : apr_psprintf(pool, "{\"alg\":\"%s\",\"typ\":\"JWT\"}", alg);
+}
+
+/* JWT with one character of segment PART (0, 1, 2) at OFFSET from its start
+ * changed to another of the base64url alphabet. */
+static const char *tampered(const char *jwt, int part, size_t offset)
+{
+    char *t = apr_pstrdup(pool, jwt), *c = t;
+    for (; part > 0; --part) {
+        c = strchr(c, '.') + 1;
+    }
+    c += offset;
+    *c = *c == 'A' ? 'B' : 'A';
+    return t;
+}
+
+static void accepted(const cn_signing_keys_t *keys, const char *jwt, const char *payload)
+{
+    json_t *got = NULL;
+    const char *why = NULL;
+    json_t *want = cn_json_parse(pool, payload, strlen(payload), NULL);
+    ck_assert_msg(cn_jose_verify(pool, keys, jwt, &got, &why) == APR_SUCCESS, "refused: %s",
+                  why ? why : "?");
+    ck_assert_msg(json_equal(got, want), "claims %s, want %s", cn_json_dump(pool, got), payload);
+}
+
+/* JWT refused by KEYS, for a reason that says WHY. */
+static void refused(const cn_signing_keys_t *keys, const char *jwt, const char *why)
+{
+    json_t *got = (json_t *)1;
+    const char *reason = NULL;
+    ck_assert_int_eq(cn_jose_verify(pool, keys, jwt, &got, &reason), APR_EINVAL);
+    ck_assert_ptr_null(got);
+    ck_assert_msg(reason && strstr(reason, why), "%s: reason \"%s\", want \"%s\"",
+                  jwt ? jwt : "(null)", reason ? reason : "(none)", why);
+    ck_assert_ptr_null(jwt && *jwt ? strstr(reason, jwt) : NULL);
+}
+
+#define PAYLOAD "{\"iss\":\"https://auth.example.com/connect\",\"sub\":\"grant-1\",\"aud\":\"app-one\"}"
+
+/* What the module signs it verifies, with its keys in any order; a key set
+ * without the signing key does not. */
+START_TEST(test_verify_own)
+{
+    cn_signing_keys_t *rsa_first = load(RSA_PEM, P256_PEM), *ec_first = load(P256_PEM, RSA_PEM);
+    cn_signing_keys_t *signers[2], *only_rsa = load(RSA_PEM, NULL);
+    const char *jwt = NULL;
+    json_t *got = NULL;
+    int i;
+    signers[0] = rsa_first;
+    signers[1] = ec_first;
+    for (i = 0; i < 2; ++i) {
+        json_t *c = claims(i);
+        ck_assert_int_eq(cn_jose_sign(pool, signers[i], c, &jwt), APR_SUCCESS);
+        ck_assert_int_eq(cn_jose_verify(pool, rsa_first, jwt, &got, NULL), APR_SUCCESS);
+        ck_assert_msg(json_equal(got, c), "the claims, back");
+        ck_assert_int_eq(cn_jose_verify(pool, ec_first, jwt, &got, NULL), APR_SUCCESS);
+        ck_assert_msg(json_equal(got, c), "the claims, back");
+    }
+    /* the last was ES256 */
+    refused(only_rsa, jwt, "a kid of no ConnectSigningKey");
+    refused(NULL, jwt, "no ConnectSigningKey");
+}
+END_TEST
+
+/* Tokens made with OpenSSL: what verifies, and each way of not verifying. */
+START_TEST(test_verify_by_hand)
+{
+    cn_signing_keys_t *keys = load(RSA_PEM, P256_PEM);
+    EVP_PKEY *rsa = pem_key(RSA_PEM), *ec = pem_key(P256_PEM);
+    EVP_PKEY *other = pem_key(tmpfile_path("other-p256.pem"));
+    const char *rsa_kid = pem_kid(RSA_PEM), *ec_kid = pem_kid(P256_PEM);
+    const char *good_rs = jws_by_hand(rsa, header_of("RS256", rsa_kid), PAYLOAD);
+    const char *good_es = jws_by_hand(ec, header_of("ES256", ec_kid), PAYLOAD);
+    const char *input, *jwt;
+    unsigned char mac[32];
+    size_t maclen = 0;
+    char *big;
+
+    accepted(keys, good_rs, PAYLOAD);
+    accepted(keys, good_es, PAYLOAD);
+    /* without a kid, each key of its alg */
+    accepted(keys, jws_by_hand(rsa, header_of("RS256", NULL), PAYLOAD), PAYLOAD);
+    accepted(keys, jws_by_hand(ec, header_of("ES256", NULL), PAYLOAD), PAYLOAD);
+
+    /* one character of the signature, of the payload, of the header */
+    refused(keys, tampered(good_rs, 2, 10), "a signature that does not verify");
+    refused(keys, tampered(good_es, 2, 10), "a signature that does not verify");
+    refused(keys, tampered(good_rs, 1, 5), "a signature that does not verify");
+    refused(keys, tampered(good_es, 1, 5), "a signature that does not verify");
+    /* a claim changed and the signature kept */
+    jwt = apr_pstrcat(pool, seg(header_of("RS256", rsa_kid)), ".",
+                      seg("{\"iss\":\"https://auth.example.com/connect\",\"sub\":\"grant-2\","
+                          "\"aud\":\"app-one\"}"),
+                      strrchr(good_rs, '.'), NULL);
+    refused(keys, jwt, "a signature that does not verify");
+
+    /* another key: in the kid of ours, or its own kid, or none */
+    refused(keys, jws_by_hand(other, header_of("ES256", ec_kid), PAYLOAD),
+            "a signature that does not verify");
+    refused(keys, jws_by_hand(other, header_of("ES256", pem_kid(tmpfile_path("other-p256.pem"))),
+                              PAYLOAD),
+            "a kid of no ConnectSigningKey");
+    refused(keys, jws_by_hand(other, header_of("ES256", NULL), PAYLOAD),
+            "a signature that does not verify");
+
+    /* the alg is the key's, not the token's */
+    refused(keys, jws_by_hand(ec, header_of("ES256", rsa_kid), PAYLOAD),
+            "an alg that is not its key's");
+    refused(keys, jws_by_hand(rsa, header_of("RS256", ec_kid), PAYLOAD),
+            "an alg that is not its key's");
+    refused(keys, jws_by_hand(rsa, header_of("PS256", NULL), PAYLOAD), "an alg of no ConnectSigningKey");
+    /* HS256 keyed with the public key (the RS256/HS256 confusion) */
+    input = apr_pstrcat(pool, seg(header_of("HS256", rsa_kid)), ".", seg(PAYLOAD), NULL);
+    ck_assert_ptr_nonnull(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL,
+                                    bn_b64url(rsa, OSSL_PKEY_PARAM_RSA_N, 0),
+                                    strlen(bn_b64url(rsa, OSSL_PKEY_PARAM_RSA_N, 0)),
+                                    (const unsigned char *)input, strlen(input), mac,
+                                    sizeof(mac), &maclen));
+    refused(keys, apr_pstrcat(pool, input, ".", b64url(mac, maclen), NULL),
+            "an alg that is not its key's");
+
+    /* alg none: with our kid, without, with a signature or without */
+    refused(keys, apr_pstrcat(pool, seg(header_of("none", rsa_kid)), ".", seg(PAYLOAD), ".", NULL),
+            "alg none");
+    refused(keys, apr_pstrcat(pool, seg("{\"alg\":\"none\"}"), ".", seg(PAYLOAD), ".", NULL),
+            "alg none");
+    refused(keys, apr_pstrcat(pool, seg(header_of("none", NULL)), ".", seg(PAYLOAD),
+                              strrchr(good_rs, '.'), NULL), "alg none");
+    /* no alg; a crit extension */
+    refused(keys, jws_by_hand(rsa, apr_psprintf(pool, "{\"kid\":\"%s\"}", rsa_kid), PAYLOAD), "not a JWS");
+    refused(keys, jws_by_hand(rsa, apr_psprintf(pool, "{\"alg\":\"RS256\",\"kid\":\"%s\","
+                                                      "\"crit\":[\"exp\"],\"exp\":1}", rsa_kid),
+                              PAYLOAD),
+            "a crit header");
+
+    /* signed, but not claims */
+    refused(keys, jws_by_hand(rsa, header_of("RS256", rsa_kid), "[\"a\"]"),
+            "not a JSON object");
+    refused(keys, jws_by_hand(rsa, header_of("RS256", rsa_kid), "\"text\""), "not a JSON object");
+    refused(keys, jws_by_hand(rsa, header_of("RS256", rsa_kid), "{\"a\":"), "not a JSON object");
+
+    /* not a JWS at all */
+    refused(keys, NULL, "not a JWS");
+    refused(keys, "", "not a JWS");
+    refused(keys, "hello", "not a JWS compact serialisation");
+    refused(keys, "a.b", "not a JWS compact serialisation");
+    refused(keys, "a.b.c.d", "not a JWS compact serialisation");
+    refused(keys, apr_pstrcat(pool, good_rs, ".", strrchr(good_rs, '.') + 1, NULL), "not a JWS");
+    big = apr_palloc(pool, CN_JWS_MAX + 2);
+    memset(big, 'A', CN_JWS_MAX + 1);
+    big[CN_JWS_MAX + 1] = '\0';
+    big[10] = big[20] = '.';
+    refused(keys, big, "not a JWS of at most 8 KiB");
+}
+END_TEST
+
 /* ---- the JWK set and the algorithms ------------------------------------- */
 
 static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
@@ -543,6 +744,11 @@ static Suite *jose_suite(void)
     tcase_add_test(tc, test_sign_rs256);
     tcase_add_test(tc, test_sign_es256);
     tcase_add_test(tc, test_sign_refused);
+    suite_add_tcase(s, tc);
+
+    tc = cn_tcase("verify");
+    tcase_add_test(tc, test_verify_own);
+    tcase_add_test(tc, test_verify_by_hand);
     suite_add_tcase(s, tc);
 
     tc = cn_tcase("jwks");

@@ -5,7 +5,13 @@
  * Every secret is a recognizable prefix and 256 random bits; the store keeps
  * only its SHA-256, bound to its application, its grant and its family: the
  * tokens descending from one code share the code's digest as their family,
- * so a reused code or a reused refresh token revokes all of them at once. */
+ * so a reused code or a reused refresh token revokes all of them at once.
+ *
+ * id_tokens are not stored: each is signed with ConnectSigningKey and names
+ * its access token by at_hash (the left half of the access token's SHA-256,
+ * so the first half of its stored digest). /tokeninfo and /revoke verify the
+ * signature and find the access token's row by that prefix: an id_token
+ * lives, and is revoked, with its access token. */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -15,7 +21,7 @@
 #include "cn_proto.h"
 
 #define SECRET_RANDOM_LEN 43 /* base64url of 32 bytes */
-#define ID_TOKEN_MAX 8192
+#define AT_HASH_LEN 16       /* bytes: the left half of SHA-256 (OIDC Core §3.1.3.6) */
 
 typedef struct code_row_t {
     const char *digest, *app_id, *grant_id, *redirect_uri, *scope, *nonce, *challenge, *method;
@@ -125,13 +131,9 @@ static apr_status_t load_code(cn_ctx_t *ctx, const char *digest, code_row_t *c)
     return APR_SUCCESS;
 }
 
-static apr_status_t load_token(cn_ctx_t *ctx, const char *digest, token_row_t *t)
+/* A row of TOKEN_COLS and rotated_at as T. */
+static void token_of_row(const cn_row_t *r, token_row_t *t)
 {
-    cn_row_t *r;
-    apr_status_t rv = row_by_digest(ctx, "cn_token_get", digest, &r);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
     t->digest = r->cols[0];
     t->kind = nz(r->cols[1]);
     t->app_id = nz(r->cols[2]);
@@ -143,7 +145,16 @@ static apr_status_t load_token(cn_ctx_t *ctx, const char *digest, token_row_t *t
     t->expires_at = r->cols[8] ? apr_atoi64(r->cols[8]) : 0;
     t->created_at = r->cols[9] ? apr_atoi64(r->cols[9]) : 0;
     t->rotated_at = r->cols[10] ? apr_atoi64(r->cols[10]) : 0;
-    return APR_SUCCESS;
+}
+
+static apr_status_t load_token(cn_ctx_t *ctx, const char *digest, token_row_t *t)
+{
+    cn_row_t *r;
+    apr_status_t rv = row_by_digest(ctx, "cn_token_get", digest, &r);
+    if (rv == APR_SUCCESS) {
+        token_of_row(r, t);
+    }
+    return rv;
 }
 
 static apr_status_t insert_token(cn_ctx_t *ctx, const char *digest, const char *kind,
@@ -217,11 +228,11 @@ apr_status_t cn_code_issue(cn_ctx_t *ctx, const char *grant_id, const cn_code_re
 /* ---- issuing ---------------------------------------------------------------- */
 
 /* The OpenID Connect id_token of IS (when a signing key is configured) that
- * goes with ACCESS, signed and stored as a digest, so that /tokeninfo and
- * /revoke know it. at_hash binds it to its access token (OIDC Core §3.1.3.6;
- * RS256 and ES256 both hash with SHA-256), which also makes each one unique:
- * two sign-ins of one grant in one second would otherwise sign the same
- * claims to the same token. */
+ * goes with ACCESS. It is not stored: at_hash binds it to its access token
+ * (OIDC Core §3.1.3.6; RS256 and ES256 both hash with SHA-256), and is how
+ * /tokeninfo and /revoke find that token's row (id_token_access). It also
+ * makes each one unique: two sign-ins of one grant in one second would
+ * otherwise sign the same claims to the same token. */
 static apr_status_t sign_id_token(cn_ctx_t *ctx, const issue_t *is, const char *access,
                                   const char **jwt)
 {
@@ -251,7 +262,7 @@ static apr_status_t sign_id_token(cn_ctx_t *ctx, const issue_t *is, const char *
     }
     cn_sha256(access, strlen(access), digest);
     json_object_set_new(claims, "at_hash",
-                        json_string(cn_b64url_encode(ctx->pool, digest, sizeof(digest) / 2)));
+                        json_string(cn_b64url_encode(ctx->pool, digest, AT_HASH_LEN)));
     if (cn_jose_sign(ctx->pool, ctx->signing, claims, jwt) != APR_SUCCESS || !*jwt) {
         return cn_fail_internal(ctx, "signing an id_token");
     }
@@ -290,19 +301,16 @@ static apr_status_t mint(cn_ctx_t *ctx, const issue_t *is, minted_t *m)
     return APR_SUCCESS;
 }
 
-/* The minted tokens stored (in the caller's transaction); the id_token as a
- * digest, so that /tokeninfo and /revoke know it. */
+/* The minted tokens stored (in the caller's transaction): the access token
+ * and the refresh token when there is one. Not the id_token: its at_hash
+ * names the access token's row, and it expires with it. */
 static apr_status_t store(cn_ctx_t *ctx, const issue_t *is, const minted_t *m)
 {
     if (insert_token(ctx, m->access_digest, "access", is, is->scope, is->lifetime,
                      ctx->now + is->lifetime) != APR_SUCCESS
         || (m->refresh
             && insert_token(ctx, m->refresh_digest, "refresh", is, is->refresh_scope,
-                            is->lifetime, ctx->now + CN_REFRESH_TTL) != APR_SUCCESS)
-        || (m->id_token
-            && insert_token(ctx, cn_sha256_hex(ctx->pool, m->id_token, strlen(m->id_token)), "id",
-                            is, is->scope, is->lifetime, ctx->now + is->lifetime)
-                   != APR_SUCCESS)) {
+                            is->lifetime, ctx->now + CN_REFRESH_TTL) != APR_SUCCESS)) {
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
@@ -557,32 +565,115 @@ apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
 
 /* ---- revocation and introspection ------------------------------------------------ */
 
-/* The digest a presented token is stored under, or NULL: access and refresh
- * tokens by their prefix, anything else of a JWT's length as an id_token. */
-static const char *any_digest(apr_pool_t *pool, const char *token)
+/* What an id_token of ours says, once checked (id_token_read). */
+typedef struct id_token_t {
+    const char *sub, *aud;
+    apr_int64_t exp;
+    char prefix[2 * AT_HASH_LEN + 1]; /* at_hash in hex: the first half of its access token's digest */
+} id_token_t;
+
+/* JWT when it is an id_token this module signed: verified with the
+ * ConnectSigningKey keys (cn_jose_verify), iss ConnectBaseURL, with a sub,
+ * an aud, an exp and an at_hash of 16 bytes; for AUD when given; unexpired
+ * when UNEXPIRED. Else APR_EINVAL, the reason logged (never the token). */
+static apr_status_t id_token_read(cn_ctx_t *ctx, const char *jwt, const char *aud,
+                                  int unexpired, id_token_t *id)
 {
-    const char *d = digest_of(pool, CN_ACCESS_PREFIX, token);
-    if (!d) {
-        d = digest_of(pool, CN_REFRESH_PREFIX, token);
+    static const char hex[] = "0123456789abcdef";
+    json_t *claims = NULL, *exp;
+    const char *why = NULL, *iss, *at_hash;
+    const unsigned char *half = NULL;
+    apr_size_t n = 0, i;
+
+    memset(id, 0, sizeof(*id));
+    if (cn_jose_verify(ctx->pool, ctx->signing, jwt, &claims, &why) == APR_SUCCESS) {
+        iss = json_string_value(json_object_get(claims, "iss"));
+        at_hash = json_string_value(json_object_get(claims, "at_hash"));
+        exp = json_object_get(claims, "exp");
+        id->sub = json_string_value(json_object_get(claims, "sub"));
+        id->aud = json_string_value(json_object_get(claims, "aud"));
+        if (!iss || !ctx->base_url || strcmp(iss, ctx->base_url)) {
+            why = "its iss is not ConnectBaseURL";
+        }
+        else if (!id->sub || !id->aud || !json_is_integer(exp)) {
+            why = "it lacks sub, aud or exp";
+        }
+        else if (!at_hash || !(half = cn_b64url_decode(ctx->pool, at_hash, &n))
+                 || n != AT_HASH_LEN) {
+            why = "it has no at_hash of 16 bytes";
+        }
+        else if (aud && strcmp(id->aud, aud)) {
+            why = "it was issued to another application";
+        }
+        else if (unexpired && json_integer_value(exp) <= ctx->now) {
+            why = "it has expired";
+        }
+        else {
+            id->exp = json_integer_value(exp);
+            for (i = 0; i < AT_HASH_LEN; ++i) {
+                id->prefix[2 * i] = hex[half[i] >> 4];
+                id->prefix[2 * i + 1] = hex[half[i] & 0x0f];
+            }
+            return APR_SUCCESS;
+        }
     }
-    if (!d && token && *token && strlen(token) <= ID_TOKEN_MAX && strchr(token, '.')) {
-        d = cn_sha256_hex(pool, token, strlen(token));
+    cn_log(ctx, CN_LOG_INFO, CNLOGNO(01303) "an id_token was refused: %s", why ? why : "?");
+    return APR_EINVAL;
+}
+
+/* The access token row ID names by its at_hash, live or not: APR_ENOENT
+ * when there is none (revoked with its family, purged, or never issued). */
+static apr_status_t id_token_access(cn_ctx_t *ctx, const id_token_t *id, token_row_t *t)
+{
+    static const char zeros[] = "00000000000000000000000000000000";
+    static const char effs[] = "ffffffffffffffffffffffffffffffff";
+    const char *args[2];
+    apr_array_header_t *rows;
+    int i;
+    args[0] = apr_pstrcat(ctx->pool, id->prefix, zeros, NULL);
+    args[1] = apr_pstrcat(ctx->pool, id->prefix, effs, NULL);
+    if (cn_db_select(ctx->pool, ctx->db, "cn_token_access_by_prefix", 2, args, &rows)
+        != APR_SUCCESS) {
+        return cn_fail_db(ctx);
     }
-    return d;
+    for (i = 0; i < rows->nelts; ++i) {
+        cn_row_t *r = APR_ARRAY_IDX(rows, i, cn_row_t *);
+        /* The lookup was by range; the comparison that decides is in constant time. */
+        if (r->cols[0] && strlen(r->cols[0]) == 4 * AT_HASH_LEN
+            && cn_ct_equal(r->cols[0], 2 * AT_HASH_LEN, id->prefix, 2 * AT_HASH_LEN)) {
+            token_of_row(r, t);
+            return strcmp(t->kind, "access") ? APR_ENOENT : APR_SUCCESS;
+        }
+    }
+    return APR_ENOENT;
+}
+
+/* Whether TOKEN may be an id_token (a JWS compact serialisation): anything
+ * else is not worth a signature check. */
+static int jwt_like(const char *token)
+{
+    return token && *token && strlen(token) <= CN_JWS_MAX && strchr(token, '.');
 }
 
 apr_status_t cn_token_revoke(cn_ctx_t *ctx, const cn_oauth_client_t *client, const char *token)
 {
     const char *digest;
     token_row_t t = {0};
+    id_token_t id;
     apr_status_t rv;
     int n = 0;
 
     if (!token || !*token) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "token is required");
     }
-    if (!(digest = any_digest(ctx->pool, token))) {
-        return APR_SUCCESS; /* RFC 7009 §2.2: an invalid token is no error */
+    if (!(digest = digest_of(ctx->pool, CN_ACCESS_PREFIX, token))) {
+        digest = digest_of(ctx->pool, CN_REFRESH_PREFIX, token);
+    }
+    /* RFC 7009 §2.2: an invalid token is no error; nor is an id_token that
+     * is not ours (its signature or issuer). An expired one of ours still
+     * revokes what lives of its family. */
+    if (!digest && (!jwt_like(token) || id_token_read(ctx, token, NULL, 0, &id) != APR_SUCCESS)) {
+        return APR_SUCCESS;
     }
     if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
         return APR_EGENERAL;
@@ -592,7 +683,7 @@ apr_status_t cn_token_revoke(cn_ctx_t *ctx, const cn_oauth_client_t *client, con
         cn_ctx_db_close(ctx);
         return rv;
     }
-    rv = load_token(ctx, digest, &t);
+    rv = digest ? load_token(ctx, digest, &t) : id_token_access(ctx, &id, &t);
     if (rv == APR_ENOENT) {
         rv = APR_SUCCESS;
     }
@@ -635,6 +726,17 @@ static apr_status_t live_token(cn_ctx_t *ctx, const char *digest, const char *ki
     return rv;
 }
 
+/* The live access token of the id_token ID, of its grant; else invalid_token. */
+static apr_status_t live_id_token(cn_ctx_t *ctx, const id_token_t *id, token_row_t *t)
+{
+    apr_status_t rv = id_token_access(ctx, id, t);
+    if (rv == APR_ENOENT || (rv == APR_SUCCESS && (t->expires_at <= ctx->now
+                                                   || strcmp(t->grant_id, id->sub)))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_TOKEN, NULL);
+    }
+    return rv;
+}
+
 apr_status_t cn_token_grant(cn_ctx_t *ctx, const char *access_token, cn_grant_t **grant)
 {
     token_row_t t = {0};
@@ -659,21 +761,23 @@ apr_status_t cn_token_info(cn_ctx_t *ctx, const char *access_token, const char *
 {
     token_row_t t = {0};
     cn_grant_t *g = NULL;
+    id_token_t id;
     apr_status_t rv;
-    const char *digest;
     if (!access_token == !id_token) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_QUERY_PARAMS,
                        "give one of access_token and id_token");
     }
-    digest = access_token ? digest_of(ctx->pool, CN_ACCESS_PREFIX, access_token)
-                          : strlen(id_token) <= ID_TOKEN_MAX
-                                ? cn_sha256_hex(ctx->pool, id_token, strlen(id_token))
-                                : NULL;
+    /* An id_token: checked before the store is asked. Another application's
+     * is no more known than one never issued. */
+    if (id_token && id_token_read(ctx, id_token, nz(ctx->app_id), 1, &id) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_TOKEN, NULL);
+    }
     if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    rv = live_token(ctx, digest, access_token ? "access" : "id", &t);
-    /* Another application's token is no more known than one never issued. */
+    rv = access_token ? live_token(ctx, digest_of(ctx->pool, CN_ACCESS_PREFIX, access_token),
+                                   "access", &t)
+                      : live_id_token(ctx, &id, &t);
     if (rv == APR_SUCCESS && strcmp(t.app_id, ctx->app_id)) {
         rv = cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_TOKEN, NULL);
     }

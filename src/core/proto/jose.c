@@ -436,6 +436,88 @@ apr_status_t cn_jose_sign(apr_pool_t *pool, const cn_signing_keys_t *keys, json_
     return sign_with(pool, &APR_ARRAY_IDX(keys->keys, 0, signing_key_t), payload, len, jwt);
 }
 
+/* Why JWT is refused, in *WHY when the caller asks. */
+static apr_status_t refuse(const char **why, const char *reason)
+{
+    if (why) {
+        *why = reason;
+    }
+    return APR_EINVAL;
+}
+
+apr_status_t cn_jose_verify(apr_pool_t *pool, const cn_signing_keys_t *keys, const char *jwt,
+                            json_t **claims, const char **why)
+{
+    cjose_jws_t *jws;
+    cjose_header_t *hdr;
+    const char *alg, *kid;
+    char *crit;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    json_t *j;
+    int i, tried = 0, ok = 0;
+
+    *claims = NULL;
+    if (why) {
+        *why = NULL;
+    }
+    if (!keys || !keys->keys->nelts) {
+        return refuse(why, "no ConnectSigningKey to verify it with");
+    }
+    if (!jwt || !*jwt || strlen(jwt) > CN_JWS_MAX) {
+        return refuse(why, "not a JWS of at most 8 KiB");
+    }
+    jws = cjose_jws_import(jwt, strlen(jwt), NULL);
+    ERR_clear_error();
+    if (!jws) {
+        return refuse(why, "not a JWS compact serialisation");
+    }
+    apr_pool_cleanup_register(pool, jws, jws_cleanup, apr_pool_cleanup_null);
+    hdr = cjose_jws_get_protected(jws);
+    alg = hdr ? cjose_header_get(hdr, CJOSE_HDR_ALG, NULL) : NULL;
+    kid = hdr ? cjose_header_get(hdr, CJOSE_HDR_KID, NULL) : NULL;
+    if (!alg) {
+        return refuse(why, "no alg in its header");
+    }
+    if (!strcmp(alg, CJOSE_HDR_ALG_NONE)) {
+        return refuse(why, "alg none (unsigned)");
+    }
+    /* RFC 7515 §4.1.11: the module understands no extension. */
+    if ((crit = cjose_header_get_raw(hdr, "crit", NULL))) {
+        cjose_get_dealloc()(crit);
+        return refuse(why, "a crit header");
+    }
+    /* The key its kid names, or (without one) each key of its alg; the
+     * alg is always the key's own, never what the token says it is. */
+    for (i = 0; i < keys->keys->nelts && !ok; ++i) {
+        const signing_key_t *k = &APR_ARRAY_IDX(keys->keys, i, signing_key_t);
+        if (kid ? strcmp(kid, k->kid) : strcmp(alg, k->alg)) {
+            continue;
+        }
+        if (strcmp(alg, k->alg)) {
+            return refuse(why, "an alg that is not its key's");
+        }
+        ++tried;
+        ok = cjose_jws_verify(jws, k->jwk, NULL);
+        ERR_clear_error();
+    }
+    if (!tried) {
+        return refuse(why, kid ? "a kid of no ConnectSigningKey" : "an alg of no ConnectSigningKey");
+    }
+    if (!ok) {
+        return refuse(why, "a signature that does not verify");
+    }
+    if (!cjose_jws_get_plaintext(jws, &payload, &len, NULL) || !payload) {
+        return refuse(why, "no payload");
+    }
+    j = cn_json_parse(pool, (const char *)payload, len, NULL);
+    if (!json_is_object(j)) {
+        return refuse(why, "a payload that is not a JSON object");
+    }
+    *claims = j;
+    return APR_SUCCESS;
+}
+
 json_t *cn_jose_jwks(apr_pool_t *pool, const cn_signing_keys_t *keys)
 {
     json_t *list = json_array();

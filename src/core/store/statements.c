@@ -160,6 +160,15 @@ static const cn_stmt_def_t statements[] = {
      "INSERT INTO oauth_tokens (" TOKEN_COLS ") VALUES "
      "(%s, %s, %s, %s, %s, %s, %d, %lld, %lld, %lld)"},
     {"cn_token_get", "SELECT " TOKEN_COLS ", rotated_at FROM oauth_tokens WHERE digest = %s"},
+    /* The access token an id_token names by its at_hash: the left half of
+     * the token's SHA-256, so the first 32 hex digits of its digest. A range
+     * of the primary key between that prefix followed by 32 '0's and by 32
+     * 'f's: an index range scan on SQLite and on PostgreSQL (whatever the
+     * collation: both bounds and every digest are lowercase hex of one
+     * length), where LIKE 'prefix%' would need the C collation. */
+    {"cn_token_access_by_prefix",
+     "SELECT " TOKEN_COLS ", rotated_at FROM oauth_tokens "
+     "WHERE digest >= %s AND digest <= %s AND kind = 'access' LIMIT 2"},
     /* a refresh token is exchanged once: of two concurrent uses, one wins */
     {"cn_token_rotate",
      "UPDATE oauth_tokens SET rotated_at = %lld "
