@@ -63,9 +63,18 @@ Try it:
   curl -s -u demo-app:$SECRET -H 'Content-Type: application/json' \\
        -d '{"name":"My Google app","provider":"google","settings":{"client_id":"abc.apps.googleusercontent.com","client_secret":"xyz"},"redirect_uris":["http://localhost:3000/callback"],"scope":["https://www.googleapis.com/auth/gmail.readonly"]}' \\
        http://127.0.0.1:$PORT/connect/integrations
+  curl -s -u demo-app:$SECRET -H 'Content-Type: application/json' \\
+       -d '{"name":"Other mailboxes","provider":"imap","redirect_uris":["http://localhost:3000/callback"]}' \\
+       http://127.0.0.1:$PORT/connect/integrations
   curl -s -u demo-app:$SECRET http://127.0.0.1:$PORT/connect/integrations
+  curl -s -u demo-app:$SECRET -H 'Content-Type: application/json' \\
+       -d '{"redirect_uri":"http://localhost:3000/callback","prompt":"select_provider,detect"}' \\
+       http://127.0.0.1:$PORT/connect/auth
   curl -s 'http://127.0.0.1:$PORT/connect/providers/find?client_id=demo-app'
   curl -s http://127.0.0.1:$PORT/connect/.well-known/openid-configuration
+
+The "url" of the POST /auth answer is a login link: open it in a browser for the login
+screen (Google, or another mailbox through the module's IMAP form).
 
 Stop it with: make stop  (the database and keys in $WHERE stay for the next make run)
 TXT

@@ -78,9 +78,10 @@ ok -f "$printed/db/connect.db", 'the database is in the state directory';
 my ($block) = $run =~ /^Try it:\n(.*?)\n\s*\n/ms;
 (my $joined = $block // '') =~ s/\\\n\s*/ /g;
 my @curls = grep { /^\s*curl / } split /\n/, $joined;
-is scalar @curls, 4, 'four curl examples' or diag $run;
-# create an integration, list them, find the providers, OpenID Connect discovery
-my @expect = (201, 200, 200, 200);
+is scalar @curls, 6, 'six curl examples' or diag $run;
+# create two integrations, list them, a hosted login with the login screen,
+# find the providers, OpenID Connect discovery
+my @expect = (201, 201, 200, 200, 200, 200);
 for my $i (0 .. $#curls) {
     (my $cmd = $curls[$i]) =~ s/^\s+//;
     my $res = `$cmd -w '\n%{http_code}' 2>&1`;
@@ -99,6 +100,12 @@ my $secret = slurp("$printed/keys/demo-app.secret");
 my $list = `curl -s -u 'demo-app:$secret' http://127.0.0.1:$port/connect/integrations`;
 like $list, qr/"provider"\s*:\s*"google"/, 'the integration the example created is listed'
     or diag $list;
+like $list, qr/"provider"\s*:\s*"imap"/, '... and the imap one' or diag $list;
+# the login link of the example shows the login screen with both
+my $auth = `curl -s -u 'demo-app:$secret' -H 'Content-Type: application/json' -d '{"redirect_uri":"http://localhost:3000/callback","prompt":"select_provider"}' http://127.0.0.1:$port/connect/auth`;
+my ($login) = $auth =~ /"url"\s*:\s*"([^"]+)"/;
+like `curl -s '$login'`, qr/provider-google.*provider-imap/s, 'its login link: the login screen, Google and IMAP'
+    or diag $auth;
 
 # make stop keeps the state.
 my $stop = in_clone('make -s stop');
