@@ -197,6 +197,17 @@ static const char *const migration_6[] = {
     NULL
 };
 
+/* Background jobs: a lease per job, so that of several nodes on one
+ * database one runs it per period; the purge finds old events by time. */
+static const char *const migration_7[] = {
+    "CREATE TABLE job_leases ("
+    " name TEXT PRIMARY KEY,"
+    " holder TEXT NOT NULL,"
+    " expires_at BIGINT NOT NULL)",
+    "CREATE INDEX events_time ON events (time)",
+    NULL
+};
+
 static const migration_t migrations[] = {
     {1, migration_1},
     {2, migration_2},
@@ -204,6 +215,7 @@ static const migration_t migrations[] = {
     {4, migration_4},
     {5, migration_5},
     {6, migration_6},
+    {7, migration_7},
     {0, NULL}
 };
 

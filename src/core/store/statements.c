@@ -182,6 +182,29 @@ static const cn_stmt_def_t statements[] = {
     {"cn_event_insert",
      "INSERT INTO events (log_id, app_id, code, type, level, message, data, request_id, time) "
      "VALUES (%s, %s, %d, %s, %s, %s, %s, %s, %lld)"},
+    /* job leases (src/core/jobs/lease.c): made once, then taken only where
+     * free, expired or already the taker's */
+    {"cn_lease_insert",
+     "INSERT INTO job_leases (name, holder, expires_at) VALUES (%s, %s, %lld) "
+     "ON CONFLICT (name) DO NOTHING"},
+    {"cn_lease_take",
+     "UPDATE job_leases SET holder = %s, expires_at = %lld "
+     "WHERE name = %s AND (expires_at <= %lld OR holder = %s)"},
+    {"cn_lease_release",
+     "UPDATE job_leases SET expires_at = %lld WHERE name = %s AND holder = %s"},
+    /* the purge job (src/core/jobs/purge.c): a batch of rows per statement */
+    {"cn_job_purge_logins",
+     "DELETE FROM login_requests WHERE id_digest IN "
+     "(SELECT id_digest FROM login_requests WHERE expires_at < %lld LIMIT %d)"},
+    {"cn_job_purge_codes",
+     "DELETE FROM oauth_codes WHERE digest IN "
+     "(SELECT digest FROM oauth_codes WHERE expires_at < %lld LIMIT %d)"},
+    {"cn_job_purge_tokens",
+     "DELETE FROM oauth_tokens WHERE digest IN "
+     "(SELECT digest FROM oauth_tokens WHERE expires_at < %lld LIMIT %d)"},
+    {"cn_job_purge_events",
+     "DELETE FROM events WHERE log_id IN "
+     "(SELECT log_id FROM events WHERE time < %lld LIMIT %d)"},
     {NULL, NULL}
 };
 
