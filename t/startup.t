@@ -104,6 +104,13 @@ sub refuses {
          qr/ConnectProviderTimeout must be a number of seconds from 1 to 300/],
         ['ConnectProviderTimeout 2s', { extra => 'ConnectProviderTimeout 2s' },
          qr/ConnectProviderTimeout must be a number of seconds from 1 to 300/],
+        (map { ["ConnectPurgeInterval $_", { extra => "ConnectPurgeInterval $_" },
+                qr/ConnectPurgeInterval must be a number of seconds from 1 to 86400/] } '0', '86401', '1h'),
+        ['ConnectPurgeInterval in a virtual host',
+         { extra => "<VirtualHost 127.0.0.1:1>\n    ConnectPurgeInterval 60\n</VirtualHost>" },
+         qr/ConnectPurgeInterval cannot occur within <VirtualHost> section/],
+        (map { ["ConnectEventRetention $_", { extra => "ConnectEventRetention $_" },
+                qr/ConnectEventRetention must be a number of days from 1 to 3650/] } '0', '3651', '30d'),
         # The shared cache: a mod_socache provider that is loaded.
         ['ConnectCache of a provider not loaded', { extra => 'ConnectCache nosuch' },
          qr/ConnectCache: nosuch: no such mod_socache provider \(is mod_socache_nosuch loaded\?\)/],
@@ -151,6 +158,8 @@ sub refuses {
     my $res = $h->api(GET => '/integrations');
     is $res->code, 200, 'good configuration: answers' or diag $res->as_string;
     unlike $h->output, qr/\[connect:emerg\]/, 'good configuration: no refusal logged';
+    like $h->output, qr/CN01514: purge every 3600 s, events kept 30 days/,
+        'good configuration: the purge runs hourly (mod_watchdog), events kept 30 days';
     ok $h->stop, 'good configuration: stops';
     ok $h->gone, 'good configuration: nothing left after stop';
 }

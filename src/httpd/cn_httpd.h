@@ -42,12 +42,16 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_GUESS_PORT "ConnectDiscoveryGuessPort"
 #define CN_DIR_DISCOVERY_TIMEOUT "ConnectDiscoveryTimeout"
 #define CN_DIR_ALLOW_ADDRESSES "ConnectAllowAddresses"
+#define CN_DIR_PURGE_INTERVAL "ConnectPurgeInterval"
+#define CN_DIR_EVENT_RETENTION "ConnectEventRetention"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
 #define CN_DEFAULT_MAX_BODY (64 * 1024)
 #define CN_DEFAULT_PROVIDER_TIMEOUT 15
 #define CN_DEFAULT_IMAP_TIMEOUT 10
+#define CN_DEFAULT_PURGE_INTERVAL 3600 /* seconds */
+#define CN_DEFAULT_EVENT_RETENTION 30  /* days */
 /* Rendered grants kept per process for lists (a few MiB at most). */
 #define CN_GRANT_CACHE_ENTRIES 4096
 
@@ -102,6 +106,8 @@ typedef struct cn_server_conf_t {
                                       * unset; "none" alone: none, overriding the main server */
     cn_addr_allow_t *allow;        /* from them, made in post_config: the non-public addresses
                                     * users' connections may go to */
+    int purge_interval;            /* ConnectPurgeInterval, seconds, -1: unset (main server) */
+    int event_retention;           /* ConnectEventRetention, days, -1: unset (main server) */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -134,6 +140,15 @@ cn_db_t *cn_dbd_open(request_rec *r);
 void cn_dbd_close(request_rec *r, cn_db_t *db);
 /* The same as the core's database seam (cn_ctx_t.dbs) for request R. */
 cn_db_seam_t cn_dbd_seam(request_rec *r);
+/* ... and for background work on server S (handles in the pool the core gives). */
+cn_db_seam_t cn_dbd_server_seam(server_rec *s);
+
+/* jobs.c: background jobs in mod_watchdog's singleton thread (one process
+ * per node); ConnectPurgeInterval, ConnectEventRetention. */
+const char *cn_jobs_set_purge_interval(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_jobs_set_event_retention(cmd_parms *cmd, void *dc, const char *v);
+/* In post_config: register the jobs with mod_watchdog, or log that they are off. */
+int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 /* socache.c: ConnectCache, the core's shared cache (cn_ctx_t.cache) */
 int cn_socache_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);

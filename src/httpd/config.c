@@ -26,6 +26,8 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->provider_timeout = -1;
     sc->imap_timeout = -1;
     sc->imap_allow_plain = -1;
+    sc->purge_interval = -1;
+    sc->event_retention = -1;
     sc->allow_cidrs = apr_array_make(p, 2, sizeof(const char *));
     cn_discover_conf_init(p, sc);
     return sc;
@@ -54,6 +56,9 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->imap_allow_plain = add->imap_allow_plain != -1 ? add->imap_allow_plain
                                                        : base->imap_allow_plain;
     sc->allow_cidrs = add->allow_cidrs->nelts ? add->allow_cidrs : base->allow_cidrs;
+    sc->purge_interval = add->purge_interval != -1 ? add->purge_interval : base->purge_interval;
+    sc->event_retention = add->event_retention != -1 ? add->event_retention
+                                                     : base->event_retention;
     cn_discover_conf_merge(sc, base, add);
     sc->configured = add->configured || base->configured;
     return sc;
@@ -305,6 +310,12 @@ const command_rec cn_cmds[] = {
                     "ADDRESS[/BITS] ...: non-public addresses that auto-discovery and IMAP "
                     "LOGINs (servers chosen by users and their DNS) may still connect to, "
                     "e.g. an internal mail server; 'none' (default): public addresses only"),
+    AP_INIT_TAKE1(CN_DIR_PURGE_INTERVAL, cn_jobs_set_purge_interval, NULL, RSRC_CONF,
+                  "seconds between purges of expired login requests, codes, tokens and old "
+                  "events (1 to 86400, default 3600; main server only)"),
+    AP_INIT_TAKE1(CN_DIR_EVENT_RETENTION, cn_jobs_set_event_retention, NULL, RSRC_CONF,
+                  "days events are kept before the purge deletes them (1 to 3650, default "
+                  "30; main server only)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -652,7 +663,7 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
     if (cn_dbd_migrate(ptemp, s, main_sc) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return OK;
+    return cn_jobs_post_config(pconf, ptemp, s);
 }
 
 /* The per-process services of every virtual host: the HTTP client the core

@@ -225,13 +225,13 @@ apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *
     return rv;
 }
 
-static cn_db_t *wrap(request_rec *r, ap_dbd_t *h)
+static cn_db_t *wrap(apr_pool_t *p, ap_dbd_t *h)
 {
     cn_db_t *db;
     if (!h) {
         return NULL;
     }
-    db = apr_pcalloc(r->pool, sizeof(*db));
+    db = apr_pcalloc(p, sizeof(*db));
     db->driver = h->driver;
     db->handle = h->handle;
     db->prepared = h->prepared;
@@ -247,18 +247,19 @@ static cn_db_t *wrap(request_rec *r, ap_dbd_t *h)
         }
     }
     else {
-        cn_store_connection_setup(r->pool, db);
+        cn_store_connection_setup(p, db);
     }
     return db;
 }
 
 cn_db_t *cn_dbd_acquire(request_rec *r)
 {
-    return wrap(r, dbd_acquire_fn(r));
+    return wrap(r->pool, dbd_acquire_fn(r));
 }
 
 typedef struct open_handle_t {
     server_rec *s;
+    apr_pool_t *pool; /* the handle is given back at the latest when it goes */
     ap_dbd_t *h;
 } open_handle_t;
 
@@ -272,28 +273,43 @@ static apr_status_t give_back(void *data)
     return APR_SUCCESS;
 }
 
-cn_db_t *cn_dbd_open(request_rec *r)
+/* A handle of S's for a short section in POOL (a request's, or a
+ * background job's). */
+static cn_db_t *open_in(apr_pool_t *pool, server_rec *s)
 {
-    open_handle_t *oh = apr_pcalloc(r->pool, sizeof(*oh));
+    open_handle_t *oh = apr_pcalloc(pool, sizeof(*oh));
     cn_db_t *db;
-    oh->s = r->server;
-    oh->h = dbd_open_fn(r->pool, r->server);
+    oh->s = s;
+    oh->pool = pool;
+    oh->h = dbd_open_fn(pool, s);
     if (!oh->h) {
         return NULL;
     }
-    /* Given back at the latest when the request ends. */
-    apr_pool_cleanup_register(r->pool, oh, give_back, apr_pool_cleanup_null);
-    db = wrap(r, oh->h);
+    /* Given back at the latest when the pool goes (the request ends). */
+    apr_pool_cleanup_register(pool, oh, give_back, apr_pool_cleanup_null);
+    db = wrap(pool, oh->h);
     db->baton = oh;
     return db;
 }
 
-void cn_dbd_close(request_rec *r, cn_db_t *db)
+static void close_handle(cn_db_t *db)
 {
     if (db && db->baton) {
-        apr_pool_cleanup_run(r->pool, db->baton, give_back);
+        open_handle_t *oh = db->baton;
+        apr_pool_cleanup_run(oh->pool, oh, give_back);
         db->baton = NULL;
     }
+}
+
+cn_db_t *cn_dbd_open(request_rec *r)
+{
+    return open_in(r->pool, r->server);
+}
+
+void cn_dbd_close(request_rec *r, cn_db_t *db)
+{
+    (void)r;
+    close_handle(db);
 }
 
 /* The core's database seam: short sections on handles of their own. */
@@ -314,5 +330,27 @@ cn_db_seam_t cn_dbd_seam(request_rec *r)
     seam.open = seam_open;
     seam.close = seam_close;
     seam.baton = r;
+    return seam;
+}
+
+/* The same for background work on server S: handles in the job's pool. */
+static apr_status_t server_seam_open(void *baton, apr_pool_t *pool, cn_db_t **db)
+{
+    *db = open_in(pool, baton);
+    return *db ? APR_SUCCESS : APR_EGENERAL;
+}
+
+static void server_seam_close(void *baton, cn_db_t *db)
+{
+    (void)baton;
+    close_handle(db);
+}
+
+cn_db_seam_t cn_dbd_server_seam(server_rec *s)
+{
+    cn_db_seam_t seam;
+    seam.open = server_seam_open;
+    seam.close = server_seam_close;
+    seam.baton = s;
     return seam;
 }
