@@ -79,10 +79,11 @@ $h->write_conf(($pg ? (dbd => 0) : ()), extra => join "\n",
         [microsoft => token => '/microsoft/{tenant}/oauth2/v2.0/token'],
         [microsoft => graph => '/microsoft/graph/v1.0']);
 ok $h->start, 'the module starts on a database of schema 4' or diag $h->output;
-like $h->output, qr/schema migrated from version 4 to 6/, 'and migrates it to the current schema (6)';
+like $h->output, qr/schema migrated from version 4 to 8/, 'and migrates it to the current schema (8)';
 
 my $dbh = connect_db();
-is $dbh->selectrow_array('SELECT version FROM schema_version'), 6, 'schema_version 6';
+is $dbh->selectrow_array('SELECT version FROM schema_version'), 8, 'schema_version 8';
+is $dbh->selectrow_array(q{SELECT COUNT(*) FROM grants WHERE refresh_lease_until <> 0}), 0, 'every grant without a refresh lease (schema 8)';
 is $dbh->selectrow_array(q{SELECT COUNT(*) FROM oauth_codes}), 0, 'the OAuth server\'s tables are there (codes)';
 is $dbh->selectrow_array(q{SELECT COUNT(*) FROM oauth_tokens}), 0, '... and tokens';
 my %row = map { $_->{id} => $_ } @{ $dbh->selectall_arrayref('SELECT * FROM grants', { Slice => {} }) };

@@ -57,11 +57,15 @@ static apr_status_t reauth_needed(cn_ctx_t *ctx)
                    "the provider no longer accepts this grant: the user must authenticate again");
 }
 
-/* G's stored access token when it is valid beyond the margin: *TOKEN. */
+/* G's stored access token when it is valid beyond the margin: 1 and *TOKEN;
+ * 0 when it needs a refresh; -1 when it does not open (in ctx->res). */
 static int fresh(cn_ctx_t *ctx, const cn_grant_t *g, const char **token)
 {
-    return g->access_token && g->access_expires_at >= ctx->now + CN_ACCESS_MARGIN
-           && cn_grant_secret_open(ctx, g, "access_token", g->access_token, token) == APR_SUCCESS;
+    if (!g->access_token || g->access_expires_at < ctx->now + CN_ACCESS_MARGIN) {
+        return 0;
+    }
+    return cn_grant_secret_open(ctx, g, "access_token", g->access_token, token) == APR_SUCCESS
+               ? 1 : -1;
 }
 
 /* The refresh of the lease holder: with the handle open on entry and on
@@ -127,8 +131,13 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
         if (strcmp(g->grant_status, "valid")) {
             return reauth_needed(ctx);
         }
-        if (fresh(ctx, g, token)) {
+        switch (fresh(ctx, g, token)) {
+        case 1:
             return APR_SUCCESS;
+        case -1:
+            return APR_EGENERAL;
+        default:
+            break;
         }
         if (cn_grant_lease(ctx, g, now, until, ctx->now + CN_ACCESS_MARGIN, &won) != APR_SUCCESS) {
             return APR_EGENERAL;
