@@ -210,6 +210,24 @@ apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int
  * section), then its refresh token revoked at the provider, best effort. */
 apr_status_t cn_grant_revoke(cn_ctx_t *ctx, const char *id);
 
+/* How close to its expiry a stored provider access token is refreshed, in
+ * seconds; how long a refresh holds the grant's lease; how long another
+ * caller waits for that refresh, and how often it looks, in milliseconds. */
+#define CN_ACCESS_MARGIN 300
+#define CN_ACCESS_LEASE 30
+#define CN_ACCESS_WAIT_MS 5000
+#define CN_ACCESS_POLL_MS 50
+
+/* POST /grants/{id}/access_token with BODY ({} or {"include_password": bool}):
+ * *OUT gets, for an OAuth grant, a current provider access token (refreshed
+ * at the provider when it expires within CN_ACCESS_MARGIN, one refresh per
+ * grant in flight) with its expiry and the IMAP settings with the XOAUTH2
+ * string; for an IMAP grant, its IMAP settings (the password only when
+ * asked). A refresh token the provider refuses makes the grant invalid
+ * (grant_expired); a provider that fails otherwise answers
+ * service_unavailable. */
+apr_status_t cn_grant_access_token(cn_ctx_t *ctx, const char *id, json_t *body, json_t **out);
+
 /* ---- IMAP: a mailbox proven by its password (flow/imap.c) ---- */
 
 /* A mailbox and its password, as the hosted form or POST /grants has them. */

@@ -199,6 +199,26 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
                             const cn_grant_secrets_t *secrets, const cn_identity_t *id,
                             cn_grant_t **out, int *reauthenticated);
 
+/* ---- a grant's provider access token (POST /grants/{id}/access_token) ---- */
+
+/* Open the sealed value SEALED of G's COLUMN (refresh_token, access_token,
+ * or CN_GRANT_PASSWORD_AAD); internal_error when it does not open. */
+apr_status_t cn_grant_secret_open(cn_ctx_t *ctx, const cn_grant_t *g, const char *column,
+                                  const char *sealed, const char **plain);
+/* Take G's refresh lease until UNTIL, in a short transaction: only when no
+ * lease runs at NOW, the grant is valid and its access token is missing or
+ * expires before STALE_BEFORE. *WON tells whether this caller took it. */
+apr_status_t cn_grant_lease(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t now,
+                            apr_int64_t until, apr_int64_t stale_before, int *won);
+/* Give back the lease taken until UNTIL (a failed refresh). */
+apr_status_t cn_grant_lease_release(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t until);
+/* Store the refreshed tokens T sealed in G (and in its row), releasing the
+ * lease; a T without a refresh token keeps the stored one. */
+apr_status_t cn_grant_tokens_refreshed(cn_ctx_t *ctx, cn_grant_t *g, const cn_tokens_t *t);
+/* The provider refused G's refresh token: G becomes invalid and the event
+ * grant_expired is recorded, in one transaction. */
+apr_status_t cn_grant_invalidate(cn_ctx_t *ctx, cn_grant_t *g);
+
 /* Native authentication, phase 1 (database): validate BODY, load the
  * integration and open its client secret. */
 apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration_t **it,

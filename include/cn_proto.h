@@ -185,6 +185,15 @@ int cn_imap_security_valid(const char *security);
  * A LOGIN that fails is in ctx->res with cn_imap_outcome_event's event. */
 apr_status_t cn_imap_login(cn_ctx_t *ctx, const cn_imap_request_t *req);
 
+/* The SASL XOAUTH2 initial response of USER with bearer TOKEN, base64
+ * encoded (APR's base64): base64("user=" USER "\x01auth=Bearer " TOKEN
+ * "\x01\x01"). NULL when either is NULL or holds a \x01. */
+const char *cn_imap_xoauth2(apr_pool_t *pool, const char *user, const char *token);
+
+/* The IMAP server of an OAuth provider's mailboxes (google: imap.gmail.com,
+ * microsoft: outlook.office365.com), or NULL. Port 993, implicit TLS. */
+const char *cn_imap_oauth_host(const char *provider);
+
 /* ---- upstream OAuth 2.0 ---- */
 /* The upstream side of OAuth 2.0: provider endpoints, the authorize URL,
  * token requests (code and refresh), identity, revocation. Provider answers

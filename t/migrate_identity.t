@@ -86,6 +86,7 @@ ok defined $to && $to >= 7, 'and migrates it to the current schema (7 or later)'
 my $dbh = connect_db();
 is $dbh->selectrow_array('SELECT version FROM schema_version'), $to // 'none', 'schema_version is that version';
 is $dbh->selectrow_array(q{SELECT COUNT(*) FROM job_leases}), 0, 'the job leases\' table is there';
+is $dbh->selectrow_array(q{SELECT COUNT(*) FROM grants WHERE refresh_lease_until <> 0}), 0, 'every grant without a refresh lease (schema 8)';
 is $dbh->selectrow_array(q{SELECT COUNT(*) FROM oauth_codes}), 0, 'the OAuth server\'s tables are there (codes)';
 is $dbh->selectrow_array(q{SELECT COUNT(*) FROM oauth_tokens}), 0, '... and tokens';
 my %row = map { $_->{id} => $_ } @{ $dbh->selectall_arrayref('SELECT * FROM grants', { Slice => {} }) };

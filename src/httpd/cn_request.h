@@ -122,6 +122,7 @@ int cn_route_grants_create(cn_req_t *req);
 int cn_route_grant_read(cn_req_t *req);
 int cn_route_grant_update(cn_req_t *req);
 int cn_route_grant_delete(cn_req_t *req);
+int cn_route_grant_access_token(cn_req_t *req);
 
 /* Read and parse a JSON object body (Content-Type application/json, else 415); on failure
  * the answer is already sent and *ANSWER holds the handler's return value. */

@@ -261,3 +261,30 @@ int cn_route_grants_create(cn_req_t *req)
     return cn_reply_success(req, reauth ? HTTP_OK : HTTP_CREATED,
                             cn_grant_json(req->r->pool, grant));
 }
+
+/* POST /grants/{id}/access_token: the body is optional ({} when empty). */
+int cn_route_grant_access_token(cn_req_t *req)
+{
+    const char *buf;
+    apr_size_t len = 0;
+    json_t *body, *out = NULL;
+    apr_status_t rv;
+    int answer;
+    if (cn_read_body(req, 1, &buf, &len) != APR_SUCCESS) {
+        return cn_reply_result(req);
+    }
+    if (!len) {
+        body = cn_json_own(req->r->pool, json_object());
+    }
+    else {
+        const char *err = NULL;
+        body = cn_json_parse(req->r->pool, buf, len, &err);
+        if (!json_is_object(body)) {
+            answer = cn_reply_error(req, CN_EV_INVALID_REQUEST_PAYLOAD,
+                                    "the body must be a JSON object");
+            return answer;
+        }
+    }
+    rv = cn_grant_access_token(&req->ctx, req->params[0], body, &out);
+    return ANSWER(req, rv, cn_reply_success(req, HTTP_OK, out));
+}

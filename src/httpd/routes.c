@@ -227,6 +227,8 @@ const cn_route_t cn_api_routes[] = {
     {M_GET, "/grants/{id}", CN_AUTH_BASIC, JSON, DB, cn_route_grant_read},
     {M_PATCH, "/grants/{id}", CN_AUTH_BASIC, JSON, DB, cn_route_grant_update},
     {M_DELETE, "/grants/{id}", CN_AUTH_BASIC, JSON, NONE, cn_route_grant_delete},
+    /* a refresh asks the provider: the core opens short sections around it */
+    {M_POST, "/grants/{id}/access_token", CN_AUTH_BASIC, JSON, NONE, cn_route_grant_access_token},
     {M_GET, "/providers/find", CN_AUTH_PUBLIC, JSON, DB, providers_find},
     /* detection may ask DNS and autoconfig servers: the core opens a short
      * section for the integration afterwards */

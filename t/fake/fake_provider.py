@@ -48,6 +48,9 @@ flows do not interfere:
   badgrant*    the code exchange fails with invalid_grant
   unverified*  Google: email_verified false; Microsoft: the email claim without xms_edov
   notid*       Microsoft: the id_token has no tid
+  rgone*       a refresh (grant_type refresh_token) answers invalid_grant
+  r500*        a refresh answers 500
+  rslow*       a refresh sleeps 1 s (concurrent callers pile up behind it)
 Without a login_hint the user is user@example.com.
 """
 import base64, hashlib, json, os, re, secrets, socket, ssl, sys, threading, time, urllib.parse
@@ -114,7 +117,7 @@ def microsoft_upn(who, email):
 def fault_of(email):
     local = email.split("@")[0]
     for f in ("deny", "slow", "t500", "tbadjson", "thtml", "norefresh", "narrow", "noemail", "badgrant",
-              "unverified", "notid"):
+              "unverified", "notid", "rgone", "r500", "rslow"):
         if local.startswith(f):
             return f
     return ""
@@ -363,6 +366,13 @@ class Handler(BaseHTTPRequestHandler):
                 r = refresh.get(form.get("refresh_token", ""))
             if not r or r["provider"] != provider:  # a token is only good where it was issued
                 return self.oauth_error(provider, 400, "invalid_grant", "Token has been expired or revoked.")
+            rfault = fault_of(r["email"])
+            if rfault == "rgone":
+                return self.oauth_error(provider, 400, "invalid_grant", "Token has been expired or revoked.")
+            if rfault == "r500":
+                return self.send(500, "<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html")
+            if rfault == "rslow":
+                time.sleep(1)
             body = self.issue(provider, r["email"], r["scope"], fault_of(r["email"]),
                               with_refresh=(provider == "microsoft"), who=r.get("who", ""))
             return self.send_json(200, body)

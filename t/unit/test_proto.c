@@ -4,6 +4,7 @@
  * and form bodies, and the claims of a JWT. */
 #include <apr_strings.h>
 #include <apr_escape.h>
+#include <apr_base64.h>
 
 #include "cn_proto.h"
 #include "cn_test.h"
@@ -582,6 +583,39 @@ START_TEST(test_jwt_claims_huge)
 }
 END_TEST
 
+/* ---- the SASL XOAUTH2 string ---- */
+
+START_TEST(test_xoauth2)
+{
+    /* base64("user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01"),
+     * the example of Google's XOAUTH2 documentation */
+    const char *got = cn_imap_xoauth2(pool, "someuser@example.com",
+                                      "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
+    char plain[256];
+    int n;
+    ck_assert_str_eq(got, "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRj"
+                          "Mk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
+    ck_assert_int_lt(apr_base64_decode_len(got), (int)sizeof(plain));
+    n = apr_base64_decode(plain, cn_imap_xoauth2(pool, "ann@example.com", "at-1"));
+    ck_assert_int_eq(n, (int)strlen("user=ann@example.com\x01" "auth=Bearer at-1\x01\x01"));
+    ck_assert_mem_eq(plain, "user=ann@example.com\x01" "auth=Bearer at-1\x01\x01", (size_t)n);
+    /* nothing that would end a field early, nothing missing */
+    ck_assert_ptr_null(cn_imap_xoauth2(pool, "ann\x01@example.com", "at-1"));
+    ck_assert_ptr_null(cn_imap_xoauth2(pool, "ann@example.com", "at\x01"));
+    ck_assert_ptr_null(cn_imap_xoauth2(pool, NULL, "at-1"));
+    ck_assert_ptr_null(cn_imap_xoauth2(pool, "ann@example.com", NULL));
+}
+END_TEST
+
+START_TEST(test_imap_oauth_host)
+{
+    ck_assert_str_eq(cn_imap_oauth_host("google"), "imap.gmail.com");
+    ck_assert_str_eq(cn_imap_oauth_host("microsoft"), "outlook.office365.com");
+    ck_assert_ptr_null(cn_imap_oauth_host("imap"));
+    ck_assert_ptr_null(cn_imap_oauth_host(NULL));
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
     Suite *s = suite_create("proto");
@@ -606,6 +640,11 @@ static Suite *proto_suite(void)
     tcase_add_loop_test(tc, test_jwt_claims, 0, N(jwt_cases));
     tcase_add_test(tc, test_jwt_claims_null);
     tcase_add_test(tc, test_jwt_claims_huge);
+    suite_add_tcase(s, tc);
+
+    tc = cn_tcase("xoauth2");
+    tcase_add_test(tc, test_xoauth2);
+    tcase_add_test(tc, test_imap_oauth_host);
     suite_add_tcase(s, tc);
     return s;
 }

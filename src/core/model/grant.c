@@ -698,3 +698,110 @@ apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration
     }
     return cn_integration_secret(ctx, *it, client_secret);
 }
+
+/* ---- provider access tokens (POST /grants/{id}/access_token) ---- */
+
+apr_status_t cn_grant_secret_open(cn_ctx_t *ctx, const cn_grant_t *g, const char *column,
+                                  const char *sealed, const char **plain)
+{
+    apr_size_t len;
+    if (!sealed || cn_crypto_open(ctx->pool, ctx->ring, sealed, aad(ctx, column, g->id), plain,
+                                  &len) != APR_SUCCESS) {
+        return cn_fail_internal(ctx, "a grant's secret does not open");
+    }
+    return APR_SUCCESS;
+}
+
+/* One statement in a short transaction of its own; *N the rows changed. */
+static apr_status_t exec_short(cn_ctx_t *ctx, const char *label, int nargs, const char **args,
+                               int *n)
+{
+    apr_status_t rv;
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    rv = cn_db_exec(ctx->pool, ctx->db, label, nargs, args, n);
+    if (rv != APR_SUCCESS) {
+        cn_db_rollback(ctx->db);
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_lease(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t now,
+                            apr_int64_t until, apr_int64_t stale_before, int *won)
+{
+    const char *args[5];
+    int n = 0;
+    args[0] = apr_off_t_toa(ctx->pool, (apr_off_t)until);
+    args[1] = g->id;
+    args[2] = g->app_id;
+    args[3] = apr_off_t_toa(ctx->pool, (apr_off_t)now);
+    args[4] = apr_off_t_toa(ctx->pool, (apr_off_t)stale_before);
+    if (exec_short(ctx, "cn_grant_lease", 5, args, &n) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *won = n == 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_lease_release(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t until)
+{
+    const char *args[3] = {g->id, g->app_id, apr_off_t_toa(ctx->pool, (apr_off_t)until)};
+    int n = 0;
+    return exec_short(ctx, "cn_grant_lease_release", 3, args, &n);
+}
+
+apr_status_t cn_grant_tokens_refreshed(cn_ctx_t *ctx, cn_grant_t *g, const cn_tokens_t *t)
+{
+    const char *args[5], *rt = NULL;
+    int n = 0;
+    if (seal(ctx, "access_token", g->id, t->access_token, &g->access_token) != APR_SUCCESS
+        || (t->refresh_token
+            && seal(ctx, "refresh_token", g->id, t->refresh_token, &rt) != APR_SUCCESS)) {
+        return APR_EGENERAL;
+    }
+    g->access_expires_at = ctx->now + t->expires_in;
+    if (rt) {
+        g->refresh_token = rt; /* a provider that rotates (Microsoft): the new one from now on */
+    }
+    args[0] = g->access_token;
+    args[1] = apr_off_t_toa(ctx->pool, (apr_off_t)g->access_expires_at);
+    args[2] = rt;
+    args[3] = g->id;
+    args[4] = g->app_id;
+    if (exec_short(ctx, "cn_grant_set_tokens", 5, args, &n) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_GRANT_NOT_FOUND, NULL);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_invalidate(cn_ctx_t *ctx, cn_grant_t *g)
+{
+    const char *args[3];
+    apr_status_t rv;
+    int n = 0;
+    args[0] = apr_off_t_toa(ctx->pool, (apr_off_t)ctx->now);
+    args[1] = g->id;
+    args[2] = g->app_id;
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    rv = cn_db_exec(ctx->pool, ctx->db, "cn_grant_invalidate", 3, args, &n);
+    if (rv == APR_SUCCESS && n == 1) {
+        rv = cn_event_record(ctx, CN_EV_GRANT_EXPIRED, "warning", grant_event_data(ctx, g));
+    }
+    if (rv != APR_SUCCESS) {
+        cn_db_rollback(ctx->db);
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS || rv != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    g->grant_status = "invalid";
+    return APR_SUCCESS;
+}

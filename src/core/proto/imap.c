@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <apr_time.h>
+#include <apr_base64.h>
 
 #include "cn_proto.h"
 
@@ -149,4 +150,30 @@ apr_status_t cn_imap_login(cn_ctx_t *ctx, const cn_imap_request_t *req)
     }
     return cn_fail(ctx->pool, &ctx->res, cn_imap_outcome_event(outcome), "%s",
                    outcome_text(ctx->pool, outcome, where, timeout_ms));
+}
+
+const char *cn_imap_xoauth2(apr_pool_t *pool, const char *user, const char *token)
+{
+    const char *plain;
+    char *out;
+    int len;
+    if (!user || !token || strchr(user, '\x01') || strchr(token, '\x01')) {
+        return NULL;
+    }
+    plain = apr_pstrcat(pool, "user=", user, "\x01" "auth=Bearer ", token, "\x01\x01", NULL);
+    len = (int)strlen(plain);
+    out = apr_palloc(pool, (apr_size_t)apr_base64_encode_len(len));
+    apr_base64_encode(out, plain, len);
+    return out;
+}
+
+const char *cn_imap_oauth_host(const char *provider)
+{
+    if (provider && !strcmp(provider, "google")) {
+        return "imap.gmail.com";
+    }
+    if (provider && !strcmp(provider, "microsoft")) {
+        return "outlook.office365.com";
+    }
+    return NULL;
 }

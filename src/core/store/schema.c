@@ -208,6 +208,14 @@ static const char *const migration_7[] = {
     NULL
 };
 
+/* Version 8: one provider refresh per grant in flight, across processes and
+ * nodes: a refresh holds the grant's lease (a Unix time) until it stores the
+ * new access token, or until the lease runs out when its process died. */
+static const char *const migration_8[] = {
+    "ALTER TABLE grants ADD COLUMN refresh_lease_until BIGINT NOT NULL DEFAULT 0",
+    NULL
+};
+
 static const migration_t migrations[] = {
     {1, migration_1},
     {2, migration_2},
@@ -216,6 +224,7 @@ static const migration_t migrations[] = {
     {5, migration_5},
     {6, migration_6},
     {7, migration_7},
+    {8, migration_8},
     {0, NULL}
 };
 

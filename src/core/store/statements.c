@@ -129,6 +129,24 @@ static const cn_stmt_def_t statements[] = {
      "UPDATE grants SET scope = %s, settings = %s, refresh_token = %s, updated_at = %lld, "
      "revision = revision + 1 WHERE id = %s AND app_id = %s"},
     {"cn_grant_delete", "DELETE FROM grants WHERE id = %s AND app_id = %s"},
+    /* POST /grants/{id}/access_token: the refresh lease is taken only when
+     * no other holds it and the access token is still stale, so one refresh
+     * per grant is in flight however many callers, processes and nodes ask */
+    {"cn_grant_lease",
+     "UPDATE grants SET refresh_lease_until = %lld WHERE id = %s AND app_id = %s "
+     "AND grant_status = 'valid' AND refresh_lease_until < %lld "
+     "AND (access_token IS NULL OR access_expires_at < %lld)"},
+    {"cn_grant_lease_release",
+     "UPDATE grants SET refresh_lease_until = 0 WHERE id = %s AND app_id = %s "
+     "AND refresh_lease_until = %lld"},
+    /* the refreshed tokens; a NULL refresh token keeps the stored one */
+    {"cn_grant_set_tokens",
+     "UPDATE grants SET access_token = %s, access_expires_at = %lld, "
+     "refresh_token = COALESCE(%s, refresh_token), refresh_lease_until = 0 "
+     "WHERE id = %s AND app_id = %s"},
+    {"cn_grant_invalidate",
+     "UPDATE grants SET grant_status = 'invalid', refresh_lease_until = 0, updated_at = %lld, "
+     "revision = revision + 1 WHERE id = %s AND app_id = %s"},
     {"cn_grant_delete_integration", "DELETE FROM grants WHERE integration_id = %s"},
     /* the refresh_token column holds a refresh token, or (provider imap) a
      * mailbox password sealed under its own AAD */

@@ -1,0 +1,197 @@
+/* POST /grants/{id}/access_token: what an application needs to read a
+ * mailbox now. For an OAuth grant, a current provider access token, refreshed
+ * at the provider when it is about to expire: one refresh per grant in flight
+ * across threads, processes and nodes (a lease in the grant's row, taken by a
+ * conditional UPDATE); the others wait for it and read its token. No
+ * database handle is held while the provider is asked. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "cn_proto.h"
+#include "flow.h"
+
+/* The IMAP settings of OAuth grant G with access token TOKEN. */
+static json_t *oauth_answer(cn_ctx_t *ctx, const cn_grant_t *g, const char *token)
+{
+    const char *host = cn_imap_oauth_host(g->provider);
+    const char *xoauth2 = cn_imap_xoauth2(ctx->pool, g->email, token);
+    json_t *imap = json_pack("{s:s?,s:i,s:s,s:s,s:s?}", "host", host, "port", 993, "username",
+                             g->email, "security", "ssl", "xoauth2", xoauth2);
+    return cn_json_own(ctx->pool,
+                       json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:o}", "grant_id", g->id,
+                                 "access_token", token, "expires_at",
+                                 (json_int_t)g->access_expires_at, "token_type", "Bearer",
+                                 "provider", g->provider, "email", g->email, "imap", imap));
+}
+
+/* The IMAP settings of password grant G; its password when asked. */
+static apr_status_t imap_answer(cn_ctx_t *ctx, const cn_grant_t *g, int with_password,
+                                json_t **out)
+{
+    json_t *settings = cn_json_load_stored(ctx->pool, g->settings_text), *imap;
+    const char *password = NULL;
+    if (with_password
+        && cn_grant_secret_open(ctx, g, CN_GRANT_PASSWORD_AAD, g->refresh_token, &password)
+               != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    imap = json_pack("{s:O?,s:O?,s:O?,s:O?}", "host", json_object_get(settings, "imap_host"),
+                     "port", json_object_get(settings, "imap_port"), "username",
+                     json_object_get(settings, "imap_username"), "security",
+                     json_object_get(settings, "imap_security"));
+    if (!imap) {
+        return cn_fail_internal(ctx, "an IMAP grant's settings");
+    }
+    if (password) {
+        json_object_set_new(imap, "password", json_string(password));
+    }
+    *out = cn_json_own(ctx->pool, json_pack("{s:s,s:s,s:s,s:o}", "grant_id", g->id, "provider",
+                                            g->provider, "email", g->email, "imap", imap));
+    return APR_SUCCESS;
+}
+
+static apr_status_t reauth_needed(cn_ctx_t *ctx)
+{
+    return cn_fail(ctx->pool, &ctx->res, CN_EV_GRANT_EXPIRED,
+                   "the provider no longer accepts this grant: the user must authenticate again");
+}
+
+/* G's stored access token when it is valid beyond the margin: 1 and *TOKEN;
+ * 0 when it needs a refresh; -1 when it does not open (in ctx->res). */
+static int fresh(cn_ctx_t *ctx, const cn_grant_t *g, const char **token)
+{
+    if (!g->access_token || g->access_expires_at < ctx->now + CN_ACCESS_MARGIN) {
+        return 0;
+    }
+    return cn_grant_secret_open(ctx, g, "access_token", g->access_token, token) == APR_SUCCESS
+               ? 1 : -1;
+}
+
+/* The refresh of the lease holder: with the handle open on entry and on
+ * return, closed while the provider is asked. */
+static apr_status_t refresh(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until, const char **token)
+{
+    cn_integration_t *it = NULL;
+    const char *secret = NULL, *rt = NULL;
+    cn_tokens_t *t = NULL;
+    apr_status_t rv;
+    if (cn_integration_require(ctx, g->provider, &it) != APR_SUCCESS
+        || cn_integration_secret(ctx, it, &secret) != APR_SUCCESS
+        || cn_grant_secret_open(ctx, g, "refresh_token", g->refresh_token, &rt) != APR_SUCCESS) {
+        cn_result_t res = ctx->res;
+        cn_grant_lease_release(ctx, g, until);
+        ctx->res = res;
+        return APR_EGENERAL;
+    }
+    cn_ctx_db_close(ctx);
+    rv = cn_oauth_token(ctx, it, secret, NULL, NULL, rt, &t);
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL; /* the lease runs out by itself */
+    }
+    if (rv == APR_SUCCESS) {
+        if (cn_grant_tokens_refreshed(ctx, g, t) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        *token = t->access_token;
+        return APR_SUCCESS;
+    }
+    if (ctx->res.event && ctx->res.event->id == CN_EV_REFRESH_TOKEN_INVALID) {
+        cn_log(ctx, CN_LOG_WARNING, CNLOGNO(01601) "grant %s: the provider refused its refresh "
+               "token (%s); the grant is now invalid", g->id, ctx->res.description);
+        if (cn_grant_invalidate(ctx, g) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        return reauth_needed(ctx);
+    }
+    {
+        cn_result_t res = ctx->res;
+        cn_log(ctx, CN_LOG_WARNING, CNLOGNO(01602) "grant %s: the access token refresh failed: %s",
+               g->id, res.description ? res.description : "?");
+        cn_grant_lease_release(ctx, g, until);
+        ctx->res = res;
+    }
+    if (ctx->res.event && (ctx->res.event->id == CN_EV_PROVIDER_NOT_RESPONDING
+                           || ctx->res.event->id == CN_EV_OAUTH_PROVIDER_ERROR
+                           || ctx->res.event->id == CN_EV_SERVICE_UNAVAILABLE)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
+                       "the provider did not refresh the access token; try again later");
+    }
+    return APR_EGENERAL;
+}
+
+/* The OAuth grant's token: the stored one, else this caller's refresh, else
+ * the refresh of the lease holder once it is stored. Handle open throughout. */
+static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(CN_ACCESS_WAIT_MS);
+    for (;;) {
+        apr_int64_t now = apr_time_sec(apr_time_now()), until = now + CN_ACCESS_LEASE;
+        int won = 0;
+        if (strcmp(g->grant_status, "valid")) {
+            return reauth_needed(ctx);
+        }
+        switch (fresh(ctx, g, token)) {
+        case 1:
+            return APR_SUCCESS;
+        case -1:
+            return APR_EGENERAL;
+        default:
+            break;
+        }
+        if (cn_grant_lease(ctx, g, now, until, ctx->now + CN_ACCESS_MARGIN, &won) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (won) {
+            return refresh(ctx, g, until, token);
+        }
+        if (apr_time_now() >= deadline) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
+                           "a refresh of this grant's access token is still running");
+        }
+        /* Another caller refreshes (or a token came meanwhile): look again. */
+        cn_ctx_db_close(ctx);
+        apr_sleep(apr_time_from_msec(CN_ACCESS_POLL_MS));
+        if (cn_ctx_db_open(ctx) != APR_SUCCESS || cn_grant_load(ctx, g->id, &g) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+    }
+}
+
+apr_status_t cn_grant_access_token(cn_ctx_t *ctx, const char *id, json_t *body, json_t **out)
+{
+    static const char *const allowed[] = {"include_password", NULL};
+    const char *bad, *token = NULL;
+    int with_password = 0;
+    cn_grant_t *g;
+    apr_status_t rv;
+    if ((bad = cn_json_unknown_key(body, allowed))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD, "unknown field '%s'",
+                       bad);
+    }
+    if (cn_json_get_bool(body, "include_password", &with_password) != APR_SUCCESS) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                       "include_password must be true or false");
+    }
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cn_grant_load(ctx, id, &g);
+    if (rv == APR_SUCCESS && cn_provider_can(g->provider, CN_PROVIDER_PASSWORD)) {
+        rv = imap_answer(ctx, g, with_password, out);
+    }
+    else if (rv == APR_SUCCESS && cn_provider_can(g->provider, CN_PROVIDER_OAUTH)) {
+        rv = oauth_token(ctx, g, &token);
+        if (rv == APR_SUCCESS) {
+            *out = oauth_answer(ctx, g, token);
+        }
+    }
+    else if (rv == APR_SUCCESS) {
+        rv = cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
+                     "a %s grant has no access token", g->provider);
+    }
+    if (ctx->db) {
+        cn_ctx_db_close(ctx);
+    }
+    return rv;
+}
