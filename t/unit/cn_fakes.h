@@ -9,8 +9,11 @@
 #include <string.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <apr_dbd.h>
+#include <unistd.h>
 
 #include "cn_core.h"
+#include "cn_store.h"
 #include "cn_proto.h"
 #include "cn_test.h"
 
@@ -197,6 +200,36 @@ static inline const cn_fake_imap_call_t *cn_fake_imap_last(const cn_fake_imap_t 
 {
     ck_assert_int_gt(f->calls->nelts, 0);
     return &APR_ARRAY_IDX(f->calls, f->calls->nelts - 1, cn_fake_imap_call_t);
+}
+
+
+/* ---- a real SQLite store for tests ---------------------------------------- */
+
+/* A new SQLite database file in the test directory (its name starts with
+ * PREFIX), migrated to the current schema with every statement prepared, as
+ * *DB. The driver and handle stay in DB. */
+static inline void cn_test_store_open(const char *prefix, cn_db_t *db)
+{
+    static unsigned counter;
+    const cn_stmt_def_t *s;
+    const char *err = NULL, *path;
+    int from = -1, to = -1;
+    memset(db, 0, sizeof(*db));
+    ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &db->driver), APR_SUCCESS);
+    path = apr_psprintf(pool, "%s/%s%ld-%u.db", cn_test_tmpdir(), prefix, (long)getpid(),
+                        ++counter);
+    ck_assert_msg(apr_dbd_open_ex(db->driver, pool, path, &db->handle, &err) == APR_SUCCESS,
+                  "apr_dbd_open %s: %s", path, err ? err : "?");
+    ck_assert_msg(cn_store_migrate(pool, db, &from, &to, &err) == APR_SUCCESS,
+                  "cn_store_migrate: %s", err ? err : "?");
+    db->prepared = apr_hash_make(pool);
+    for (s = cn_store_statements(); s->label; ++s) {
+        apr_dbd_prepared_t *st = NULL;
+        int rv = apr_dbd_prepare(db->driver, pool, db->handle, s->sql, s->label, &st);
+        ck_assert_msg(rv == 0, "prepare %s: %s", s->label, apr_dbd_error(db->driver, db->handle, rv));
+        apr_hash_set(db->prepared, s->label, APR_HASH_KEY_STRING, st);
+    }
 }
 
 #endif

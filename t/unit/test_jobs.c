@@ -9,6 +9,7 @@
 
 #include "cn_jobs.h"
 #include "cn_test.h"
+#include "cn_fakes.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define NOW 1700000000
@@ -59,29 +60,12 @@ static int logged(const char *what)
 
 static void world_setup(void)
 {
-    static unsigned counter;
-    const cn_stmt_def_t *s;
-    const char *err = NULL, *path;
-    int from = -1, to = -1;
 
     cn_test_pool_setup();
     memset(&w, 0, sizeof(w));
-    ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
-    ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &w.driver), APR_SUCCESS);
-    path = apr_psprintf(pool, "%s/j%ld-%u.db", cn_test_tmpdir(), (long)getpid(), ++counter);
-    ck_assert_msg(apr_dbd_open_ex(w.driver, pool, path, &w.handle, &err) == APR_SUCCESS,
-                  "apr_dbd_open %s: %s", path, err ? err : "?");
-    w.db.driver = w.driver;
-    w.db.handle = w.handle;
-    ck_assert_msg(cn_store_migrate(pool, &w.db, &from, &to, &err) == APR_SUCCESS,
-                  "cn_store_migrate: %s", err ? err : "?");
-    w.db.prepared = apr_hash_make(pool);
-    for (s = cn_store_statements(); s->label; ++s) {
-        apr_dbd_prepared_t *st = NULL;
-        int rv = apr_dbd_prepare(w.driver, pool, w.handle, s->sql, s->label, &st);
-        ck_assert_msg(rv == 0, "prepare %s: %s", s->label, apr_dbd_error(w.driver, w.handle, rv));
-        apr_hash_set(w.db.prepared, s->label, APR_HASH_KEY_STRING, st);
-    }
+    cn_test_store_open("j", &w.db);
+    w.driver = w.db.driver;
+    w.handle = w.db.handle;
     w.log = apr_array_make(pool, 16, sizeof(const char *));
     w.ctx.pool = pool;
     w.ctx.dbs.open = seam_open;
