@@ -34,6 +34,11 @@ apr_status_t cn_metrics_attach(apr_pool_t *pool, void *mem, apr_size_t size,
                                const cn_metrics_route_t *routes, int nroutes, apr_int64_t now,
                                int *reset, cn_metrics_t **out);
 
+/* Whether MEM (SIZE bytes) holds the metrics of exactly these routes: a
+ * block a graceful restart may keep, with its counts. */
+int cn_metrics_same_layout(const void *mem, apr_size_t size, const cn_metrics_route_t *routes,
+                           int nroutes);
+
 /* ---- what is counted ------------------------------------------------------ */
 
 /* A request answered by route ROUTE (an index into the routes given to

@@ -71,6 +71,9 @@ START_TEST(test_attach_keeps_or_resets)
     cn_metrics_request(m, 0, 200, 1000);
     ck_line(text_of(m), "connect_metrics_start_time_seconds 1700000000");
 
+    ck_assert(cn_metrics_same_layout(mem, size, routes, NROUTES));
+    ck_assert(!cn_metrics_same_layout(mem, size - 1, routes, NROUTES));
+    ck_assert(!cn_metrics_same_layout(mem, size, routes, NROUTES - 1));
     /* the same routes (a graceful restart): the counts stay, and the start */
     ck_assert_int_eq(cn_metrics_attach(pool, mem, size, routes, NROUTES, 1800000000, &reset, &again),
                      APR_SUCCESS);
@@ -82,6 +85,7 @@ START_TEST(test_attach_keeps_or_resets)
     /* other routes: a new layout, counted from zero */
     memcpy(other, routes, sizeof(other));
     other[1].route = "/grants/{id}/access_token";
+    ck_assert(!cn_metrics_same_layout(mem, size, other, NROUTES));
     ck_assert_int_eq(cn_metrics_attach(pool, mem, size, other, NROUTES, 1800000000, &reset, &again),
                      APR_SUCCESS);
     ck_assert_int_eq(reset, 1);

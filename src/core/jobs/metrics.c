@@ -90,6 +90,26 @@ static apr_uint64_t layout_of(const cn_metrics_route_t *routes, int nroutes)
     return h;
 }
 
+static int routes_valid(const cn_metrics_route_t *routes, int nroutes)
+{
+    int i;
+    for (i = 0; i < nroutes; ++i) {
+        if (!routes[i].api || !routes[i].route || !routes[i].method) {
+            return 0;
+        }
+    }
+    return nroutes >= 0;
+}
+
+int cn_metrics_same_layout(const void *mem, apr_size_t size, const cn_metrics_route_t *routes,
+                           int nroutes)
+{
+    const cn_metric_block_t *b = mem;
+    return mem && routes_valid(routes, nroutes) && size >= cn_metrics_size(nroutes)
+           && !((apr_uintptr_t)mem % sizeof(apr_uint64_t)) && b->magic == CN_METRICS_MAGIC
+           && b->nroutes == (apr_uint64_t)nroutes && b->layout == layout_of(routes, nroutes);
+}
+
 apr_status_t cn_metrics_attach(apr_pool_t *pool, void *mem, apr_size_t size,
                                const cn_metrics_route_t *routes, int nroutes, apr_int64_t now,
                                int *reset, cn_metrics_t **out)
@@ -98,18 +118,12 @@ apr_status_t cn_metrics_attach(apr_pool_t *pool, void *mem, apr_size_t size,
     cn_metric_block_t *b = mem;
     apr_uint64_t layout;
     int i;
-    if (!mem || nroutes < 0 || size < cn_metrics_size(nroutes)
+    if (!mem || !routes_valid(routes, nroutes) || size < cn_metrics_size(nroutes)
         || ((apr_uintptr_t)mem % sizeof(apr_uint64_t))) {
         return APR_EINVAL;
     }
-    for (i = 0; i < nroutes; ++i) {
-        if (!routes[i].api || !routes[i].route || !routes[i].method) {
-            return APR_EINVAL;
-        }
-    }
     layout = layout_of(routes, nroutes);
-    *reset = b->magic != CN_METRICS_MAGIC || b->layout != layout
-             || b->nroutes != (apr_uint64_t)nroutes;
+    *reset = !cn_metrics_same_layout(mem, size, routes, nroutes);
     if (*reset) {
         memset(b, 0, cn_metrics_size(nroutes));
         b->layout = layout;
