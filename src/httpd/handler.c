@@ -510,7 +510,7 @@ int cn_handler(request_rec *r)
 
 /* SetHandler of the <Location>s that match the request: what core's fixups
  * will put in r->handler, evaluated the same way (an expression; "none" is
- * no handler). */
+ * no handler). The metrics' handler maps to no file either. */
 static int location_handler_is_connect(request_rec *r)
 {
     core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
@@ -520,7 +520,8 @@ static int location_handler_is_connect(request_rec *r)
     }
     if (cd->expr_handler) {
         val = ap_expr_str_exec(r, cd->expr_handler, &err);
-        return !err && val && (!strcasecmp(val, CN_HANDLER) || !strcasecmp(val, CN_METRICS_HANDLER));
+        return !err && val
+               && (!strcasecmp(val, CN_HANDLER) || !strcasecmp(val, CN_METRICS_HANDLER));
     }
     return cd->handler && (!strcasecmp(cd->handler, CN_HANDLER)
                            || !strcasecmp(cd->handler, CN_METRICS_HANDLER));

@@ -75,7 +75,8 @@ START_TEST(test_attach_keeps_or_resets)
     ck_assert(!cn_metrics_same_layout(mem, size - 1, routes, NROUTES));
     ck_assert(!cn_metrics_same_layout(mem, size, routes, NROUTES - 1));
     /* the same routes (a graceful restart): the counts stay, and the start */
-    ck_assert_int_eq(cn_metrics_attach(pool, mem, size, routes, NROUTES, 1800000000, &reset, &again),
+    ck_assert_int_eq(cn_metrics_attach(pool, mem, size, routes, NROUTES, 1800000000, &reset,
+                                       &again),
                      APR_SUCCESS);
     ck_assert_int_eq(reset, 0);
     ck_line(text_of(again), "connect_http_requests_total{api=\"connect\",route=\"/grants/{id}\","
@@ -181,6 +182,7 @@ START_TEST(test_request_series)
     cn_metrics_t *m = fresh_metrics(&mem);
     const char *t;
     static const char *const l0 = "api=\"connect\",route=\"/grants/{id}\",method=\"GET\"";
+    static const char *const hist = "connect_http_request_duration_seconds";
     cn_metrics_request(m, 0, 200, 3000);
     cn_metrics_request(m, 0, 204, 20000);
     cn_metrics_request(m, 0, 404, 2500000);
@@ -204,10 +206,10 @@ START_TEST(test_request_series)
                "status=\"1xx\"} 1");
     ck_line(t, "connect_http_requests_total{api=\"connect\",route=\"unmatched\",method=\"GET\","
                "status=\"5xx\"} 1");
-    ck_line(t, apr_psprintf(pool, "connect_http_request_duration_seconds_bucket{%s,le=\"0.005\"} 2", l0));
-    ck_line(t, apr_psprintf(pool, "connect_http_request_duration_seconds_bucket{%s,le=\"0.025\"} 3", l0));
-    ck_line(t, apr_psprintf(pool, "connect_http_request_duration_seconds_bucket{%s,le=\"2.5\"} 4", l0));
-    ck_line(t, apr_psprintf(pool, "connect_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} 4", l0));
+    ck_line(t, apr_psprintf(pool, "%s_bucket{%s,le=\"0.005\"} 2", hist, l0));
+    ck_line(t, apr_psprintf(pool, "%s_bucket{%s,le=\"0.025\"} 3", hist, l0));
+    ck_line(t, apr_psprintf(pool, "%s_bucket{%s,le=\"2.5\"} 4", hist, l0));
+    ck_line(t, apr_psprintf(pool, "%s_bucket{%s,le=\"+Inf\"} 4", hist, l0));
     ck_line(t, apr_psprintf(pool, "connect_http_request_duration_seconds_sum{%s} 2.523007", l0));
     ck_line(t, apr_psprintf(pool, "connect_http_request_duration_seconds_count{%s} 4", l0));
     /* POST /grants counted nothing: no series of it */
