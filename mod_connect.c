@@ -14,6 +14,7 @@ static void register_hooks(apr_pool_t *p)
     /* Before core's <Directory>/file walk (REALLY_LAST) and http's TRACE. */
     ap_hook_map_to_storage(cn_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(cn_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    cn_metrics_register_hooks(p);
 }
 
 /* cn_httpd.h declares the log module index (APLOG_USE_MODULE). */

@@ -15,6 +15,7 @@ typedef struct cn_http_t cn_http_t; /* cn_proto.h */
 typedef struct cn_imap_t cn_imap_t; /* cn_proto.h */
 typedef struct cn_signing_keys_t cn_signing_keys_t; /* cn_proto.h */
 typedef struct cn_discover_conf_t cn_discover_conf_t; /* cn_discover.h */
+typedef struct cn_metrics_t cn_metrics_t; /* cn_metrics.h */
 typedef struct cn_ctx_t cn_ctx_t;
 
 /* The module's own log IDs: "CN" + five digits, unique per call site (make
@@ -89,6 +90,7 @@ struct cn_ctx_t {
     const cn_cache_seam_t *cache;     /* ConnectCache; NULL: none (callers go on uncached) */
     const cn_discover_conf_t *discover; /* auto-discovery's network settings; NULL: the
                                          * bundled table only */
+    cn_metrics_t *metrics;        /* the shared counters (cn_metrics.h); NULL: none */
 };
 
 /* A log line of LEVEL through the context's seam (nothing when it has none). */

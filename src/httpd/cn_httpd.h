@@ -46,6 +46,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_EVENT_RETENTION "ConnectEventRetention"
 
 #define CN_HANDLER "connect"
+#define CN_METRICS_HANDLER "connect-metrics"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
 #define CN_DEFAULT_MAX_BODY (64 * 1024)
 #define CN_DEFAULT_PROVIDER_TIMEOUT 15
@@ -168,6 +169,12 @@ void cn_discover_conf_merge(cn_server_conf_t *sc, const cn_server_conf_t *base,
                             const cn_server_conf_t *add);
 /* In post_config, once ConnectCAFile is known: SC->discover. */
 void cn_discover_conf_finish(apr_pool_t *pconf, server_rec *s, cn_server_conf_t *sc);
+
+/* metrics.c: the shared counters (made in post_config; NULL when they are
+ * off), SetHandler connect-metrics and the summary on mod_status's page. */
+int cn_metrics_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+struct cn_metrics_t *cn_metrics_shared(void);
+void cn_metrics_register_hooks(apr_pool_t *p);
 
 /* cn_handler.c */
 int cn_handler(request_rec *r);

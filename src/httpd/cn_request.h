@@ -17,6 +17,7 @@ typedef struct cn_req_t {
     apr_table_t *query;                  /* decoded query arguments */
     const cn_app_t *app;                 /* the authenticated application */
     const char *page_app_id;             /* the application a page speaks for (a flow's), or NULL */
+    const struct cn_route_t *route;      /* the matched row of the route table, or NULL */
     cn_ctx_t ctx;                        /* for the core's operations */
 } cn_req_t;
 
@@ -52,6 +53,10 @@ typedef struct cn_route_t {
 
 /* The routes of the Unified Auth API (cn_routes.c). */
 extern const cn_route_t cn_api_routes[];
+
+/* metrics.c: count the request REQ answered through ROUTES (its matched row
+ * in req->route, or none), its handler having returned RV. */
+void cn_metrics_request_done(cn_req_t *req, const cn_route_t *routes, int rv);
 
 /* Answers. Each returns the value the handler should return (OK / DONE). */
 int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description);

@@ -663,6 +663,9 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
     if (cn_dbd_migrate(ptemp, s, main_sc) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if ((rv = cn_metrics_post_config(pconf, ptemp, s)) != OK) {
+        return rv;
+    }
     return cn_jobs_post_config(pconf, ptemp, s);
 }
 

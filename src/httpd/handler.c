@@ -6,6 +6,7 @@
 #include <apr_lib.h>
 
 #include "cn_request.h"
+#include "cn_metrics.h"
 
 
 /* ---- answers ---------------------------------------------------------- */
@@ -351,6 +352,7 @@ static const cn_route_t *find_route(cn_req_t *req, const cn_route_t *routes, int
         }
         memcpy(req->params, params, sizeof(params));
         capture_params(req->r->pool, req->params);
+        req->route = rt;
         return rt;
     }
     if (allow) {
@@ -404,6 +406,7 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
                       "[%s] " CNLOGNO(00102) "no database connection from mod_dbd",
                       req->request_id);
+        cn_metrics_db_error(req->ctx.metrics, CN_METRIC_DB_CONNECTION);
         return refuse(req, rt, CN_EV_INTERNAL_ERROR, CN_EV_INTERNAL_ERROR, NULL);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r, "[%s] " CNLOGNO(00103) "%s %s -> %s%s%s",
@@ -481,6 +484,7 @@ static void init_req(cn_req_t *req, request_rec *r)
     req->ctx.grant_cache = req->sc->grant_cache;
     req->ctx.cache = cn_socache_seam(req->sc->cache);
     req->ctx.discover = req->sc->discover;
+    req->ctx.metrics = cn_metrics_shared();
     req->ctx.endpoints = req->sc->endpoints;
     req->ctx.base_url = req->sc->base_url;
     req->ctx.client_ip = r->useragent_ip;
@@ -500,12 +504,13 @@ int cn_handler(request_rec *r)
     rv = dispatch(&req, cn_api_routes);
     /* Whatever a handler did not read is drained, so keep-alive stays sane. */
     ap_discard_request_body(r);
+    cn_metrics_request_done(&req, cn_api_routes, rv);
     return rv;
 }
 
 /* SetHandler of the <Location>s that match the request: what core's fixups
  * will put in r->handler, evaluated the same way (an expression; "none" is
- * no handler). */
+ * no handler). The metrics' handler maps to no file either. */
 static int location_handler_is_connect(request_rec *r)
 {
     core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
@@ -515,9 +520,11 @@ static int location_handler_is_connect(request_rec *r)
     }
     if (cd->expr_handler) {
         val = ap_expr_str_exec(r, cd->expr_handler, &err);
-        return !err && val && !strcasecmp(val, CN_HANDLER);
+        return !err && val
+               && (!strcasecmp(val, CN_HANDLER) || !strcasecmp(val, CN_METRICS_HANDLER));
     }
-    return cd->handler && !strcasecmp(cd->handler, CN_HANDLER);
+    return cd->handler && (!strcasecmp(cd->handler, CN_HANDLER)
+                           || !strcasecmp(cd->handler, CN_METRICS_HANDLER));
 }
 
 /* The API and the browser's pages map to no file: claim their requests

@@ -81,6 +81,7 @@ static void job_ctx(cn_ctx_t *ctx, const cn_jobs_t *jobs, apr_pool_t *pool)
     ctx->log.baton = jobs->s;
     ctx->dbs = cn_dbd_server_seam(jobs->s);
     ctx->now = (apr_int64_t)apr_time_sec(apr_time_now());
+    ctx->metrics = cn_metrics_shared();
 }
 
 /* Every ConnectPurgeInterval: the purge, on the node that takes its lease.

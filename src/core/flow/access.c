@@ -9,6 +9,7 @@
 #include <apr_time.h>
 
 #include "cn_proto.h"
+#include "cn_metrics.h"
 #include "flow.h"
 
 /* The IMAP settings of OAuth grant G with access token TOKEN. */
@@ -125,6 +126,7 @@ static apr_status_t refresh(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until, con
 static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token)
 {
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(CN_ACCESS_WAIT_MS);
+    int waited = 0; /* for another caller's refresh */
     for (;;) {
         apr_int64_t now = apr_time_sec(apr_time_now()), until = now + CN_ACCESS_LEASE;
         int won = 0;
@@ -133,6 +135,9 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
         }
         switch (fresh(ctx, g, token)) {
         case 1:
+            if (waited) {
+                cn_metrics_refresh(ctx->metrics, CN_METRIC_REFRESH_COALESCED);
+            }
             return APR_SUCCESS;
         case -1:
             return APR_EGENERAL;
@@ -143,7 +148,10 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
             return APR_EGENERAL;
         }
         if (won) {
-            return refresh(ctx, g, until, token);
+            apr_status_t rv = refresh(ctx, g, until, token);
+            cn_metrics_refresh(ctx->metrics, rv == APR_SUCCESS ? CN_METRIC_REFRESH_DONE
+                                                               : CN_METRIC_REFRESH_FAILED);
+            return rv;
         }
         if (apr_time_now() >= deadline) {
             return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
@@ -151,6 +159,7 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
         }
         /* Another caller refreshes (or a token came meanwhile): look again. */
         cn_ctx_db_close(ctx);
+        waited = 1;
         apr_sleep(apr_time_from_msec(CN_ACCESS_POLL_MS));
         if (cn_ctx_db_open(ctx) != APR_SUCCESS || cn_grant_load(ctx, g->id, &g) != APR_SUCCESS) {
             return APR_EGENERAL;

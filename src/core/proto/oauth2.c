@@ -5,6 +5,7 @@
 
 #include "cn_util.h"
 #include "cn_proto.h"
+#include "cn_metrics.h"
 
 typedef struct endpoint_default_t {
     const char *key, *url;
@@ -199,10 +200,13 @@ static apr_status_t provider_failure(cn_ctx_t *ctx, const char *what, apr_status
 }
 
 /* Every provider call goes through here: a process whose HTTP client could
- * not be set up answers service_unavailable instead of crashing. */
-static apr_status_t provider_call(cn_ctx_t *ctx, const cn_http_request_t *req,
-                                  cn_http_response_t *resp)
+ * not be set up answers service_unavailable instead of crashing. The call
+ * is counted under PROVIDER and ENDPOINT (names of the metrics' tables). */
+static apr_status_t provider_call(cn_ctx_t *ctx, const char *provider, const char *endpoint,
+                                  const cn_http_request_t *req, cn_http_response_t *resp)
 {
+    apr_time_t start;
+    apr_status_t rv;
     memset(resp, 0, sizeof(*resp));
     if (ctx->db) {
         /* The rule of every flow: no database handle while a provider is
@@ -216,7 +220,11 @@ static apr_status_t provider_call(cn_ctx_t *ctx, const cn_http_request_t *req,
         resp->error = "no HTTP client in this process";
         return CN_NO_HTTP_CLIENT;
     }
-    return ctx->http->perform(ctx->http, ctx->pool, req, resp);
+    start = apr_time_now();
+    rv = ctx->http->perform(ctx->http, ctx->pool, req, resp);
+    cn_metrics_provider_call(ctx->metrics, provider, endpoint,
+                             cn_metrics_call_outcome(rv, resp->status), apr_time_now() - start);
+    return rv;
 }
 
 static json_t *json_answer(cn_ctx_t *ctx, const cn_http_response_t *resp)
@@ -261,7 +269,7 @@ apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const cha
     }
     req.body = cn_http_form(ctx->pool, pairs);
     req.body_len = strlen(req.body);
-    rv = provider_call(ctx, &req, &resp);
+    rv = provider_call(ctx, it->provider, "token", &req, &resp);
     body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
     if (rv != APR_SUCCESS || resp.status != 200 || !body) {
         return provider_failure(ctx, what, rv, &resp, body, grant_err);
@@ -313,7 +321,8 @@ static apr_status_t user_document(cn_ctx_t *ctx, int google, const cn_tokens_t *
                      : apr_pstrcat(ctx->pool, cn_oauth_endpoint(ctx, "microsoft", "graph", NULL),
                                    "/me", NULL);
     req.bearer = tokens->access_token;
-    rv = provider_call(ctx, &req, &resp);
+    rv = provider_call(ctx, google ? "google" : "microsoft", google ? "userinfo" : "graph",
+                       &req, &resp);
     body = rv == APR_SUCCESS ? json_answer(ctx, &resp) : NULL;
     if (rv != APR_SUCCESS || resp.status != 200 || !body) {
         return provider_failure(ctx, what, rv, &resp, body, CN_EV_OAUTH_PROVIDER_ERROR);
@@ -482,5 +491,5 @@ void cn_oauth_revoke(cn_ctx_t *ctx, const cn_integration_t *it, const char *toke
     req.url = url;
     req.body = cn_http_form(ctx->pool, pairs);
     req.body_len = strlen(req.body);
-    provider_call(ctx, &req, &resp);
+    provider_call(ctx, it->provider, "revoke", &req, &resp);
 }

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 
 #include "cn_core.h"
+#include "cn_metrics.h"
 
 void cn_log(cn_ctx_t *ctx, int level, const char *fmt, ...)
 {
@@ -31,6 +32,7 @@ apr_status_t cn_ctx_db_open(cn_ctx_t *ctx)
     rv = ctx->dbs.open(ctx->dbs.baton, ctx->pool, &db);
     if (rv != APR_SUCCESS || !db) {
         cn_log(ctx, CN_LOG_ERR, CNLOGNO(01001) "no database connection");
+        cn_metrics_db_error(ctx->metrics, CN_METRIC_DB_CONNECTION);
         return cn_fail_rv(ctx->pool, &ctx->res, rv, CN_EV_INTERNAL_ERROR, NULL);
     }
     ctx->db = db;
@@ -57,6 +59,7 @@ apr_status_t cn_fail_db(cn_ctx_t *ctx)
 {
     cn_log(ctx, CN_LOG_ERR, CNLOGNO(01002) "database: %s",
            ctx->db && ctx->db->error ? ctx->db->error : "no connection");
+    cn_metrics_db_error(ctx->metrics, ctx->db ? CN_METRIC_DB_STATEMENT : CN_METRIC_DB_CONNECTION);
     return cn_fail(ctx->pool, &ctx->res, CN_EV_INTERNAL_ERROR, NULL);
 }
 
