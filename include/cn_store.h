@@ -45,6 +45,21 @@ apr_status_t cn_store_migrate(apr_pool_t *pool, cn_db_t *db, int *from, int *to,
 /* Per-connection settings (SQLite busy timeout); cheap, call on acquire. */
 void cn_store_connection_setup(apr_pool_t *pool, cn_db_t *db);
 
+/* SQLite's write-ahead log is copied back into the database by a background
+ * checkpoint (cn_store_checkpoint, every second), not by the commit that
+ * happens to cross a threshold: that commit would do it inside the write
+ * section every writer waits for. A connection checkpoints by itself only
+ * when the log reaches this many pages (4 KiB each), in case the background
+ * checkpoint stalls. */
+#define CN_SQLITE_AUTOCHECKPOINT 16384
+
+/* A passive checkpoint of DB (SQLite; a no-op on PostgreSQL): the log's
+ * frames no reader still needs are copied into the database, without
+ * blocking readers or writers. LOG_PAGES and DONE_PAGES, when given, tell the
+ * log's size and how much of it is in the database now (-1 when unknown). */
+apr_status_t cn_store_checkpoint(apr_pool_t *pool, cn_db_t *db, int *log_pages,
+                                 int *done_pages, const char **err);
+
 /* A row: NCOLS column values, NULL for SQL NULL. */
 typedef struct cn_row_t {
     int ncols;

@@ -109,6 +109,7 @@ typedef struct cn_server_conf_t {
                                     * users' connections may go to */
     int purge_interval;            /* ConnectPurgeInterval, seconds, -1: unset (main server) */
     int event_retention;           /* ConnectEventRetention, days, -1: unset (main server) */
+    int sqlite;                    /* the database is SQLite (set at start-up, main server) */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 

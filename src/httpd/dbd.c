@@ -165,6 +165,7 @@ apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *
         return APR_EGENERAL;
     }
     db.pgsql = !strcmp(name, "pgsql");
+    sc->sqlite = !db.pgsql;
     rv = cn_store_migrate(ptemp, &db, &from, &to, &err);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,

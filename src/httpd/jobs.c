@@ -18,6 +18,10 @@
  * purge delays no other module's callbacks. */
 #define CN_WATCHDOG "connect-jobs"
 #define CN_LEASE_PURGE "purge"
+/* SQLite's log checkpoint: a watchdog of its own, every second, so that no
+ * job delays it. */
+#define CN_WATCHDOG_WAL "connect-wal"
+#define CN_WAL_INTERVAL 1 /* second */
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
@@ -119,6 +123,37 @@ static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
+/* Every second, on SQLite: the log's frames copied into the database outside
+ * any request's write section (cn_store_checkpoint). One server's children
+ * share the database file; mod_watchdog runs this in one of them. */
+static apr_status_t wal_callback(int state, void *data, apr_pool_t *pool)
+{
+    const cn_jobs_t *jobs = data;
+    cn_db_seam_t dbs;
+    cn_db_t *db = NULL;
+    const char *err = NULL;
+    int log_pages = -1, done_pages = -1;
+    if (state != AP_WATCHDOG_STATE_RUNNING) {
+        return APR_SUCCESS;
+    }
+    dbs = cn_dbd_server_seam(jobs->s);
+    if (dbs.open(dbs.baton, pool, &db) != APR_SUCCESS || !db) {
+        return APR_SUCCESS; /* the next second tries again */
+    }
+    if (cn_store_checkpoint(pool, db, &log_pages, &done_pages, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, jobs->s,
+                     CNLOGNO(01515) "the database log checkpoint failed: %s",
+                     err ? err : "database error");
+    }
+    else if (log_pages > 0) {
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, jobs->s,
+                     CNLOGNO(01516) "database log checkpoint: %d of %d pages in the database",
+                     done_pages, log_pages);
+    }
+    dbs.close(dbs.baton, db);
+    return APR_SUCCESS;
+}
+
 int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     cn_server_conf_t *sc = ap_get_module_config(s->module_config, &connect_module);
@@ -160,6 +195,15 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                                       purge_callback)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      CNLOGNO(01513) "cannot register the purge with mod_watchdog");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (sc->sqlite
+        && ((rv = wd_get_instance(&wd, CN_WATCHDOG_WAL, 0, 1, pconf)) != APR_SUCCESS
+            || (rv = wd_register_callback(wd, apr_time_from_sec(CN_WAL_INTERVAL), jobs,
+                                          wal_callback)) != APR_SUCCESS)) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     CNLOGNO(01517) "cannot register the database log checkpoint with "
+                     "mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,

@@ -209,6 +209,35 @@ START_TEST(test_connection_setup_busy_timeout)
 }
 END_TEST
 
+/* Commits leave the log to the background checkpoint: a connection copies
+ * it back by itself only past CN_SQLITE_AUTOCHECKPOINT pages. */
+START_TEST(test_connection_setup_autocheckpoint)
+{
+    cn_store_connection_setup(pool, &db);
+    ck_assert_int_eq(atoi(query_value("PRAGMA wal_autocheckpoint")), CN_SQLITE_AUTOCHECKPOINT);
+}
+END_TEST
+
+/* A passive checkpoint copies every frame of the log into the database and
+ * says so; on PostgreSQL it is nothing. */
+START_TEST(test_checkpoint)
+{
+    int from = -1, to = -1, log_pages = -2, done_pages = -2;
+    const char *err = NULL;
+    migrate_ok(&from, &to);
+    cn_store_connection_setup(pool, &db);
+    query_value("CREATE TABLE cp (v TEXT)");
+    query_value("INSERT INTO cp (v) VALUES ('a')");
+    ck_assert_int_eq(cn_store_checkpoint(pool, &db, &log_pages, &done_pages, &err), APR_SUCCESS);
+    ck_assert_int_gt(log_pages, 0);
+    ck_assert_int_eq(done_pages, log_pages);
+    db.pgsql = 1;
+    ck_assert_int_eq(cn_store_checkpoint(pool, &db, &log_pages, &done_pages, &err), APR_SUCCESS);
+    ck_assert_int_eq(log_pages, -1);
+    ck_assert_int_eq(done_pages, -1);
+}
+END_TEST
+
 START_TEST(test_statements_prepare)
 {
     const cn_stmt_def_t *s, *t;
@@ -439,6 +468,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_migrate_keeps_data);
     tcase_add_test(tc, test_journal_mode_wal);
     tcase_add_test(tc, test_connection_setup_busy_timeout);
+    tcase_add_test(tc, test_connection_setup_autocheckpoint);
+    tcase_add_test(tc, test_checkpoint);
     tcase_add_test(tc, test_statements_prepare);
     tcase_add_test(tc, test_statements_need_schema);
     suite_add_tcase(s, tc);

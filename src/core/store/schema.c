@@ -275,7 +275,45 @@ void cn_store_connection_setup(apr_pool_t *pool, cn_db_t *db)
          * in WAL mode, NORMAL syncs at checkpoints only and stays consistent. */
         pragma(pool, db, "PRAGMA busy_timeout = 5000", NULL);
         pragma(pool, db, "PRAGMA synchronous = NORMAL", NULL);
+        pragma(pool, db, "PRAGMA wal_autocheckpoint = " APR_STRINGIFY(CN_SQLITE_AUTOCHECKPOINT),
+               NULL);
     }
+}
+
+apr_status_t cn_store_checkpoint(apr_pool_t *pool, cn_db_t *db, int *log_pages,
+                                 int *done_pages, const char **err)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+    if (log_pages) {
+        *log_pages = -1;
+    }
+    if (done_pages) {
+        *done_pages = -1;
+    }
+    if (db->pgsql) {
+        return APR_SUCCESS;
+    }
+    /* One row: busy, pages in the log, pages checkpointed. */
+    if ((rv = apr_dbd_select(db->driver, pool, db->handle, &res,
+                             "PRAGMA wal_checkpoint(PASSIVE)", 0))) {
+        if (err) {
+            *err = cn_db_error(db, rv);
+        }
+        return APR_EGENERAL;
+    }
+    while (apr_dbd_get_row(db->driver, pool, res, &row, -1) == 0) {
+        const char *l = apr_dbd_get_entry(db->driver, row, 1);
+        const char *d = apr_dbd_get_entry(db->driver, row, 2);
+        if (log_pages && l) {
+            *log_pages = atoi(l);
+        }
+        if (done_pages && d) {
+            *done_pages = atoi(d);
+        }
+    }
+    return APR_SUCCESS;
 }
 
 static apr_status_t read_version(apr_pool_t *pool, cn_db_t *db, int *version, const char **err)
