@@ -76,7 +76,7 @@ static apr_status_t refresh(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until, con
     const char *secret = NULL, *rt = NULL;
     cn_tokens_t *t = NULL;
     apr_status_t rv;
-    if (cn_integration_require(ctx, g->provider, &it) != APR_SUCCESS
+    if (cn_grant_integration(ctx, g, &it) != APR_SUCCESS /* an integration credential's client */
         || cn_integration_secret(ctx, it, &secret) != APR_SUCCESS
         || cn_grant_secret_open(ctx, g, "refresh_token", g->refresh_token, &rt) != APR_SUCCESS) {
         cn_result_t res = ctx->res;
@@ -143,7 +143,9 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
             return APR_EGENERAL;
         }
         if (won) {
-            return refresh(ctx, g, until, token);
+            /* App-permission grants: a token minted anew (flow/app_token.c). */
+            apr_status_t minted = cn_app_token_mint(ctx, g, until, token);
+            return minted != APR_ENOTIMPL ? minted : refresh(ctx, g, until, token);
         }
         if (apr_time_now() >= deadline) {
             return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
