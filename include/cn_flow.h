@@ -62,6 +62,7 @@ typedef struct cn_flow_proof_t {
     const char *retry_field;    /* a form step's APR_EAGAIN: the field at fault, or NULL */
     const char *password; /* IMAP: sealed as the grant's secret; tokens is NULL then */
     json_t *settings;     /* set in the grant's settings (IMAP: where the mailbox is), or NULL */
+    const char *consented_tenant; /* admin consent: the tenant whose admin consented */
 } cn_flow_proof_t;
 
 /* An upstream step: how a mailbox is proven. */

@@ -279,6 +279,7 @@ apr_status_t cn_integration_secret(cn_ctx_t *ctx, const cn_integration_t *it,
 /* The kinds of login request: what began it (a flow kind's name). */
 #define CN_LOGIN_HOSTED "hosted"       /* POST /auth; its id is handed out for GET /login */
 #define CN_LOGIN_AUTHORIZE "authorize" /* GET /auth; its id is never handed out */
+#define CN_LOGIN_ADMINCONSENT "adminconsent" /* GET /auth?response_type=adminconsent; the same */
 
 typedef struct cn_login_t {
     const char *digest, *kind, *app_id, *integration_id, *provider;
