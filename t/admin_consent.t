@@ -14,6 +14,8 @@ use warnings;
 use Apache::Test qw(-withtestmore);
 use lib 't/lib';
 use URI ();
+use POSIX ();
+use File::Temp ();
 use CnTest qw(:all);
 use CnTest::Flow;
 
@@ -243,6 +245,36 @@ is $row->{refresh_token}, undef, '... still no refresh token';
 is $row->{refresh_lease_until}, 0, '... the lease given back';
 is api(POST => "/grants/$gid/access_token")->{json}{data}{access_token}, $new, 'asked again: the stored new token';
 
+# ---- ten callers at once for the expired token: one mint ------------------------------------
+dbh()->do('UPDATE grants SET access_expires_at = ? WHERE id = ?', undef, 0, $gid);
+my $calls1 = app_calls();
+my $dir = File::Temp->newdir('consent-XXXXXX', DIR => var_dir(), CLEANUP => 1);
+my @pids;
+for my $w (1 .. 10) {
+    my $pid = fork;
+    BAIL_OUT("fork: $!") unless defined $pid;
+    if (!$pid) {
+        CnTest::ua()->conn_cache(undef);
+        my $res = api(POST => "/grants/$gid/access_token");
+        open my $fh, '>', "$dir/w$w" or POSIX::_exit(2);
+        print $fh $res->code, ' ', ($res->{json}{data}{access_token} // ''), "\n";
+        close $fh;
+        POSIX::_exit(0);
+    }
+    push @pids, $pid;
+}
+waitpid($_, 0) for @pids;
+my (%codes, %tokens);
+for my $w (1 .. 10) {
+    open my $fh, '<', "$dir/w$w" or next;
+    my ($code, $tok) = split ' ', scalar(<$fh>) // '';
+    $codes{$code // 0}++;
+    $tokens{$tok // ''}++;
+}
+is_deeply \%codes, { 200 => 10 }, 'ten concurrent callers of an expired app grant: ten 200s';
+is scalar(keys %tokens), 1, '... all with one token';
+is app_calls(), $calls1 + 1, '... minted once';
+
 # ---- the admin withdraws the consent: the grant becomes invalid ---------------------------
 ok fake_post('/_app/msconsent/revoke', client_id => $CID)->is_success, 'the admin withdraws the consent';
 dbh()->do('UPDATE grants SET access_expires_at = ? WHERE id = ?', undef, 0, $gid);
@@ -252,6 +284,19 @@ is $r->{json}{error}{type}, 'grant_expired', '... grant_expired';
 is grant_row($gid)->{grant_status}, 'invalid', '... the grant is invalid';
 ok scalar(grep { $_->{type} eq 'grant_expired' && index($_->{data}, $gid) >= 0 } db_rows('events')),
     '... grant_expired recorded';
+
+# ---- new credential data: the consent was for the old app ------------------------------------
+$r = api(GET => "/integrations/microsoft/creds/$ncred");
+ok !exists $r->{json}{data}{credential_data}, 'GET of a credential: no credential_data';
+unlike $r->content, qr/\Q$NOROLES-secret\E/, '... and no secret anywhere';
+isnt cred_row($ncred)->{consented_tenant}, undef, 'a consented credential';
+$r = api(PATCH => "/integrations/microsoft/creds/$ncred", { name => 'renamed' });
+is $r->code, 200, '... renamed: 200';
+isnt cred_row($ncred)->{consented_tenant}, undef, '... keeps its consent';
+$r = api(PATCH => "/integrations/microsoft/creds/$ncred",
+         { credential_data => { client_id => 'msapp-other', client_secret => 'msapp-other-secret' } });
+is $r->code, 200, '... given another app: 200';
+is cred_row($ncred)->{consented_tenant}, undef, '... forgets the consent given to the old app';
 
 # ---- nothing secret in the log ----------------------------------------------------------------
 my $log = error_log_since($log_at);
