@@ -86,7 +86,10 @@ apr_status_t cn_app_token_mint(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until,
         goto released;
     }
     if (cn_credential_use(ctx, it, cred_id, &cred) != APR_SUCCESS) {
-        return refused(&ctx->res) ? give_up(ctx, g) : APR_EGENERAL;
+        if (refused(&ctx->res)) {
+            return give_up(ctx, g); /* the credential was deleted */
+        }
+        goto released;
     }
     if (!strcmp(cred->type, CN_CRED_INTEGRATION)) {
         return APR_ENOTIMPL; /* a refresh token, refreshed by the credential's client */
