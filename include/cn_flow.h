@@ -62,6 +62,7 @@ typedef struct cn_flow_proof_t {
     const char *retry_field;    /* a form step's APR_EAGAIN: the field at fault, or NULL */
     const char *password; /* IMAP: sealed as the grant's secret; tokens is NULL then */
     json_t *settings;     /* set in the grant's settings (IMAP: where the mailbox is), or NULL */
+    const char *consented_tenant; /* admin consent: the tenant whose admin consented */
 } cn_flow_proof_t;
 
 /* An upstream step: how a mailbox is proven. */
@@ -227,6 +228,36 @@ apr_status_t cn_grant_revoke(cn_ctx_t *ctx, const char *id);
  * (grant_expired); a provider that fails otherwise answers
  * service_unavailable. */
 apr_status_t cn_grant_access_token(cn_ctx_t *ctx, const char *id, json_t *body, json_t **out);
+
+/* ---- app permissions (flow/app_token.c, flow/app_grant.c) ---- */
+
+/* Mint a token for an app-permission grant: for G, whose refresh lease this
+ * caller holds until UNTIL, a new provider access token by the credential G
+ * was made with (Microsoft client credentials, a Google service account's
+ * assertion), stored sealed with its expiry and the lease released; *TOKEN
+ * the token. The database handle is open on entry and on return, closed
+ * while the provider is asked. APR_ENOTIMPL (nothing done, the lease still
+ * held): G is no app-permission grant, its refresh token is refreshed as
+ * usual. A refusal (the credential gone, consent withdrawn, the key revoked)
+ * makes G invalid (grant_expired); a provider that fails otherwise answers
+ * service_unavailable. */
+apr_status_t cn_app_token_mint(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until,
+                               const char **token);
+
+/* Tokens for USER (an email address) from the provider by CRED (of
+ * integration IT, which cn_integration_with made for CRED), with SCOPE
+ * (Google): what POST /grants and the minting share. No database handle may
+ * be held. */
+apr_status_t cn_app_tokens(cn_ctx_t *ctx, const cn_integration_t *it, const cn_credential_t *cred,
+                           const char *user, json_t *scope, cn_tokens_t **out);
+
+/* POST /grants naming settings.credential_id: by the credential's type, an
+ * app-permission grant for settings.email_address (adminconsent: Microsoft
+ * Graph names the user; serviceaccount: settings.scopes, the user's address
+ * is the identity), or (integration) the refresh token proven by a refresh
+ * as the credential's client. Nothing is stored unless the provider agreed. */
+apr_status_t cn_flow_native_credential(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant,
+                                       int *reauth);
 
 /* ---- IMAP: a mailbox proven by its password (flow/imap.c) ---- */
 

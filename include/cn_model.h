@@ -66,6 +66,10 @@ typedef struct cn_integration_t {
     json_t *redirect_uris, *scope;
     int expires_in;
     apr_int64_t created_at, updated_at;
+    /* When a credential stands in for the integration's own provider app
+     * (cn_integration_with): its id, and its client secret opened (which
+     * cn_integration_secret then answers). NULL otherwise. */
+    const char *credential_id, *credential_secret;
 } cn_integration_t;
 apr_status_t cn_integration_load(cn_ctx_t *ctx, const char *provider, cn_integration_t **out);
 
@@ -96,6 +100,36 @@ apr_status_t cn_credential_read(cn_ctx_t *ctx, const char *provider, const char 
 apr_status_t cn_credential_update(cn_ctx_t *ctx, const char *provider, const char *id,
                                   json_t *body, json_t **out);
 apr_status_t cn_credential_delete(cn_ctx_t *ctx, const char *provider, const char *id);
+
+/* ---- credentials in use: app permissions and integration credentials ---- */
+
+/* A credential as a flow or a grant uses it. */
+typedef struct cn_credential_t {
+    const char *id, *integration_id, *type, *name;
+    json_t *data;                 /* credential_data opened: never logged, never returned */
+    const char *consented_tenant; /* adminconsent: the tenant whose admin consented, or NULL */
+} cn_credential_t;
+
+/* The kinds of credential (seed "Credentials"). */
+#define CN_CRED_ADMINCONSENT "adminconsent"     /* Microsoft app permissions */
+#define CN_CRED_SERVICEACCOUNT "serviceaccount" /* Google service accounts */
+#define CN_CRED_INTEGRATION "integration"       /* another provider app of the integration */
+
+/* Credential ID of integration IT with its data opened (in a database
+ * section). Unknown, or another integration's: credential_not_found. */
+apr_status_t cn_credential_use(cn_ctx_t *ctx, const cn_integration_t *it, const char *id,
+                               cn_credential_t **out);
+
+/* A copy of IT made for CRED: its credential_id set and, for a credential
+ * with a client_id and a client_secret (integration, adminconsent), those in
+ * place of the integration's own. NULL when that data is missing. */
+cn_integration_t *cn_integration_with(apr_pool_t *pool, const cn_integration_t *it,
+                                      const cn_credential_t *cred);
+
+/* Admin consent given: CRED's consented tenant is TENANT from now on (in a
+ * database section). */
+apr_status_t cn_credential_consented(cn_ctx_t *ctx, const cn_credential_t *cred,
+                                     const char *tenant);
 
 /* Re-seal every stored secret not sealed with the ring's first key, in one
  * transaction. *COUNT gets the number of values re-sealed. */
@@ -182,6 +216,8 @@ typedef struct cn_grant_secrets_t {
                                 * column under its own AAD (CN_GRANT_PASSWORD_AAD) */
     json_t *settings;          /* keys set in the grant's settings on creation and re-auth
                                 * (a null value removes one); NULL: settings unchanged */
+    const char *credential_id; /* the credential the grant is made with (app permissions, an
+                                * integration credential), or NULL: the integration's own app */
 } cn_grant_secrets_t;
 
 /* The AAD column of a mailbox password kept in a grant's refresh_token
@@ -219,6 +255,15 @@ apr_status_t cn_grant_tokens_refreshed(cn_ctx_t *ctx, cn_grant_t *g, const cn_to
  * grant_expired is recorded, in one transaction. */
 apr_status_t cn_grant_invalidate(cn_ctx_t *ctx, cn_grant_t *g);
 
+/* The credential grant G was made with, or NULL (in a database section). */
+apr_status_t cn_grant_credential_id(cn_ctx_t *ctx, const cn_grant_t *g, const char **id);
+
+/* The integration of grant G as its provider calls use it: with the client
+ * of the integration credential G was made with (cn_integration_with), else
+ * its own; integration_not_found, or credential_not_found when G's credential
+ * is gone (in a database section). */
+apr_status_t cn_grant_integration(cn_ctx_t *ctx, const cn_grant_t *g, cn_integration_t **it);
+
 /* Native authentication, phase 1 (database): validate BODY, load the
  * integration and open its client secret. */
 apr_status_t cn_grant_native_prepare(cn_ctx_t *ctx, json_t *body, cn_integration_t **it,
@@ -234,6 +279,7 @@ apr_status_t cn_integration_secret(cn_ctx_t *ctx, const cn_integration_t *it,
 /* The kinds of login request: what began it (a flow kind's name). */
 #define CN_LOGIN_HOSTED "hosted"       /* POST /auth; its id is handed out for GET /login */
 #define CN_LOGIN_AUTHORIZE "authorize" /* GET /auth; its id is never handed out */
+#define CN_LOGIN_ADMINCONSENT "adminconsent" /* GET /auth?response_type=adminconsent; the same */
 
 typedef struct cn_login_t {
     const char *digest, *kind, *app_id, *integration_id, *provider;

@@ -249,6 +249,38 @@ void cn_oauth_revoke(cn_ctx_t *ctx, const cn_integration_t *it, const char *toke
  * provider's token endpoint over TLS). */
 json_t *cn_jwt_claims(apr_pool_t *pool, const char *jwt);
 
+/* ---- app permissions upstream (proto/app_oauth.c) ---- */
+
+/* The scope of a Microsoft app-only token: every application permission the
+ * tenant's admin consented to. */
+#define CN_GRAPH_DEFAULT_SCOPE "https://graph.microsoft.com/.default"
+
+/* Microsoft: an app-only access token by client credentials at TENANT's
+ * token endpoint, as IT's client (an adminconsent credential's: see
+ * cn_integration_with). Failures: invalid_client (a wrong secret, an app the
+ * tenant does not know: no consent there), invalid_grant,
+ * provider_not_responding, oauth_provider_error. */
+apr_status_t cn_oauth_client_credentials(cn_ctx_t *ctx, const cn_integration_t *it,
+                                         const char *tenant, cn_tokens_t **out);
+
+/* Microsoft Graph GET /users/{EMAIL} with the app-only TOKEN of TENANT: the
+ * identity of that user (subject TENANT/id, provider_user_id the id, the
+ * email its userPrincipalName lowercased). Failures: invalid_grant (no such
+ * user), oauth_failed (the consent does not cover reading users),
+ * provider_not_responding, oauth_provider_error. */
+apr_status_t cn_graph_user(cn_ctx_t *ctx, const char *token, const char *tenant,
+                           const char *email, cn_identity_t **out);
+
+/* Google: an access token for USER by a service account (RFC 7523): an
+ * assertion signed with KEY's private_key (kid private_key_id, iss
+ * client_email, sub USER, scope SCOPE joined, aud the token endpoint, valid
+ * one hour), exchanged with grant_type jwt-bearer. Failures:
+ * credential_missing_param (a key that cannot sign), invalid_grant,
+ * invalid_client (the service account may not act for USER with SCOPE),
+ * provider_not_responding, oauth_provider_error. */
+apr_status_t cn_oauth_service_account(cn_ctx_t *ctx, json_t *key, const char *user,
+                                      json_t *scope, cn_tokens_t **out);
+
 /* ---- the OAuth 2.0 authorization server: protocol pieces ---- */
 /* What GET /auth and POST /token read and answer, without the store: PKCE
  * (RFC 7636, and the form the Nylas SDKs send), request parameters, scope
@@ -348,6 +380,14 @@ apr_status_t cn_jose_sign(apr_pool_t *pool, const cn_signing_keys_t *keys, json_
  * judged here (iss, aud, exp: the caller's). */
 apr_status_t cn_jose_verify(apr_pool_t *pool, const cn_signing_keys_t *keys, const char *jwt,
                             json_t **claims, const char **why);
+
+/* CLAIMS as a JWS compact serialisation signed RS256 with PEM, an
+ * unencrypted RSA private key of at least 2048 bits (PKCS#8 or PKCS#1, as a
+ * Google service account's key JSON holds it), its header kid KID and typ
+ * JWT. APR_EINVAL with *WHY (never any key material) when PEM is not such a
+ * key. */
+apr_status_t cn_jose_sign_rs256_pem(apr_pool_t *pool, const char *pem, const char *kid,
+                                    json_t *claims, const char **jwt, const char **why);
 
 /* The JWK set of the public keys ({"keys":[...]}, each with kid, alg, use sig). */
 json_t *cn_jose_jwks(apr_pool_t *pool, const cn_signing_keys_t *keys);

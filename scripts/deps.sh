@@ -12,7 +12,7 @@ clang libclang-rt-dev
 postgresql sqlite3 dnsmasq-base
 libwww-perl liblwp-protocol-https-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
 libcryptx-perl libcrypt-jwt-perl
-python3 python3-prometheus-client
+python3 python3-prometheus-client python3-cryptography
 dovecot-imapd
 curl openssl wrk
 nodejs

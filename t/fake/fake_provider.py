@@ -199,6 +199,8 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 return self.send_json(200, {"name": m.group(1), "hits": tls_hits.get(m.group(1), 0)})
         provider, op = self.provider_of(url.path)
+        if op in ("v2.0/adminconsent",) or (op or "").startswith("graph/v1.0/users/"):
+            return app_get(self, url.path, op, q)  # app permissions (below)
         if op == "authorize":
             return self.authorize(provider, q)
         if op in ("userinfo", "graph/v1.0/me"):
@@ -235,7 +237,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def authorize(self, provider, q):
         redirect_uri = q.get("redirect_uri", "")
-        if q.get("client_id") != CLIENTS[provider][0] or not redirect_uri:
+        if not known_client(provider, q.get("client_id")) or not redirect_uri:
             return self.send(400, "<html><body>Error 400: invalid_request</body></html>", "text/html")
         who, email = account_of(q.get("login_hint") or "user@example.com")
         fault = fault_of(email)
@@ -288,7 +290,11 @@ class Handler(BaseHTTPRequestHandler):
                                                   "scope": form.get("scope", "openid email"),
                                                   "provider": form["provider"]}
             return self.send_json(200, {})
+        if url.path.startswith("/_app/"):
+            return app_control(self, url.path, form)  # app permissions (below)
         provider, op = self.provider_of(url.path)
+        if op == "token" and form.get("grant_type") in APP_GRANT_TYPES:
+            return app_token(self, provider, url.path, form)  # app permissions (below)
         if op == "token":
             return self.token(provider, form)
         if op == "revoke":
@@ -332,8 +338,7 @@ class Handler(BaseHTTPRequestHandler):
         return body
 
     def token(self, provider, form):
-        cid, csecret = CLIENTS[provider]
-        if form.get("client_id") != cid or form.get("client_secret") != csecret:
+        if not known_client(provider, form.get("client_id"), form.get("client_secret")):
             return self.oauth_error(provider, 401, "invalid_client", "The OAuth client was not found.")
         gt = form.get("grant_type")
         if gt == "authorization_code":
@@ -377,6 +382,209 @@ class Handler(BaseHTTPRequestHandler):
                               with_refresh=(provider == "microsoft"), who=r.get("who", ""))
             return self.send_json(200, body)
         self.oauth_error(provider, 400, "unsupported_grant_type", "Invalid grant_type")
+
+
+# ==== App permissions (issue 13) =============================================
+# Microsoft apps of adminconsent credentials: client_id "msapp-<tag>" with
+# client_secret "<client_id>-secret".
+#   GET /microsoft/<tenant>/v2.0/adminconsent?client_id&redirect_uri&scope&state
+#       the admin consents (302 redirect_uri?admin_consent=True&tenant=<tid>&
+#       state&scope) for tenant <tid>: microsoft_tid(client_id) when <tenant> is
+#       common or organizations, else <tenant> (a GUID as it is, a name hashed
+#       like microsoft_tid). A client id holding "decline": the admin declines
+#       (error=access_denied, AADSTS65004). An unknown client: an error page.
+#   POST /microsoft/<tenant>/oauth2/v2.0/token grant_type=client_credentials
+#       (scope https://graph.microsoft.com/.default): a token only at the
+#       consented tenant, else AADSTS700016 unauthorized_client (the app is not
+#       in that directory: wrong tenant, or consent withdrawn). The token
+#       carries the app's roles, none for a client id holding "noroles".
+#   GET /microsoft/graph/v1.0/users/<email> with such a token: the user (id
+#       microsoft_oid(<tid>, email), userPrincipalName email); 404
+#       Request_ResourceNotFound for local parts "nouser*"; 403
+#       Authorization_RequestDenied without roles; 401 for another token.
+#   POST /_app/msconsent/revoke client_id=     the admin withdraws the consent
+# Integration credentials: client ids "cred-<tag>" with secret
+# "<client_id>-secret" are clients of both fakes (authorize, code, refresh).
+# Google service accounts:
+#   POST /_app/serviceaccount client_email=&key_id=&public_key=<PEM>&scopes=
+#       registers one: its public key (the test made the pair) and the scopes
+#       it may be delegated (space separated)
+#   POST /_app/serviceaccount/revoke client_email=    deletes it
+#   POST /google/token grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer
+#       &assertion=JWT: the signature (RS256, the kid registered) verified
+#       against the public key, then aud (this token URL), iat/exp (at most an
+#       hour, not expired), sub (local parts "nouser*" are unknown users) and
+#       scope (non-empty, each delegated), answered with Google's error bodies;
+#       an access token for sub (no refresh token) otherwise.
+APP_GRANT_TYPES = ("client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
+ms_consents = {}        # client_id -> tenant id whose admin consented
+service_accounts = {}   # client_email -> {key_id, public_key (PEM), scopes}
+
+
+def known_client(provider, client_id, secret=None):
+    """The fake's own client of PROVIDER, or an integration credential's."""
+    cid, csecret = CLIENTS[provider]
+    if client_id == cid:
+        return secret is None or secret == csecret
+    if client_id and client_id.startswith("cred-"):
+        return secret is None or secret == client_id + "-secret"
+    return False
+
+
+def tenant_guid(tenant):
+    if re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", tenant):
+        return tenant.lower()
+    return microsoft_tid(tenant)
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def graph_error(h, status, code, message):
+    h.send_json(status, {"error": {"code": code, "message": message,
+                                   "innerError": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                                  "request-id": secrets.token_hex(8)}}})
+
+
+def aad_error(h, status, error, code, description):
+    h.send_json(status, {
+        "error": error,
+        "error_description": f"AADSTS{code}: {description}\r\nTrace ID: {secrets.token_hex(8)}",
+        "error_codes": [code], "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"),
+        "trace_id": secrets.token_hex(8), "correlation_id": secrets.token_hex(8)})
+
+
+def app_get(h, path, op, q):
+    if op == "v2.0/adminconsent":
+        tenant = path.split("/")[2]
+        cid, redirect_uri = q.get("client_id", ""), q.get("redirect_uri", "")
+        if not cid.startswith("msapp-"):
+            return h.send(400, f"<html><body>AADSTS700016: Application with identifier '{cid}' was not "
+                               "found in the directory.</body></html>", "text/html")
+        if not redirect_uri or GRAPH_DEFAULT not in q.get("scope", "").split():
+            return h.send(400, "<html><body>AADSTS900144: The request must contain redirect_uri and "
+                               "scope.</body></html>", "text/html")
+        sep = "&" if "?" in redirect_uri else "?"
+        if "decline" in cid:
+            answer = {"error": "access_denied", "state": q.get("state", ""),
+                      "error_description": "AADSTS65004: User declined to consent to access the app."}
+        else:
+            tid = microsoft_tid(cid) if tenant in ("common", "organizations") else tenant_guid(tenant)
+            with lock:
+                ms_consents[cid] = tid
+            answer = {"admin_consent": "True", "tenant": tid, "state": q.get("state", ""),
+                      "scope": GRAPH_DEFAULT}
+        return h.send(302, "", "text/html", [("Location", redirect_uri + sep + urllib.parse.urlencode(answer))])
+    # Graph /users/<email>
+    email = urllib.parse.unquote(op[len("graph/v1.0/users/"):])
+    auth = h.headers.get("Authorization", "")
+    with lock:
+        info = access.get(auth[7:] if auth.startswith("Bearer ") else "")
+    if not info or info.get("kind") != "app":
+        return graph_error(h, 401, "InvalidAuthenticationToken", "Access token validation failure.")
+    if not info.get("roles"):
+        return graph_error(h, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    if "@" not in email or email.split("@")[0].startswith("nouser"):
+        return graph_error(h, 404, "Request_ResourceNotFound",
+                           f"Resource '{email}' does not exist or one of its queried reference-property "
+                           "objects are not present.")
+    h.send_json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+                      "id": microsoft_oid(info["tenant"], email), "userPrincipalName": email,
+                      "mail": email, "displayName": email.split("@")[0]})
+
+
+def app_control(h, path, form):
+    with lock:
+        if path == "/_app/msconsent/revoke":
+            ms_consents.pop(form.get("client_id", ""), None)
+            return h.send_json(200, {})
+        if path == "/_app/serviceaccount":
+            service_accounts[form["client_email"]] = {"key_id": form["key_id"], "public_key": form["public_key"],
+                                                      "scopes": form.get("scopes", "").split()}
+            return h.send_json(200, {})
+        if path == "/_app/serviceaccount/revoke":
+            service_accounts.pop(form.get("client_email", ""), None)
+            return h.send_json(200, {})
+    h.send_json(404, {"error": "not_found"})
+
+
+def app_issue(provider, email, extra):
+    at = ("ya29.sa-" if provider == "google" else "eyJ0.app-") + secrets.token_urlsafe(24)
+    with lock:
+        access[at] = dict({"email": email, "provider": provider, "who": ""}, **extra)
+        issued.append({"kind": "access", "value": at, "email": email, "provider": provider, "who": "app"})
+    return at
+
+
+def app_token(h, provider, path, form):
+    if form.get("grant_type") == "client_credentials" and provider == "microsoft":
+        tenant = path.split("/")[2]
+        cid, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not cid.startswith("msapp-") or secret != cid + "-secret":
+            return aad_error(h, 401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the "
+                             "secret being sent in the request is the client secret value, not the client secret ID.")
+        if form.get("scope") != GRAPH_DEFAULT:
+            return aad_error(h, 400, "invalid_scope", 1002012, "The provided value for scope is not valid. "
+                             "Client credential flows must have a scope value with /.default suffixed.")
+        if tenant in ("common", "organizations", "consumers"):
+            return aad_error(h, 400, "invalid_request", 900023, f"Specified tenant identifier '{tenant}' is "
+                             "neither a valid DNS name, nor a valid external domain.")
+        tid = tenant_guid(tenant)
+        with lock:
+            consented = ms_consents.get(cid)
+        if consented != tid:
+            return aad_error(h, 400, "unauthorized_client", 700016, f"Application with identifier '{cid}' was "
+                             f"not found in the directory '{tenant}'. This can happen if the application has "
+                             "not been installed by the administrator of the tenant.")
+        at = app_issue("microsoft", cid, {"kind": "app", "tenant": tid, "roles": "noroles" not in cid})
+        return h.send_json(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                                 "access_token": at})
+    if provider != "google" or form.get("grant_type") == "client_credentials":
+        return h.oauth_error(provider, 400, "unsupported_grant_type", "Invalid grant_type")
+
+    def refuse(error, description):
+        return h.send_json(400, {"error": error, "error_description": description})
+    parts = form.get("assertion", "").split(".")
+    try:
+        header, claims = (json.loads(b64url_decode(p)) for p in parts[:2])
+        signature = b64url_decode(parts[2])
+        assert len(parts) == 3 and isinstance(claims, dict) and isinstance(header, dict)
+    except Exception:
+        return refuse("invalid_grant", "Invalid JWT: the assertion is not a JWS.")
+    with lock:
+        sa = service_accounts.get(claims.get("iss", ""))
+    if not sa:
+        return refuse("invalid_grant", "Invalid grant: account not found")
+    if header.get("alg") != "RS256" or header.get("kid") != sa["key_id"]:
+        return refuse("invalid_grant", "Invalid JWT Signature.")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    try:
+        serialization.load_pem_public_key(sa["public_key"].encode()).verify(
+            signature, (parts[0] + "." + parts[1]).encode(), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return refuse("invalid_grant", "Invalid JWT Signature.")
+    if claims.get("aud") != f"https://{h.headers.get('Host', '')}/google/token":
+        return refuse("invalid_grant", "Invalid JWT: Failed audience check.")
+    now, iat, exp = time.time(), claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int) or exp - iat > 3600 or exp < now or iat > now + 300:
+        return refuse("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+                      "reasonable timeframe. Check your iat and exp values in the JWT claim.")
+    sub = claims.get("sub", "")
+    if "@" not in sub or sub.split("@")[0].startswith("nouser"):
+        return refuse("invalid_grant", "Invalid email or User ID")
+    scopes = str(claims.get("scope", "")).split()
+    if not scopes:
+        return refuse("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
+    if any(sc not in sa["scopes"] for sc in scopes):
+        return refuse("unauthorized_client", "Client is unauthorized to retrieve access tokens using this "
+                      "method, or client not authorized for any of the scopes requested.")
+    at = app_issue("google", sub, {"kind": "sa", "scope": " ".join(scopes)})
+    return h.send_json(200, {"access_token": at, "expires_in": 3599, "token_type": "Bearer"})
+# ==== end of app permissions =================================================
 
 
 class Server(ThreadingHTTPServer):

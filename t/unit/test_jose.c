@@ -7,6 +7,8 @@
  * tokens cn_jose_verify must refuse are made here with OpenSSL too. */
 
 #include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -731,6 +733,78 @@ START_TEST(test_discovery_variants)
 }
 END_TEST
 
+/* ---- a service account's assertion: a PEM given as text ---------------- */
+
+static const char *file_text(const char *path)
+{
+    char *text = NULL;
+    apr_size_t len = 0;
+    apr_file_t *f;
+    apr_finfo_t fi;
+    ck_assert_int_eq(apr_file_open(&f, path, APR_FOPEN_READ, 0, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
+    len = (apr_size_t)fi.size;
+    text = apr_pcalloc(pool, len + 1);
+    if (len) {
+        ck_assert_int_eq(apr_file_read_full(f, text, len, &len), APR_SUCCESS);
+    }
+    apr_file_close(f);
+    return text;
+}
+
+START_TEST(test_sign_pem)
+{
+    EVP_PKEY *rsa = pem_key(RSA_PEM);
+    const char *jwt = NULL, *why = "unset";
+    json_t *c = claims(1);
+    jws_parts_t p;
+    ck_assert_int_eq(cn_jose_sign_rs256_pem(pool, file_text(RSA_PEM), "sa-key-1", c, &jwt, &why),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(why);
+    p = split_jws(jwt);
+    ck_assert_str_eq(json_string_value(json_object_get(p.header, "alg")), "RS256");
+    ck_assert_str_eq(json_string_value(json_object_get(p.header, "kid")), "sa-key-1");
+    ck_assert_str_eq(json_string_value(json_object_get(p.header, "typ")), "JWT");
+    ck_assert_msg(json_equal(p.payload, c), "the payload is the claims");
+    ck_assert_msg(jws_verifies(rsa, &p), "the signature verifies with the PEM's public key");
+    p.sig[3] ^= 0x10;
+    ck_assert_msg(!jws_verifies(rsa, &p), "a flipped bit does not verify");
+}
+END_TEST
+
+/* Keys a service account cannot sign with, and why. */
+static const struct {
+    const char *file; /* below the fixtures' directory, or "" for the text itself */
+    const char *text, *kid, *why;
+} pem_refused_cases[] = {
+    {"", "", "k", "missing"},
+    {"", "-----BEGIN PRIVATE KEY-----\nX\n-----END PRIVATE KEY-----\n", "k", "not an unencrypted PEM"},
+    {"garbage.pem", NULL, "k", "not an unencrypted PEM"},
+    {"encrypted.pem", NULL, "k", "not an unencrypted PEM"},
+    {"public.pem", NULL, "k", "not an unencrypted PEM"},
+    {"other-p256.pem", NULL, "k", "not an RSA key"},
+    {"ed25519.pem", NULL, "k", "not an RSA key"},
+    {"rsa1024.pem", NULL, "k", "too weak"},
+    {"", NULL, NULL, "no key id"}, /* RSA_PEM without a kid */
+};
+
+START_TEST(test_sign_pem_refused)
+{
+    const char *pem = pem_refused_cases[_i].text, *jwt = "unset", *why = NULL;
+    if (!pem) {
+        pem = file_text(*pem_refused_cases[_i].file ? tmpfile_path(pem_refused_cases[_i].file)
+                                                    : RSA_PEM);
+    }
+    ck_assert_int_eq(cn_jose_sign_rs256_pem(pool, pem, pem_refused_cases[_i].kid, claims(2), &jwt,
+                                            &why),
+                     APR_EINVAL);
+    ck_assert_ptr_null(jwt);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strstr(why, pem_refused_cases[_i].why), "case %d: %s", _i, why);
+    ck_assert_msg(!strstr(why, "MII"), "no key material in the reason");
+}
+END_TEST
+
 static Suite *jose_suite(void)
 {
     Suite *s = suite_create("jose");
@@ -744,6 +818,8 @@ static Suite *jose_suite(void)
     tcase_add_test(tc, test_sign_rs256);
     tcase_add_test(tc, test_sign_es256);
     tcase_add_test(tc, test_sign_refused);
+    tcase_add_test(tc, test_sign_pem);
+    tcase_add_loop_test(tc, test_sign_pem_refused, 0, N(pem_refused_cases));
     suite_add_tcase(s, tc);
 
     tc = cn_tcase("verify");

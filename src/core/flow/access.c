@@ -77,7 +77,7 @@ static apr_status_t refresh(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until, con
     const char *secret = NULL, *rt = NULL;
     cn_tokens_t *t = NULL;
     apr_status_t rv;
-    if (cn_integration_require(ctx, g->provider, &it) != APR_SUCCESS
+    if (cn_grant_integration(ctx, g, &it) != APR_SUCCESS /* an integration credential's client */
         || cn_integration_secret(ctx, it, &secret) != APR_SUCCESS
         || cn_grant_secret_open(ctx, g, "refresh_token", g->refresh_token, &rt) != APR_SUCCESS) {
         cn_result_t res = ctx->res;
@@ -148,7 +148,11 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
             return APR_EGENERAL;
         }
         if (won) {
-            apr_status_t rv = refresh(ctx, g, until, token);
+            /* App-permission grants: a token minted anew (flow/app_token.c). */
+            apr_status_t rv = cn_app_token_mint(ctx, g, until, token);
+            if (rv == APR_ENOTIMPL) {
+                rv = refresh(ctx, g, until, token);
+            }
             cn_metrics_refresh(ctx->metrics, rv == APR_SUCCESS ? CN_METRIC_REFRESH_DONE
                                                                : CN_METRIC_REFRESH_FAILED);
             return rv;

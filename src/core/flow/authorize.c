@@ -65,6 +65,34 @@ static int text_ok(apr_pool_t *pool, const char *v, apr_size_t max)
     return !v || (strlen(v) <= max && cn_json_utf8_prefix(pool, v, max));
 }
 
+/* An integration credential ID (or NULL) stands in for the integration's own
+ * provider app: checked here, applied when the flow's origin is loaded. */
+static apr_status_t credential_of(cn_ctx_t *ctx, const cn_integration_t *it, const char *id,
+                                  json_t *request)
+{
+    cn_credential_t *cred;
+    apr_status_t rv;
+    if (!id) {
+        return APR_SUCCESS;
+    }
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    rv = cn_credential_use(ctx, it, id, &cred);
+    cn_ctx_db_close(ctx);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (strcmp(cred->type, CN_CRED_INTEGRATION) || !cn_integration_with(ctx->pool, it, cred)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST,
+                       "credential %s is of type %s: an authorization request takes an "
+                       "integration credential (admin consent: response_type=adminconsent)",
+                       cred->id, cred->type);
+    }
+    json_object_set_new(request, "credential_id", json_string(cred->id));
+    return APR_SUCCESS;
+}
+
 /* What the application may ask beyond the three that pick the redirect URI;
  * the request as the login request keeps it, into REQUEST. */
 static apr_status_t check_request(cn_ctx_t *ctx, const apr_table_t *query,
@@ -100,10 +128,6 @@ static apr_status_t check_request(cn_ctx_t *ctx, const apr_table_t *query,
     }
     if (!response_type || !*response_type) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "response_type is required");
-    }
-    if (!strcmp(response_type, "adminconsent")) {
-        return cn_fail(ctx->pool, &ctx->res, CN_EV_UNSUPPORTED_RESPONSE_TYPE,
-                       "admin consent (response_type=adminconsent) is not supported yet");
     }
     if (strcmp(response_type, "code")) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_UNSUPPORTED_RESPONSE_TYPE,
@@ -169,7 +193,7 @@ static apr_status_t check_request(cn_ctx_t *ctx, const apr_table_t *query,
     if (expires) {
         json_object_set_new(request, "expires_in", json_integer(expires));
     }
-    return APR_SUCCESS;
+    return credential_of(ctx, it, single(query, "credential_id", &twice), request);
 }
 
 apr_status_t cn_flow_authorize_choose(cn_ctx_t *ctx, const apr_table_t *query, const char **chosen,
@@ -243,7 +267,7 @@ apr_status_t cn_flow_authorize_choose(cn_ctx_t *ctx, const apr_table_t *query, c
 apr_status_t cn_flow_authorize_begin(cn_ctx_t *ctx, const apr_table_t *query, cn_flow_t **out,
                                      const char **location)
 {
-    const char *provider, *redirect_uri, *state, *id;
+    const char *provider, *redirect_uri, *state, *id, *response_type;
     cn_integration_t *it;
     cn_login_t *login;
     json_t *request;
@@ -297,6 +321,14 @@ apr_status_t cn_flow_authorize_begin(cn_ctx_t *ctx, const apr_table_t *query, cn
                                                "provider", provider));
     if (state) {
         json_object_set_new(request, "state", json_string(state));
+    }
+    /* Microsoft admin consent: a flow of its own kind (flow/adminconsent.c). */
+    response_type = single(query, "response_type", &twice);
+    if (request && !twice && response_type && !strcmp(response_type, "adminconsent")) {
+        if (cn_flow_adminconsent_begin(ctx, query, it, request, out) != APR_SUCCESS) {
+            *location = error_location(ctx, redirect_uri, state);
+        }
+        return APR_SUCCESS;
     }
     if (!request || check_request(ctx, query, it, request) != APR_SUCCESS) {
         *location = error_location(ctx, redirect_uri, state);

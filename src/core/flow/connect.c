@@ -10,7 +10,8 @@ apr_status_t cn_flow_connect(cn_ctx_t *ctx, const cn_integration_t *it, json_t *
                              const cn_flow_proof_t *proof, cn_grant_t **grant, int *reauth)
 {
     cn_identity_t *id = proof->id;
-    cn_grant_secrets_t secrets = {proof->tokens, proof->password, proof->settings};
+    cn_grant_secrets_t secrets = {proof->tokens, proof->password, proof->settings,
+                                  it->credential_id};
     apr_status_t rv;
     if (!proof->tokens && !proof->password) {
         return cn_fail_internal(ctx, "a proof with neither tokens nor a password");
@@ -54,14 +55,23 @@ static apr_status_t native_refresh(cn_ctx_t *ctx, json_t *body, cn_grant_t **gra
     return cn_flow_connect(ctx, it, scope, state, NULL, &proof, grant, reauth);
 }
 
-/* The ways of native authentication, by what the provider can do. */
+/* A body whose settings name a credential (flow/app_grant.c). */
+static int names_credential(json_t *body)
+{
+    return json_object_get(json_object_get(body, "settings"), "credential_id") != NULL;
+}
+
+/* The ways of native authentication, by what the provider can do and what
+ * the body names (the first row that takes it). */
 static const struct native_way_t {
     unsigned caps;
+    int (*takes)(json_t *body); /* NULL: any body */
     apr_status_t (*run)(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth);
 } native_ways[] = {
-    {CN_PROVIDER_OAUTH, native_refresh},
-    {CN_PROVIDER_PASSWORD, cn_flow_native_imap},
-    {0, NULL}
+    {CN_PROVIDER_OAUTH, names_credential, cn_flow_native_credential},
+    {CN_PROVIDER_OAUTH, NULL, native_refresh},
+    {CN_PROVIDER_PASSWORD, NULL, cn_flow_native_imap},
+    {0, NULL, NULL}
 };
 
 apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int *reauth)
@@ -69,7 +79,7 @@ apr_status_t cn_flow_native(cn_ctx_t *ctx, json_t *body, cn_grant_t **grant, int
     const cn_provider_t *p = cn_provider(json_string_value(json_object_get(body, "provider")));
     const struct native_way_t *w;
     for (w = native_ways; p && w->run; ++w) {
-        if (p->caps & w->caps) {
+        if ((p->caps & w->caps) && (!w->takes || w->takes(body))) {
             return w->run(ctx, body, grant, reauth);
         }
     }

@@ -11,6 +11,7 @@
 static const cn_flow_kind_t *const kinds[] = {
     &cn_flow_kind_hosted,
     &cn_flow_kind_authorize,
+    &cn_flow_kind_adminconsent,
     NULL
 };
 
@@ -20,6 +21,27 @@ static const cn_flow_step_t *const steps[] = {
     &cn_flow_step_imap,
     NULL
 };
+
+/* Kinds whose flows always take one step, whatever their provider. */
+static const struct kind_step_t {
+    const char *kind;
+    const cn_flow_step_t *step;
+} kind_steps[] = {
+    {CN_LOGIN_ADMINCONSENT, &cn_flow_step_adminconsent},
+    {NULL, NULL}
+};
+
+/* The step of a flow of KIND for PROVIDER. */
+static const cn_flow_step_t *step_for(const char *kind, const char *provider)
+{
+    const struct kind_step_t *ks;
+    for (ks = kind_steps; kind && ks->kind; ++ks) {
+        if (!strcmp(ks->kind, kind)) {
+            return ks->step;
+        }
+    }
+    return cn_flow_step_for(provider);
+}
 
 const cn_flow_kind_t *cn_flow_kind(const char *name)
 {
@@ -171,7 +193,7 @@ static apr_status_t load_origin(cn_ctx_t *ctx, const cn_flow_t *flow,
 
 const cn_flow_step_t *cn_flow_step_of(const cn_flow_t *flow)
 {
-    return cn_flow_step_for(flow->provider);
+    return step_for(flow->kind, flow->provider);
 }
 
 const char *cn_flow_csrf(apr_pool_t *pool, const cn_flow_t *flow)
@@ -202,7 +224,7 @@ apr_status_t cn_flow_launch(cn_ctx_t *ctx, const cn_flow_t *flow, const char **l
     if (flow->login_hint) { /* chosen on the login screen */
         origin.login_hint = flow->login_hint;
     }
-    if (!(step = cn_flow_step_for(origin.it->provider))) {
+    if (!(step = step_for(flow->kind, origin.it->provider))) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED, NULL);
     }
     return step->start(ctx, flow, &origin, location);
@@ -262,7 +284,7 @@ apr_status_t cn_flow_complete(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_ta
         return APR_EGENERAL; /* a page: the redirect URI is not known to be good */
     }
     /* From here on, the application hears of every outcome. */
-    if (!step || step != cn_flow_step_for(origin.it->provider)) {
+    if (!step || step != step_for(flow->kind, origin.it->provider)) {
         cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED, NULL);
     }
     else if (step->form && proven != APR_SUCCESS) {

@@ -29,6 +29,22 @@ const char *cn_flow_request_str(const cn_login_t *login, const char *key);
 /* flow/oauth2.c: the provider's OAuth 2.0 authorization code, with PKCE. */
 extern const cn_flow_step_t cn_flow_step_oauth2;
 
+/* flow/adminconsent.c: Microsoft admin consent (GET /auth?response_type=
+ * adminconsent): its kind, ending with admin_consent=true and the tenant at
+ * the application, and its step, the tenant admin's consent. */
+extern const cn_flow_kind_t cn_flow_kind_adminconsent;
+extern const cn_flow_step_t cn_flow_step_adminconsent;
+/* The request of authorization request QUERY (REQUEST: redirect_uri,
+ * provider, state) for integration IT as an admin consent: *OUT a new flow,
+ * or the failure in ctx->res (told to the application). */
+apr_status_t cn_flow_adminconsent_begin(cn_ctx_t *ctx, const apr_table_t *query,
+                                        const cn_integration_t *it, json_t *request,
+                                        cn_flow_t **out);
+/* flow/hosted.c: a flow's origin made with the credential its request names
+ * (credential_id), in place of the integration's own app. */
+apr_status_t cn_flow_origin_credential(cn_ctx_t *ctx, const cn_login_t *login,
+                                       cn_flow_origin_t *origin);
+
 /* flow/imap_form.c: the module's own IMAP form, proven by a LOGIN. */
 extern const cn_flow_step_t cn_flow_step_imap;
 

@@ -29,6 +29,24 @@ static void origin_of(cn_login_t *login, cn_integration_t *it, cn_flow_origin_t 
     origin->data = login;
 }
 
+apr_status_t cn_flow_origin_credential(cn_ctx_t *ctx, const cn_login_t *login,
+                                       cn_flow_origin_t *origin)
+{
+    const char *id = cn_flow_request_str(login, "credential_id");
+    cn_credential_t *cred;
+    if (!id) {
+        return APR_SUCCESS;
+    }
+    if (cn_credential_use(ctx, origin->it, id, &cred) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!(origin->it = cn_integration_with(ctx->pool, origin->it, cred))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_MISSING_PARAM,
+                       "the credential has no client_id and client_secret");
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t cn_flow_from_login(cn_ctx_t *ctx, cn_login_t *login, cn_flow_t **out)
 {
     if (cn_flow_new(ctx, login->kind, out) != APR_SUCCESS) {
@@ -195,7 +213,7 @@ apr_status_t cn_flow_login_claim(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_o
     }
     cn_event_record(ctx, CN_EV_HOSTED_LOGIN_STARTED, "info", login_event(ctx, it));
     origin_of(login, it, origin);
-    return APR_SUCCESS;
+    return cn_flow_origin_credential(ctx, login, origin);
 }
 
 apr_status_t cn_flow_login_resume(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin)
@@ -207,7 +225,7 @@ apr_status_t cn_flow_login_resume(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_
     }
     cn_event_record(ctx, CN_EV_HOSTED_LOGIN_USED, "info", login_event(ctx, it));
     origin_of(login, it, origin);
-    return APR_SUCCESS;
+    return cn_flow_origin_credential(ctx, login, origin);
 }
 
 /* Back to the application with the outcome. */

@@ -298,6 +298,11 @@ apr_status_t cn_credential_update(cn_ctx_t *ctx, const char *provider, const cha
     if (n != 1) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_NOT_FOUND, NULL);
     }
+    /* New data may be another provider app: an admin's consent was for the old one. */
+    if (data && cn_db_exec(ctx->pool, ctx->db, "cn_credential_consent_clear", 2, args + 3, NULL)
+                    != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
     *out = to_json(ctx->pool, row);
     return APR_SUCCESS;
 }
@@ -317,6 +322,116 @@ apr_status_t cn_credential_delete(cn_ctx_t *ctx, const char *provider, const cha
     }
     if (n != 1) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_NOT_FOUND, NULL);
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- credentials in use: app permissions and integration credentials ---- */
+
+apr_status_t cn_credential_use(cn_ctx_t *ctx, const cn_integration_t *it, const char *id,
+                               cn_credential_t **out)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {id, it->id}, *plain;
+    apr_size_t len;
+    cn_credential_t *c;
+    cn_row_t *row;
+    if (!id || !*id || strlen(id) > 64) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_NOT_FOUND, NULL);
+    }
+    if (cn_db_select(ctx->pool, ctx->db, "cn_credential_use", 2, args, &rows) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (!rows->nelts) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_NOT_FOUND,
+                       "no credential %.64s of the %s integration", id, it->provider);
+    }
+    row = APR_ARRAY_IDX(rows, 0, cn_row_t *);
+    c = apr_pcalloc(ctx->pool, sizeof(*c));
+    c->id = row->cols[0];
+    c->integration_id = row->cols[1];
+    c->name = row->cols[4];
+    c->type = row->cols[5];
+    c->consented_tenant = row->cols[9] && *row->cols[9] ? row->cols[9] : NULL;
+    if (cn_crypto_open(ctx->pool, ctx->ring, row->cols[6],
+                       cn_crypto_aad(ctx->pool, "credentials", "credential_data", c->id), &plain,
+                       &len) != APR_SUCCESS
+        || !json_is_object(c->data = cn_json_parse(ctx->pool, plain, len, NULL))) {
+        return cn_fail_internal(ctx, "a credential's data does not open");
+    }
+    *out = c;
+    return APR_SUCCESS;
+}
+
+cn_integration_t *cn_integration_with(apr_pool_t *pool, const cn_integration_t *it,
+                                      const cn_credential_t *cred)
+{
+    cn_integration_t *copy = apr_pmemdup(pool, it, sizeof(*it));
+    const char *id = json_string_value(json_object_get(cred->data, "client_id"));
+    const char *secret = json_string_value(json_object_get(cred->data, "client_secret"));
+    copy->credential_id = cred->id;
+    copy->credential_secret = NULL;
+    if (strcmp(cred->type, CN_CRED_SERVICEACCOUNT)) {
+        if (!id || !*id || !secret || !*secret) {
+            return NULL;
+        }
+        copy->settings = cn_json_own(pool, json_deep_copy(it->settings));
+        if (!copy->settings || json_object_set_new(copy->settings, "client_id", json_string(id))) {
+            return NULL;
+        }
+        copy->credential_secret = secret;
+    }
+    return copy;
+}
+
+apr_status_t cn_credential_consented(cn_ctx_t *ctx, const cn_credential_t *cred,
+                                     const char *tenant)
+{
+    const char *args[4] = {tenant, apr_ltoa(ctx->pool, (long)ctx->now), cred->id,
+                           cred->integration_id};
+    int n = 0;
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_credential_consent", 4, args, &n) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (n != 1) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_NOT_FOUND,
+                       "the credential was deleted during the admin consent");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_credential_id(cn_ctx_t *ctx, const cn_grant_t *g, const char **id)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {g->id, g->app_id};
+    *id = NULL;
+    if (cn_db_select(ctx->pool, ctx->db, "cn_grant_credential", 2, args, &rows) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (rows->nelts) {
+        const char *v = APR_ARRAY_IDX(rows, 0, cn_row_t *)->cols[0];
+        *id = v && *v ? v : NULL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_integration(cn_ctx_t *ctx, const cn_grant_t *g, cn_integration_t **it)
+{
+    const char *cred_id = NULL;
+    cn_credential_t *cred;
+    if (cn_integration_require(ctx, g->provider, it) != APR_SUCCESS
+        || cn_grant_credential_id(ctx, g, &cred_id) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!cred_id) {
+        return APR_SUCCESS;
+    }
+    if (cn_credential_use(ctx, *it, cred_id, &cred) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (!(*it = cn_integration_with(ctx->pool, *it, cred))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_CREDENTIAL_MISSING_PARAM,
+                       "the grant's credential has no client_id and client_secret");
     }
     return APR_SUCCESS;
 }

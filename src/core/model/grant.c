@@ -472,6 +472,18 @@ static int same_identity(const cn_grant_t *g, const cn_identity_t *id)
                           || !strcmp(g->subject, id->legacy_subject));
 }
 
+/* The credential a grant was made with: set on creation, and on every
+ * re-authentication (NULL: made again with the integration's own app). */
+static apr_status_t write_credential(cn_ctx_t *ctx, const cn_grant_t *g, const char *credential_id,
+                                     int reauth)
+{
+    const char *args[3] = {credential_id, g->id, ctx->app_id};
+    if (!credential_id && !reauth) {
+        return APR_SUCCESS;
+    }
+    return cn_db_exec(ctx->pool, ctx->db, "cn_grant_set_credential", 3, args, NULL);
+}
+
 /* Write the grant (insert or re-auth) and its event; inside a transaction. */
 static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth, int settings_changed)
 {
@@ -623,6 +635,9 @@ apr_status_t cn_grant_store(cn_ctx_t *ctx, const cn_integration_t *it, json_t *s
             return cn_fail_db(ctx);
         }
         rv = write_grant(ctx, g, *reauthenticated, secrets->settings != NULL);
+        if (rv == APR_SUCCESS) {
+            rv = write_credential(ctx, g, secrets->credential_id, *reauthenticated);
+        }
         if (rv != APR_SUCCESS) {
             cn_db_rollback(ctx->db);
         }
@@ -644,6 +659,10 @@ apr_status_t cn_integration_secret(cn_ctx_t *ctx, const cn_integration_t *it,
                                    const char **secret)
 {
     apr_size_t len;
+    if (it->credential_secret) { /* a credential's client stands in (cn_integration_with) */
+        *secret = it->credential_secret;
+        return APR_SUCCESS;
+    }
     if (!it->client_secret
         || cn_crypto_open(ctx->pool, ctx->ring, it->client_secret,
                           cn_crypto_aad(ctx->pool, "integrations", "client_secret", it->id),

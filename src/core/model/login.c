@@ -81,9 +81,10 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
 {
     static const char *const allowed[] = {"provider", "redirect_uri", "scope", "state",
                                           "login_hint", "grant_id", "expires_in",
-                                          "cookie_nonce", "settings", "prompt", NULL};
+                                          "cookie_nonce", "settings", "prompt", "credential_id",
+                                          NULL};
     const char *provider = NULL, *redirect_uri = NULL, *state = NULL, *hint = NULL;
-    const char *grant_id = NULL, *nonce = NULL, *prompt = NULL, *bad, *id;
+    const char *grant_id = NULL, *nonce = NULL, *prompt = NULL, *bad, *id, *cred_id = NULL;
     json_t *scope = NULL, *settings = NULL, *request;
     long long expires = -1;
     cn_integration_t *it = NULL;
@@ -101,7 +102,8 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         || check_string(ctx, body, "login_hint", 254, &hint) != APR_SUCCESS
         || check_string(ctx, body, "grant_id", 64, &grant_id) != APR_SUCCESS
         || check_string(ctx, body, "cookie_nonce", 256, &nonce) != APR_SUCCESS
-        || check_string(ctx, body, "prompt", 64, &prompt) != APR_SUCCESS) {
+        || check_string(ctx, body, "prompt", 64, &prompt) != APR_SUCCESS
+        || check_string(ctx, body, "credential_id", 64, &cred_id) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (cn_prompt_parse(prompt, &screen) != APR_SUCCESS) {
@@ -140,6 +142,22 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
         }
         if (!cn_json_array_has(it->redirect_uris, redirect_uri)) {
             return cn_fail(ctx->pool, &ctx->res, CN_EV_REDIRECT_URI_NOT_ALLOWED, NULL);
+        }
+    }
+    /* Another provider app of the integration (seed "Credentials"). */
+    if (cred_id) {
+        cn_credential_t *cred;
+        if (!it) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                           "credential_id needs a provider");
+        }
+        if (cn_credential_use(ctx, it, cred_id, &cred) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (strcmp(cred->type, CN_CRED_INTEGRATION) || !cn_integration_with(ctx->pool, it, cred)) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
+                           "credential %s is of type %s: hosted authentication takes an "
+                           "integration credential", cred->id, cred->type);
         }
     }
     else {
@@ -211,6 +229,9 @@ apr_status_t cn_login_create(cn_ctx_t *ctx, json_t *body, json_t **out)
     }
     if (nonce) {
         json_object_set_new(request, "cookie_nonce", json_string(nonce));
+    }
+    if (cred_id) {
+        json_object_set_new(request, "credential_id", json_string(cred_id));
     }
     login.digest = cn_sha256_hex(ctx->pool, id, strlen(id));
     login.kind = CN_LOGIN_HOSTED;

@@ -545,3 +545,69 @@ json_t *cn_jose_algs(apr_pool_t *pool, const cn_signing_keys_t *keys)
     }
     return algs;
 }
+
+/* ---- a Google service account's assertion (app permissions) ---- */
+
+#define SA_PEM_MAX (16 * 1024)
+
+apr_status_t cn_jose_sign_rs256_pem(apr_pool_t *pool, const char *pem, const char *kid,
+                                    json_t *claims, const char **jwt, const char **why)
+{
+    apr_pool_t *tmp;
+    BIO *bio;
+    EVP_PKEY *pk;
+    signing_key_t k;
+    const char *payload, *err = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    *jwt = NULL;
+    *why = NULL;
+    if (!pem || !*pem || strlen(pem) > SA_PEM_MAX || !kid || !*kid || !json_is_object(claims)) {
+        *why = "the private key is missing or longer than 16 KiB, or it has no key id";
+        return APR_EINVAL;
+    }
+    if (apr_pool_create(&tmp, pool) != APR_SUCCESS) {
+        return APR_ENOMEM;
+    }
+    if (!(bio = BIO_new_mem_buf(pem, (int)strlen(pem)))) {
+        apr_pool_destroy(tmp);
+        return APR_ENOMEM;
+    }
+    pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    ERR_clear_error();
+    if (!pk) {
+        apr_pool_destroy(tmp);
+        *why = "the private key is not an unencrypted PEM private key";
+        return APR_EINVAL;
+    }
+    apr_pool_cleanup_register(tmp, pk, pkey_cleanup, apr_pool_cleanup_null);
+    memset(&k, 0, sizeof(k));
+    k.alg = "RS256";
+    k.kid = kid;
+    if (!EVP_PKEY_is_a(pk, "RSA")) {
+        apr_pool_destroy(tmp);
+        *why = "the private key is not an RSA key (service accounts sign RS256)";
+        return APR_EINVAL;
+    }
+    rv = rsa_jwk(tmp, "the private key", pk, &k.jwk, &err);
+    ERR_clear_error();
+    if (rv != APR_SUCCESS) {
+        *why = apr_pstrdup(pool, err ? err : "the private key cannot sign");
+        apr_pool_destroy(tmp);
+        return APR_EINVAL;
+    }
+    /* The JWK lives with POOL; the PEM's numbers on their way in go with TMP. */
+    apr_pool_cleanup_register(pool, k.jwk, jwk_cleanup, apr_pool_cleanup_null);
+    apr_pool_destroy(tmp);
+    if (!(payload = cn_json_dump_len(pool, claims, &len))) {
+        return APR_EGENERAL;
+    }
+    rv = sign_with(pool, &k, payload, len, jwt);
+    ERR_clear_error();
+    if (rv != APR_SUCCESS) {
+        *why = "the private key cannot sign";
+    }
+    return rv;
+}

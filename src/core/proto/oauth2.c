@@ -6,6 +6,7 @@
 #include "cn_util.h"
 #include "cn_proto.h"
 #include "cn_metrics.h"
+#include "provider.h"
 
 typedef struct endpoint_default_t {
     const char *key, *url;
@@ -235,6 +236,25 @@ static json_t *json_answer(cn_ctx_t *ctx, const cn_http_response_t *resp)
     }
     j = cn_json_parse(ctx->pool, resp->body, resp->body_len, NULL);
     return json_is_object(j) ? j : NULL;
+}
+
+/* The three above for the other provider calls of proto/ (provider.h). */
+apr_status_t cn_provider_call(cn_ctx_t *ctx, const char *provider, const char *endpoint,
+                              const cn_http_request_t *req, cn_http_response_t *resp)
+{
+    return provider_call(ctx, provider, endpoint, req, resp);
+}
+
+apr_status_t cn_provider_failure(cn_ctx_t *ctx, const char *what, apr_status_t rv,
+                                 const cn_http_response_t *resp, json_t *body,
+                                 cn_event_id_t invalid_grant_type)
+{
+    return provider_failure(ctx, what, rv, resp, body, invalid_grant_type);
+}
+
+json_t *cn_provider_json(cn_ctx_t *ctx, const cn_http_response_t *resp)
+{
+    return json_answer(ctx, resp);
 }
 
 apr_status_t cn_oauth_token(cn_ctx_t *ctx, const cn_integration_t *it, const char *client_secret,

@@ -329,6 +329,7 @@ const char *cn_oauth_authorize_error(const cn_event_t *ev)
     case CN_EV_REAUTH_EMAIL_INVALID:  /* another account than the grant's */
         return "access_denied";
     case CN_EV_INVALID_REQUEST:
+    case CN_EV_CREDENTIAL_NOT_FOUND: /* credential_id names none of the integration's */
         return "invalid_request";
     case CN_EV_INVALID_SCOPE:
     case CN_EV_NO_LOGIN_SCOPES:

@@ -216,6 +216,19 @@ static const char *const migration_8[] = {
     NULL
 };
 
+/* Version 12: app permissions. A credential remembers the tenant whose
+ * admin consented to its Microsoft app (GET /auth?response_type=adminconsent);
+ * a grant remembers the credential it was made with, so that its tokens are
+ * minted again (app permissions) or refreshed by the credential's own client
+ * (an integration credential). Columns only: independent of versions 9-11. */
+static const char *const migration_12[] = {
+    "ALTER TABLE credentials ADD COLUMN consented_tenant TEXT",
+    "ALTER TABLE credentials ADD COLUMN consented_at BIGINT",
+    "ALTER TABLE grants ADD COLUMN credential_id TEXT",
+    NULL
+};
+
+/* In any order: the migrator applies them by version. */
 static const migration_t migrations[] = {
     {1, migration_1},
     {2, migration_2},
@@ -225,6 +238,7 @@ static const migration_t migrations[] = {
     {6, migration_6},
     {7, migration_7},
     {8, migration_8},
+    {12, migration_12},
     {0, NULL}
 };
 
@@ -233,9 +247,25 @@ int cn_store_schema_version(void)
     int v = 0;
     const migration_t *m;
     for (m = migrations; m->sql; ++m) {
-        v = m->version;
+        if (m->version > v) {
+            v = m->version;
+        }
     }
     return v;
+}
+
+/* The migration of the lowest version above VERSION, or NULL: versions may
+ * have gaps (numbers reserved by work not merged yet) and the table may list
+ * them in any order. */
+static const migration_t *next_migration(int version)
+{
+    const migration_t *m, *next = NULL;
+    for (m = migrations; m->sql; ++m) {
+        if (m->version > version && (!next || m->version < next->version)) {
+            next = m;
+        }
+    }
+    return next;
 }
 
 static apr_status_t raw(apr_pool_t *pool, cn_db_t *db, const char *sql, const char **err)
@@ -375,11 +405,8 @@ apr_status_t cn_store_migrate(apr_pool_t *pool, cn_db_t *db, int *from, int *to,
         return APR_EGENERAL;
     }
     *from = version;
-    for (m = migrations; m->sql; ++m) {
+    while ((m = next_migration(version))) {
         const char *const *stmt;
-        if (m->version <= version) {
-            continue;
-        }
         for (stmt = m->sql; *stmt; ++stmt) {
             if (raw(pool, db, *stmt, err) != APR_SUCCESS) {
                 raw(pool, db, "ROLLBACK", NULL);

@@ -92,6 +92,19 @@ static const cn_stmt_def_t statements[] = {
     {"cn_credential_delete_all", "DELETE FROM credentials WHERE integration_id = %s"},
     {"cn_credential_all_secrets", "SELECT id, credential_data FROM credentials"},
     {"cn_credential_set_secret", "UPDATE credentials SET credential_data = %s WHERE id = %s"},
+    /* app permissions (schema 12): the tenant an admin consented for, and the
+     * credential a grant was made with */
+    {"cn_credential_use",
+     "SELECT " CREDENTIAL_COLS ", consented_tenant FROM credentials "
+     "WHERE id = %s AND integration_id = %s"},
+    {"cn_credential_consent",
+     "UPDATE credentials SET consented_tenant = %s, consented_at = %lld "
+     "WHERE id = %s AND integration_id = %s"},
+    {"cn_credential_consent_clear",
+     "UPDATE credentials SET consented_tenant = NULL, consented_at = NULL "
+     "WHERE id = %s AND integration_id = %s"},
+    {"cn_grant_set_credential", "UPDATE grants SET credential_id = %s WHERE id = %s AND app_id = %s"},
+    {"cn_grant_credential", "SELECT credential_id FROM grants WHERE id = %s AND app_id = %s"},
     /* login requests of the hosted flow (the id is kept only as a digest) */
     {"cn_login_insert",
      "INSERT INTO login_requests (id_digest, app_id, integration_id, provider, request, "
