@@ -127,6 +127,7 @@ static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
 {
     const cn_jobs_t *jobs = data;
     const char *holder;
+    cn_job_lease_t lease;
     cn_ctx_t ctx;
     int taken = 0;
     if (state != AP_WATCHDOG_STATE_RUNNING) {
@@ -146,7 +147,11 @@ static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
                      CNLOGNO(01511) "purge: another node holds the lease");
         return APR_SUCCESS;
     }
-    if (cn_job_purge(&ctx, jobs->event_retention, NULL) != APR_SUCCESS) {
+    lease.name = CN_LEASE_PURGE;
+    lease.holder = holder;
+    lease.ttl = jobs->purge_interval;
+    lease.until = ctx.now + lease.ttl;
+    if (cn_job_purge_leased(&ctx, jobs->event_retention, &lease, NULL) != APR_SUCCESS) {
         ctx.now = (apr_int64_t)apr_time_sec(apr_time_now());
         (void)cn_job_lease_release(&ctx, CN_LEASE_PURGE, holder);
     }
