@@ -255,8 +255,9 @@ start_imap() {
   [ -n "$IMAP_OPTS" ] || { say "Dovecot said: $line"; stop_imap; return 1; }
   IMAP_OPTS="$IMAP_OPTS -cn_imapdir $IMAPDIR"
   # The XOAUTH2 Dovecot (oauth2 passdb at the fake's tokeninfo), when it runs.
-  line=$(printf '%s\n' "$line" | sed -n 's|^.* xoauth2=\([0-9]*\) .*$|\1|p')
-  [ -z "$line" ] || IMAP_OPTS="$IMAP_OPTS -cn_imapxoauth2 $line"
+  local xoauth2
+  xoauth2=$(printf '%s\n' "$line" | sed -n 's|^.* xoauth2=\([0-9]*\) .*$|\1|p')
+  [ -z "$xoauth2" ] || IMAP_OPTS="$IMAP_OPTS -cn_imapxoauth2 $xoauth2"
   say "Dovecot: $line"
 }
 # stop_imap [DIR]: its log goes to DIR first.
@@ -264,6 +265,7 @@ stop_imap() {
   if [ -n "$IMAPDIR" ]; then
     sh t/fake/dovecot.sh stop "$IMAPDIR" >/dev/null 2>&1 || true
     [ -n "${1:-}" ] && cp "$IMAPDIR/dovecot.log" "$1/dovecot.log" 2>/dev/null
+    [ -n "${1:-}" ] && cp "$IMAPDIR/oauth/dovecot.log" "$1/dovecot-xoauth2.log" 2>/dev/null
     IMAPDIR=""
     IMAP_OPTS=""
   fi

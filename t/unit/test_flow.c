@@ -2259,6 +2259,37 @@ START_TEST(test_refresh_invalid_not_retried)
 }
 END_TEST
 
+/* Another process holds the refresh lease and never stores a token: the
+ * caller looks again every CN_ACCESS_POLL_MS, never asks the provider, and
+ * gives up after CN_ACCESS_WAIT_MS with 503 and Retry-After: 1; a cool-down
+ * the holder leaves meanwhile is seen at once. */
+START_TEST(test_refresh_waiter)
+{
+    cn_grant_t *g;
+    json_t *out = NULL;
+    int calls;
+    make_integration(GOOGLE);
+    g = native_grant("rt-wait", NULL);
+    calls = calls_to(GOOGLE->token_url);
+    db_do(apr_psprintf(pool, "UPDATE grants SET access_expires_at = 0, refresh_lease_until = %d",
+                       START_TIME + CN_ACCESS_LEASE));
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_str_eq(w.ctx.res.event->type, "service_unavailable");
+    ck_assert_int_eq(w.ctx.res.retry_after, 1);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls);
+    ck_assert_int_eq(w.slept->nelts, CN_ACCESS_WAIT_MS / CN_ACCESS_POLL_MS);
+    ck_assert_int_eq(slept(0), apr_time_from_msec(CN_ACCESS_POLL_MS));
+
+    /* the holder failed and left a cool-down: the caller answers it */
+    db_do(apr_psprintf(pool, "UPDATE grants SET refresh_lease_until = 0, refresh_failures = 3, "
+                       "refresh_retry_at = %" APR_INT64_T_FMT, apr_time_sec(w.clock_now) + 40));
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_int_eq(w.ctx.res.retry_after, 40);
+    ck_assert_msg(strstr(w.ctx.res.description, "3 times in a row"), "%s", w.ctx.res.description);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls);
+}
+END_TEST
+
 static cn_refresh_counts_t run_job(int batch, cn_job_lease_t *lease)
 {
     cn_refresh_counts_t c;
@@ -2440,6 +2471,7 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_refresh_cooldown);
     tcase_add_test(tc, test_refresh_budget);
     tcase_add_test(tc, test_refresh_invalid_not_retried);
+    tcase_add_test(tc, test_refresh_waiter);
     tcase_add_test(tc, test_refresh_job);
     tcase_add_test(tc, test_refresh_job_lease);
     suite_add_tcase(s, tc);

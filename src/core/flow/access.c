@@ -267,8 +267,10 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
             return rv;
         }
         if (cn_ctx_time(ctx) >= deadline) {
-            return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
-                           "a refresh of this grant's access token is still running");
+            cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
+                    "a refresh of this grant's access token is still running");
+            ctx->res.retry_after = 1;
+            return APR_EGENERAL;
         }
         /* Another caller refreshes (or a token came meanwhile): look again. */
         cn_ctx_db_close(ctx);
