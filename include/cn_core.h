@@ -7,6 +7,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 
 #include "cn_util.h"
 #include "cn_store.h"
@@ -68,6 +69,14 @@ typedef struct cn_cache_seam_t {
     void *baton;
 } cn_cache_seam_t;
 
+/* The clock of waits measured in the wall time (retries, a refresh's
+ * waiters): apr_time_now and apr_sleep unless a test injects its own. */
+typedef struct cn_clock_seam_t {
+    apr_time_t (*now)(void *baton);
+    void (*sleep)(void *baton, apr_interval_time_t t);
+    void *baton;
+} cn_clock_seam_t;
+
 struct cn_ctx_t {
     apr_pool_t *pool;
     cn_db_t *db;          /* the open database handle, or NULL */
@@ -91,6 +100,7 @@ struct cn_ctx_t {
     const cn_discover_conf_t *discover; /* auto-discovery's network settings; NULL: the
                                          * bundled table only */
     cn_metrics_t *metrics;        /* the shared counters (cn_metrics.h); NULL: none */
+    const cn_clock_seam_t *clock;       /* NULL: the system's */
 };
 
 /* A log line of LEVEL through the context's seam (nothing when it has none). */
@@ -101,6 +111,10 @@ void cn_log(cn_ctx_t *ctx, int level, const char *fmt, ...) __attribute__((forma
  * cn_ctx_db_open is paired with a cn_ctx_db_close. A failure is in ctx->res. */
 apr_status_t cn_ctx_db_open(cn_ctx_t *ctx);
 void cn_ctx_db_close(cn_ctx_t *ctx);
+
+/* The wall time and a wait, through ctx->clock. */
+apr_time_t cn_ctx_time(const cn_ctx_t *ctx);
+void cn_ctx_sleep(const cn_ctx_t *ctx, apr_interval_time_t t);
 
 /* internal_error for a failed database statement or transaction: the
  * driver's message goes to the log (never to the caller). */

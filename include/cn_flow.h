@@ -219,6 +219,42 @@ apr_status_t cn_grant_revoke(cn_ctx_t *ctx, const char *id);
 #define CN_ACCESS_WAIT_MS 5000
 #define CN_ACCESS_POLL_MS 50
 
+/* A refresh the provider fails transiently (no answer, a 5xx, an error
+ * other than invalid_grant) is tried CN_REFRESH_ATTEMPTS times in one call,
+ * after a backoff of CN_REFRESH_BACKOFF_MS doubling per attempt plus up to
+ * as much again of jitter, while the call stays within CN_REFRESH_BUDGET_MS.
+ * When it still fails, the grant cools down: for CN_REFRESH_COOLDOWN
+ * seconds, doubling per failed refresh in a row up to
+ * CN_REFRESH_COOLDOWN_MAX, no caller of any process or node asks the
+ * provider again (503 with Retry-After; the stored token while it is still
+ * valid). A refresh that works ends the cool-down. */
+#define CN_REFRESH_ATTEMPTS 3
+#define CN_REFRESH_BACKOFF_MS 200
+#define CN_REFRESH_BUDGET_MS 8000
+#define CN_REFRESH_COOLDOWN 10
+#define CN_REFRESH_COOLDOWN_MAX 1800
+
+/* The cool-down after FAILURES (>= 1) failed refreshes in a row, seconds. */
+apr_int64_t cn_refresh_cooldown(int failures);
+/* The wait before attempt ATTEMPT + 1 after attempt ATTEMPT (>= 1) failed,
+ * with the jitter drawn from RND. */
+apr_interval_time_t cn_refresh_backoff(int attempt, apr_uint32_t rnd);
+
+/* What cn_grant_refresh_unused did with a grant. */
+typedef enum {
+    CN_REFRESH_DONE,    /* refreshed, the tokens stored */
+    CN_REFRESH_SKIPPED, /* refreshed meanwhile, cooling down, held by another, not OAuth */
+    CN_REFRESH_INVALID, /* the provider refused the refresh token: grant invalid, grant_expired */
+    CN_REFRESH_FAILED   /* failed otherwise: the grant cools down (ctx->res says why) */
+} cn_refresh_outcome_t;
+
+/* The refresh job's refresh of grant ID of ctx->app_id when its refresh
+ * token went unused since before UNUSED_BEFORE: under the same per-grant
+ * lease as POST /grants/{id}/access_token, with no database handle held
+ * while the provider is asked. APR_SUCCESS unless the database failed. */
+apr_status_t cn_grant_refresh_unused(cn_ctx_t *ctx, const char *id, apr_int64_t unused_before,
+                                     cn_refresh_outcome_t *outcome);
+
 /* POST /grants/{id}/access_token with BODY ({} or {"include_password": bool}):
  * *OUT gets, for an OAuth grant, a current provider access token (refreshed
  * at the provider when it expires within CN_ACCESS_MARGIN, one refresh per

@@ -246,10 +246,24 @@ apr_status_t cn_grant_secret_open(cn_ctx_t *ctx, const cn_grant_t *g, const char
  * expires before STALE_BEFORE. *WON tells whether this caller took it. */
 apr_status_t cn_grant_lease(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t now,
                             apr_int64_t until, apr_int64_t stale_before, int *won);
+/* The same lease for the refresh of a grant whose refresh token went unused
+ * (no refresh, no sign-in) since before UNUSED_BEFORE, whatever its access
+ * token (the refresh job). */
+apr_status_t cn_grant_lease_unused(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t now,
+                                   apr_int64_t until, apr_int64_t unused_before, int *won);
+/* A refresh under the lease taken until UNTIL failed: the lease given back,
+ * FAILURES (in a row) and the cool-down's end RETRY_AT stored; until then
+ * no lease is taken for G. */
+apr_status_t cn_grant_refresh_failed(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t until,
+                                     int failures, apr_int64_t retry_at);
+/* G's failed refreshes in a row and the end of its cool-down (0: none). */
+apr_status_t cn_grant_refresh_state(cn_ctx_t *ctx, const cn_grant_t *g, int *failures,
+                                    apr_int64_t *retry_at);
 /* Give back the lease taken until UNTIL (a failed refresh). */
 apr_status_t cn_grant_lease_release(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t until);
 /* Store the refreshed tokens T sealed in G (and in its row), releasing the
- * lease; a T without a refresh token keeps the stored one. */
+ * lease and ending any cool-down (refreshed at ctx->now); a T without a
+ * refresh token keeps the stored one. */
 apr_status_t cn_grant_tokens_refreshed(cn_ctx_t *ctx, cn_grant_t *g, const cn_tokens_t *t);
 /* The provider refused G's refresh token: G becomes invalid and the event
  * grant_expired is recorded, in one transaction. */

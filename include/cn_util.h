@@ -174,6 +174,8 @@ typedef struct cn_result_t {
     apr_status_t status;
     const cn_event_t *event;
     const char *description;
+    apr_int64_t retry_after; /* seconds a caller should wait before asking again (a
+                              * Retry-After with the answer); 0: none. cn_fail clears it */
 } cn_result_t;
 
 /* Fill R with event ID and a description formatted into POOL (FMT may be NULL

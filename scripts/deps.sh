@@ -10,7 +10,7 @@ libcurl4-openssl-dev libjansson-dev libcjose-dev libxml2-dev libc-ares-dev libss
 check valgrind
 clang libclang-rt-dev
 postgresql sqlite3 dnsmasq-base
-libwww-perl liblwp-protocol-https-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
+libwww-perl liblwp-protocol-https-perl libio-socket-ssl-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
 libcryptx-perl libcrypt-jwt-perl
 python3 python3-prometheus-client python3-cryptography
 dovecot-imapd

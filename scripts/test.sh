@@ -243,7 +243,8 @@ IMAP_OPTS=""
 start_imap() {
   local out=$RESULTS/$1 line
   IMAPDIR=$FAKEDIR/dovecot-$1
-  if ! line=$(sh t/fake/dovecot.sh start "$IMAPDIR" "$FAKEDIR/certs" 2>"$out/dovecot.start"); then
+  if ! line=$(sh t/fake/dovecot.sh start "$IMAPDIR" "$FAKEDIR/certs" "https://127.0.0.1:$FAKEPORT" \
+                2>"$out/dovecot.start"); then
     say "Dovecot did not start:"; sed 's/^/    /' "$out/dovecot.start" >&2
     stop_imap
     return 1
@@ -253,6 +254,10 @@ start_imap() {
     's|^imaps=\([0-9]*\) starttls=\([0-9]*\) silent=\([0-9]*\) untrusted_host=\([0-9.]*\) .*$|-cn_imapport \1 -cn_imapstarttls \2 -cn_imapsilent \3 -cn_imapuntrusted \4|p')
   [ -n "$IMAP_OPTS" ] || { say "Dovecot said: $line"; stop_imap; return 1; }
   IMAP_OPTS="$IMAP_OPTS -cn_imapdir $IMAPDIR"
+  # The XOAUTH2 Dovecot (oauth2 passdb at the fake's tokeninfo), when it runs.
+  local xoauth2
+  xoauth2=$(printf '%s\n' "$line" | sed -n 's|^.* xoauth2=\([0-9]*\) .*$|\1|p')
+  [ -z "$xoauth2" ] || IMAP_OPTS="$IMAP_OPTS -cn_imapxoauth2 $xoauth2"
   say "Dovecot: $line"
 }
 # stop_imap [DIR]: its log goes to DIR first.
@@ -260,6 +265,7 @@ stop_imap() {
   if [ -n "$IMAPDIR" ]; then
     sh t/fake/dovecot.sh stop "$IMAPDIR" >/dev/null 2>&1 || true
     [ -n "${1:-}" ] && cp "$IMAPDIR/dovecot.log" "$1/dovecot.log" 2>/dev/null
+    [ -n "${1:-}" ] && cp "$IMAPDIR/oauth/dovecot.log" "$1/dovecot-xoauth2.log" 2>/dev/null
     IMAPDIR=""
     IMAP_OPTS=""
   fi

@@ -1,11 +1,13 @@
 # POST /grants/{id}/access_token: a current provider access token and the
 # IMAP settings of a grant. A fresh token is answered without asking the
-# provider; one about to expire is refreshed (one call at the fake); thirty
+# provider; one about to expire is refreshed (one call at the fake); fifty
 # callers at once for one expired grant cause exactly one provider refresh and
 # all get its token; a refresh token the provider refuses makes the grant
-# invalid (grant_expired); a provider failing with a 500 is a 503, nothing
-# marked; another application's grant is a 404; an IMAP grant gives its
-# settings, its password only when asked.
+# invalid (grant_expired); a provider failing with a 500 is a 503 with
+# Retry-After after three attempts, and the grant cools down (no provider call
+# until it ends, the row says so); a 503 once is retried within the call; a
+# provider back after the cool-down ends it; another application's grant is a
+# 404; an IMAP grant gives its settings, its password only when asked.
 use strict;
 use warnings;
 use Apache::Test qw(-withtestmore);
@@ -90,7 +92,7 @@ expire(0, $m->grant_id);
 $r = access_token($m->grant_id);
 is $r->code, 200, '... and the next refresh (with the rotated token) works' or diag $r->as_string;
 
-# ---- thirty callers at once: one refresh --------------------------------------------------
+# ---- fifty callers at once: one refresh ---------------------------------------------------
 my $c = hosted_flow(provider => 'google', login_hint => 'rslow.many@example.com');
 is $c->result->{success}, 'true', 'a grant whose refreshes take a second' or diag $c->{error};
 my $cid = $c->grant_id;
@@ -98,7 +100,7 @@ expire(0, $cid);
 $before = refreshes();
 my $dir = File::Temp->newdir('access-XXXXXX', DIR => var_dir(), CLEANUP => 1);
 my %pid;
-for my $w (1 .. 30) {
+for my $w (1 .. 50) {
     my $pid = fork;
     BAIL_OUT("fork: $!") unless defined $pid;
     if (!$pid) {
@@ -119,13 +121,13 @@ while (%pid && time < $deadline) {
 }
 kill 'KILL', keys %pid if %pid;
 my (%codes, %tokens);
-for my $w (1 .. 30) {
+for my $w (1 .. 50) {
     open my $fh, '<', "$dir/w$w" or next;
     my ($code, $tok) = split ' ', scalar(<$fh>) // '';
     $codes{$code // 0}++;
     $tokens{$tok // ''}++;
 }
-is_deeply \%codes, { 200 => 30 }, 'thirty concurrent callers: thirty 200s';
+is_deeply \%codes, { 200 => 50 }, 'fifty concurrent callers: fifty 200s';
 is scalar(keys %tokens), 1, '... all with the same token';
 is refreshes(), $before + 1, '... after exactly one refresh at the provider';
 is grant_row($cid)->{refresh_lease_until}, 0, '... and the lease given back';
@@ -155,11 +157,65 @@ is refreshes(), $before, '... without asking the provider';
 my $h = hosted_flow(provider => 'google', login_hint => 'r500.cy@example.com');
 is $h->result->{success}, 'true', 'a grant whose refreshes fail with 500';
 expire(0, $h->grant_id);
+$before = refreshes();
+my $t0 = time;
+my $at = error_log_offset();
 $r = access_token($h->grant_id);
 is $r->code, 503, 'a 500 at the provider: 503' or diag $r->as_string;
 is $r->{json}{error}{type}, 'service_unavailable', '... service_unavailable';
-is grant_row($h->grant_id)->{grant_status}, 'valid', '... the grant stays valid';
-is grant_row($h->grant_id)->{refresh_lease_until}, 0, '... the lease given back';
+is refreshes(), $before + 3, '... after three attempts at the provider';
+is $r->header('Retry-After'), 10, '... Retry-After: 10 (the first cool-down)';
+my $hrow = grant_row($h->grant_id);
+is $hrow->{grant_status}, 'valid', '... the grant stays valid';
+is $hrow->{refresh_lease_until}, 0, '... the lease given back';
+is $hrow->{refresh_failures}, 1, '... one failed refresh in a row';
+ok $hrow->{refresh_retry_at} >= $t0 + 10 && $hrow->{refresh_retry_at} <= time + 10,
+    '... cooling down for 10 s' or diag "retry_at $hrow->{refresh_retry_at}, now " . time;
+$r = access_token($h->grant_id);
+is $r->code, 503, 'asked again during the cool-down: 503';
+ok $r->header('Retry-After') >= 1 && $r->header('Retry-After') <= 10,
+    '... with the seconds left in Retry-After' or diag $r->header('Retry-After');
+like $r->{json}{error}{message}, qr/try again later/, '... in the envelope';
+is refreshes(), $before + 3, '... without asking the provider';
+# The cool-down over (aged in the database): asked again, failing, a longer one.
+dbh()->do('UPDATE grants SET refresh_retry_at = ? WHERE id = ?', undef, time - 1, $h->grant_id);
+$r = access_token($h->grant_id);
+is $r->code, 503, 'after the cool-down, failing again: 503';
+is $r->header('Retry-After'), 20, '... Retry-After: 20 (doubled)';
+is refreshes(), $before + 6, '... after three more attempts';
+is grant_row($h->grant_id)->{refresh_failures}, 2, '... two failed refreshes in a row';
+my $hid = $h->grant_id;
+like error_log_since($at), qr/CN02201: grant \Q$hid\E: refresh attempt 2 failed/,
+    '... each retry logged (CN02201)';
+like error_log_since($at), qr/CN02202: grant \Q$hid\E: no refresh for 20 s after 2 failed in a row/,
+    '... and each cool-down (CN02202)';
+
+# ---- a provider failing for a while: the cool-down ends when it works ----------------------
+my $fl = hosted_flow(provider => 'google', login_hint => 'rflaky.dee@example.com');
+is $fl->result->{success}, 'true', 'a grant whose first three refreshes fail with 503';
+expire(0, $fl->grant_id);
+$before = refreshes();
+$r = access_token($fl->grant_id);
+is $r->code, 503, 'three 503s: 503' or diag $r->as_string;
+is refreshes(), $before + 3, '... three attempts';
+dbh()->do('UPDATE grants SET refresh_retry_at = ? WHERE id = ?', undef, time - 1, $fl->grant_id);
+$r = access_token($fl->grant_id);
+is $r->code, 200, 'the provider back after the cool-down: 200' or diag $r->as_string;
+is refreshes(), $before + 4, '... after one more refresh';
+my $flrow = grant_row($fl->grant_id);
+is_deeply [@$flrow{qw(refresh_failures refresh_retry_at refresh_lease_until)}], [0, 0, 0],
+    '... the cool-down ended, the lease given back';
+ok $flrow->{refreshed_at} >= time - 30, '... refreshed_at now';
+
+# ---- a 503 once: retried within the call ---------------------------------------------------
+my $bl = hosted_flow(provider => 'google', login_hint => 'rblip.eve@example.com');
+is $bl->result->{success}, 'true', 'a grant whose every other refresh fails with 503';
+expire(0, $bl->grant_id);
+$before = refreshes();
+$r = access_token($bl->grant_id);
+is $r->code, 200, 'a 503, then a token: 200 in one call' or diag $r->as_string;
+is refreshes(), $before + 2, '... after two attempts';
+is grant_row($bl->grant_id)->{refresh_failures}, 0, '... no cool-down';
 
 # ---- another application, unknown grants ---------------------------------------------------
 $r = access_token($id, app => 'two');

@@ -233,8 +233,10 @@ is access_token($g->grant_id)->code, 400, 'invalid_grant at the provider: 400';
 $after = scrape();
 is refreshes($after, 'failed') - refreshes($before, 'failed'), 2,
     'connect_token_refreshes_total{result="failed"}: +2';
-is google_calls($after, 'token', 'server_error') - google_calls($before, 'token', 'server_error'), 1,
-    '... outcome="server_error" +1';
+# A refresh answered 500 is tried three times within the call (CN_REFRESH_ATTEMPTS):
+# three provider calls, one failed refresh.
+is google_calls($after, 'token', 'server_error') - google_calls($before, 'token', 'server_error'), 3,
+    '... outcome="server_error" +3 (the refresh tried three times)';
 is google_calls($after, 'token', 'client_error') - google_calls($before, 'token', 'client_error'), 1,
     '... outcome="client_error" +1';
 is value($after, 'connect_http_requests_total', route_labels('/grants/{id}/access_token', 'POST', '5xx'))

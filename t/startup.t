@@ -111,6 +111,13 @@ sub refuses {
          qr/ConnectPurgeInterval cannot occur within <VirtualHost> section/],
         (map { ["ConnectEventRetention $_", { extra => "ConnectEventRetention $_" },
                 qr/ConnectEventRetention must be a number of days from 1 to 3650/] } '0', '3651', '30d'),
+        (map { ["ConnectRefreshInterval $_", { extra => "ConnectRefreshInterval $_" },
+                qr/ConnectRefreshInterval must be a number of seconds from 1 to 86400/] } '0', '86401', '1h'),
+        (map { ["ConnectRefreshUnusedDays $_", { extra => "ConnectRefreshUnusedDays $_" },
+                qr/ConnectRefreshUnusedDays must be a number of days from 1 to 150/] } '0', '151', '30d'),
+        ['ConnectRefreshUnusedDays in a virtual host',
+         { extra => "<VirtualHost 127.0.0.1:1>\n    ConnectRefreshUnusedDays 60\n</VirtualHost>" },
+         qr/ConnectRefreshUnusedDays cannot occur within <VirtualHost> section/],
         # The shared cache: a mod_socache provider that is loaded.
         ['ConnectCache of a provider not loaded', { extra => 'ConnectCache nosuch' },
          qr/ConnectCache: nosuch: no such mod_socache provider \(is mod_socache_nosuch loaded\?\)/],
@@ -160,6 +167,8 @@ sub refuses {
     unlike $h->output, qr/\[connect:emerg\]/, 'good configuration: no refusal logged';
     like $h->output, qr/CN01514: purge every 3600 s, events kept 30 days/,
         'good configuration: the purge runs hourly (mod_watchdog), events kept 30 days';
+    like $h->output, qr/CN02233: refresh job every 3600 s: grants unused for 30 days/,
+        'good configuration: the refresh job runs hourly for grants unused for 30 days';
     ok $h->stop, 'good configuration: stops';
     ok $h->gone, 'good configuration: nothing left after stop';
 }

@@ -44,6 +44,8 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_ALLOW_ADDRESSES "ConnectAllowAddresses"
 #define CN_DIR_PURGE_INTERVAL "ConnectPurgeInterval"
 #define CN_DIR_EVENT_RETENTION "ConnectEventRetention"
+#define CN_DIR_REFRESH_INTERVAL "ConnectRefreshInterval"
+#define CN_DIR_REFRESH_UNUSED_DAYS "ConnectRefreshUnusedDays"
 
 #define CN_HANDLER "connect"
 #define CN_METRICS_HANDLER "connect-metrics"
@@ -53,6 +55,8 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DEFAULT_IMAP_TIMEOUT 10
 #define CN_DEFAULT_PURGE_INTERVAL 3600 /* seconds */
 #define CN_DEFAULT_EVENT_RETENTION 30  /* days */
+#define CN_DEFAULT_REFRESH_INTERVAL 3600 /* seconds */
+#define CN_DEFAULT_REFRESH_UNUSED_DAYS 30 /* days; Google drops a refresh token after 180 */
 /* Rendered grants kept per process for lists (a few MiB at most). */
 #define CN_GRANT_CACHE_ENTRIES 4096
 
@@ -110,6 +114,8 @@ typedef struct cn_server_conf_t {
     int purge_interval;            /* ConnectPurgeInterval, seconds, -1: unset (main server) */
     int event_retention;           /* ConnectEventRetention, days, -1: unset (main server) */
     int sqlite;                    /* the database is SQLite (set at start-up, main server) */
+    int refresh_interval;          /* ConnectRefreshInterval, seconds, -1: unset (main server) */
+    int refresh_unused_days;       /* ConnectRefreshUnusedDays, -1: unset (main server) */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -149,6 +155,8 @@ cn_db_seam_t cn_dbd_server_seam(server_rec *s);
  * per node); ConnectPurgeInterval, ConnectEventRetention. */
 const char *cn_jobs_set_purge_interval(cmd_parms *cmd, void *dc, const char *v);
 const char *cn_jobs_set_event_retention(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_jobs_set_refresh_interval(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_jobs_set_refresh_unused_days(cmd_parms *cmd, void *dc, const char *v);
 /* In post_config: register the jobs with mod_watchdog, or log that they are off. */
 int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 

@@ -28,6 +28,8 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->imap_allow_plain = -1;
     sc->purge_interval = -1;
     sc->event_retention = -1;
+    sc->refresh_interval = -1;
+    sc->refresh_unused_days = -1;
     sc->allow_cidrs = apr_array_make(p, 2, sizeof(const char *));
     cn_discover_conf_init(p, sc);
     return sc;
@@ -59,6 +61,10 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->purge_interval = add->purge_interval != -1 ? add->purge_interval : base->purge_interval;
     sc->event_retention = add->event_retention != -1 ? add->event_retention
                                                      : base->event_retention;
+    sc->refresh_interval = add->refresh_interval != -1 ? add->refresh_interval
+                                                       : base->refresh_interval;
+    sc->refresh_unused_days = add->refresh_unused_days != -1 ? add->refresh_unused_days
+                                                             : base->refresh_unused_days;
     cn_discover_conf_merge(sc, base, add);
     sc->configured = add->configured || base->configured;
     return sc;
@@ -316,6 +322,14 @@ const command_rec cn_cmds[] = {
     AP_INIT_TAKE1(CN_DIR_EVENT_RETENTION, cn_jobs_set_event_retention, NULL, RSRC_CONF,
                   "days events are kept before the purge deletes them (1 to 3650, default "
                   "30; main server only)"),
+    AP_INIT_TAKE1(CN_DIR_REFRESH_INTERVAL, cn_jobs_set_refresh_interval, NULL, RSRC_CONF,
+                  "seconds between runs of the refresh job, which refreshes the provider "
+                  "tokens of grants unused for ConnectRefreshUnusedDays (1 to 86400, default "
+                  "3600; main server only)"),
+    AP_INIT_TAKE1(CN_DIR_REFRESH_UNUSED_DAYS, cn_jobs_set_refresh_unused_days, NULL, RSRC_CONF,
+                  "days without a refresh or sign-in after which the refresh job refreshes a "
+                  "grant's provider tokens so that they do not lapse (1 to 150, default 30; "
+                  "main server only)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),

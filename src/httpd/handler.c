@@ -92,6 +92,10 @@ int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char 
 int cn_reply_result(cn_req_t *req)
 {
     const cn_result_t *res = &req->ctx.res;
+    if (res->retry_after > 0) {
+        apr_table_setn(req->r->err_headers_out, "Retry-After",
+                       apr_off_t_toa(req->r->pool, (apr_off_t)res->retry_after));
+    }
     return cn_reply_error(req, res->event ? res->event->id : CN_EV_INTERNAL_ERROR,
                           res->description);
 }

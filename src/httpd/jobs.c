@@ -22,6 +22,12 @@
  * job delays it. */
 #define CN_WATCHDOG_WAL "connect-wal"
 #define CN_WAL_INTERVAL 1 /* second */
+/* The refresh job asks providers, which may be slow: a watchdog (thread) of
+ * its own, so that it never delays the purge. */
+#define CN_WATCHDOG_REFRESH "connect-refresh"
+#define CN_LEASE_REFRESH "refresh"
+/* Grants per database section of the refresh job. */
+#define CN_REFRESH_BATCH 50
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
@@ -31,6 +37,8 @@ typedef struct cn_jobs_t {
     const char *host;   /* this node's name, for the lease's holder */
     int purge_interval; /* seconds */
     int event_retention; /* days */
+    int refresh_interval; /* seconds */
+    int refresh_unused_days;
 } cn_jobs_t;
 
 static const char *set_range(cmd_parms *cmd, const char *v, long lo, long hi, int *out,
@@ -65,6 +73,20 @@ const char *cn_jobs_set_event_retention(cmd_parms *cmd, void *dc, const char *v)
     return set_range(cmd, v, 1, 3650, &sc->event_retention, "days");
 }
 
+const char *cn_jobs_set_refresh_interval(cmd_parms *cmd, void *dc, const char *v)
+{
+    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    sc->configured = 1;
+    return set_range(cmd, v, 1, 86400, &sc->refresh_interval, "seconds");
+}
+
+const char *cn_jobs_set_refresh_unused_days(cmd_parms *cmd, void *dc, const char *v)
+{
+    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    sc->configured = 1;
+    return set_range(cmd, v, 1, 150, &sc->refresh_unused_days, "days");
+}
+
 /* The core's log lines go to the server's error log. */
 static void log_write(void *baton, int level, const char *line)
 {
@@ -88,6 +110,19 @@ static void job_ctx(cn_ctx_t *ctx, const cn_jobs_t *jobs, apr_pool_t *pool)
     ctx->metrics = cn_metrics_shared();
 }
 
+/* A context that may ask providers too: the main server's keys, HTTP
+ * client (made per process in child_init) and endpoints. */
+static void job_provider_ctx(cn_ctx_t *ctx, const cn_jobs_t *jobs, apr_pool_t *pool)
+{
+    const cn_server_conf_t *sc = ap_get_module_config(jobs->s->module_config, &connect_module);
+    job_ctx(ctx, jobs, pool);
+    ctx->ring = sc->ring;
+    ctx->http = sc->http;
+    ctx->endpoints = sc->endpoints;
+    ctx->base_url = sc->base_url;
+    ctx->discover = sc->discover;
+}
+
 /* Every ConnectPurgeInterval: the purge, on the node that takes its lease.
  * The lease lasts one interval and is kept when the purge is done, so that
  * the other nodes, whose timers tick at other moments, find it held until the
@@ -97,6 +132,7 @@ static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
 {
     const cn_jobs_t *jobs = data;
     const char *holder;
+    cn_job_lease_t lease;
     cn_ctx_t ctx;
     int taken = 0;
     if (state != AP_WATCHDOG_STATE_RUNNING) {
@@ -116,7 +152,11 @@ static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
                      CNLOGNO(01511) "purge: another node holds the lease");
         return APR_SUCCESS;
     }
-    if (cn_job_purge(&ctx, jobs->event_retention, NULL) != APR_SUCCESS) {
+    lease.name = CN_LEASE_PURGE;
+    lease.holder = holder;
+    lease.ttl = jobs->purge_interval;
+    lease.until = ctx.now + lease.ttl;
+    if (cn_job_purge_leased(&ctx, jobs->event_retention, &lease, NULL) != APR_SUCCESS) {
         ctx.now = (apr_int64_t)apr_time_sec(apr_time_now());
         (void)cn_job_lease_release(&ctx, CN_LEASE_PURGE, holder);
     }
@@ -154,6 +194,43 @@ static apr_status_t wal_callback(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
+/* Every ConnectRefreshInterval: the refresh of unused grants, on the node
+ * that takes its lease. As the purge's, the lease lasts one interval and is
+ * kept when the run is done (once per period); a run that outlasts it
+ * renews it between batches, and stops when another node took it. */
+static apr_status_t refresh_callback(int state, void *data, apr_pool_t *pool)
+{
+    const cn_jobs_t *jobs = data;
+    cn_job_lease_t lease;
+    cn_ctx_t ctx;
+    int taken = 0;
+    if (state != AP_WATCHDOG_STATE_RUNNING) {
+        return APR_SUCCESS;
+    }
+    job_provider_ctx(&ctx, jobs, pool);
+    lease.name = CN_LEASE_REFRESH;
+    lease.holder = apr_psprintf(pool, "%s:%" APR_PID_T_FMT, jobs->host, getpid());
+    lease.ttl = jobs->refresh_interval;
+    if (cn_job_lease_take(&ctx, lease.name, lease.holder, lease.ttl, &taken) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, jobs->s,
+                     CNLOGNO(02230) "refresh job: the lease cannot be taken; next try in %d s",
+                     jobs->refresh_interval);
+        return APR_SUCCESS;
+    }
+    if (!taken) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, jobs->s,
+                     CNLOGNO(02231) "refresh job: another node holds the lease");
+        return APR_SUCCESS;
+    }
+    lease.until = ctx.now + lease.ttl;
+    if (cn_job_refresh(&ctx, jobs->refresh_unused_days, CN_REFRESH_BATCH, &lease, NULL)
+        != APR_SUCCESS) {
+        ctx.now = (apr_int64_t)apr_time_sec(apr_time_now());
+        (void)cn_job_lease_release(&ctx, lease.name, lease.holder);
+    }
+    return APR_SUCCESS;
+}
+
 int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     cn_server_conf_t *sc = ap_get_module_config(s->module_config, &connect_module);
@@ -168,6 +245,12 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (sc->event_retention == -1) {
         sc->event_retention = CN_DEFAULT_EVENT_RETENTION;
     }
+    if (sc->refresh_interval == -1) {
+        sc->refresh_interval = CN_DEFAULT_REFRESH_INTERVAL;
+    }
+    if (sc->refresh_unused_days == -1) {
+        sc->refresh_unused_days = CN_DEFAULT_REFRESH_UNUSED_DAYS;
+    }
     /* httpd reads its configuration twice at start; mod_watchdog starts its
      * threads after the second reading only. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -179,13 +262,15 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         /* Requests are served all the same; only the tables grow. */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      CNLOGNO(01512) "mod_watchdog is not loaded: background jobs (the purge "
-                     "of expired rows and old events) are off");
+                     "of expired rows and old events, the refresh of unused grants) are off");
         return OK;
     }
     jobs = apr_pcalloc(pconf, sizeof(*jobs));
     jobs->s = s;
     jobs->purge_interval = sc->purge_interval;
     jobs->event_retention = sc->event_retention;
+    jobs->refresh_interval = sc->refresh_interval;
+    jobs->refresh_unused_days = sc->refresh_unused_days;
     if (apr_gethostname(host, sizeof(host), ptemp) != APR_SUCCESS) {
         apr_cpystrn(host, "localhost", sizeof(host));
     }
@@ -197,6 +282,7 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      CNLOGNO(01513) "cannot register the purge with mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    wd = NULL;
     if (sc->sqlite
         && ((rv = wd_get_instance(&wd, CN_WATCHDOG_WAL, 0, 1, pconf)) != APR_SUCCESS
             || (rv = wd_register_callback(wd, apr_time_from_sec(CN_WAL_INTERVAL), jobs,
@@ -206,8 +292,19 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      "mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    wd = NULL;
+    if ((rv = wd_get_instance(&wd, CN_WATCHDOG_REFRESH, 0, 1, pconf)) != APR_SUCCESS
+        || (rv = wd_register_callback(wd, apr_time_from_sec(jobs->refresh_interval), jobs,
+                                      refresh_callback)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     CNLOGNO(02232) "cannot register the refresh job with mod_watchdog");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  CNLOGNO(01514) "purge every %d s, events kept %d days", jobs->purge_interval,
                  jobs->event_retention);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 CNLOGNO(02233) "refresh job every %d s: grants unused for %d days",
+                 jobs->refresh_interval, jobs->refresh_unused_days);
     return OK;
 }

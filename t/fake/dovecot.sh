@@ -3,7 +3,8 @@
 # (unprivileged) user on loopback with a configuration of its own: no system
 # configuration is read, everything lives under DIR.
 #
-#   t/fake/dovecot.sh start DIR CERTDIR   start; prints one line "name=value ..." (below)
+#   t/fake/dovecot.sh start DIR CERTDIR [FAKEURL]
+#                                         start; prints one line "name=value ..." (below)
 #   t/fake/dovecot.sh stop DIR            stop what start started (by its pid files)
 #
 # CERTDIR is t/fake/mkcerts.sh's: the test CA's certificate for
@@ -12,12 +13,18 @@
 #   starttls  127.0.0.1:STARTTLS    plain TCP with STARTTLS (and, from loopback, plain LOGIN)
 #   untrusted 127.0.0.2:IMAPS       the same Dovecot, with a certificate of another CA
 #   silent    127.0.0.1:SILENT      accepts TCP connections and never says a word
+#   xoauth2   127.0.0.1:XOAUTH2     with FAKEURL (the fake providers, t/fake/fake_provider.py):
+#                                   a second Dovecot (DIR/oauth) whose only passdb is
+#                                   oauth2, AUTHENTICATE XOAUTH2/OAUTHBEARER over TLS,
+#                                   the bearer validated at FAKEURL/google/tokeninfo (the
+#                                   fake's tokens only; user = the token's email)
 # Users (DIR/users, "name password" per line, passwords fresh per start):
 # alice, bob (each a mailbox of their own). Dovecot logs to DIR/dovecot.log
 # (a login line says TLS when the session was encrypted).
 #
 # The line printed (and written to DIR/env):
 #   imaps=N starttls=N silent=N untrusted_host=127.0.0.2 users=DIR/users log=DIR/dovecot.log
+#   [xoauth2=N xoauth2_log=DIR/oauth/dovecot.log]
 set -eu
 
 die() { echo "dovecot.sh: $*" >&2; exit 1; }
@@ -26,15 +33,21 @@ cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || die "usage: dovecot.sh start DIR CERTDIR | stop DIR"
 
-stop() {
-    if [ -f "$dir/dovecot.conf" ] && [ -f "$dir/run/master.pid" ]; then
-        dovecot -c "$dir/dovecot.conf" stop >/dev/null 2>&1 || true
+# stop_one CONFDIR: the Dovecot of CONFDIR/dovecot.conf (pid in CONFDIR/run).
+stop_one() {
+    if [ -f "$1/dovecot.conf" ] && [ -f "$1/run/master.pid" ]; then
+        dovecot -c "$1/dovecot.conf" stop >/dev/null 2>&1 || true
         i=0
-        while [ $i -lt 50 ] && [ -f "$dir/run/master.pid" ] \
-              && kill -0 "$(cat "$dir/run/master.pid")" 2>/dev/null; do
+        while [ $i -lt 50 ] && [ -f "$1/run/master.pid" ] \
+              && kill -0 "$(cat "$1/run/master.pid")" 2>/dev/null; do
             sleep 0.1; i=$((i + 1))
         done
     fi
+}
+
+stop() {
+    stop_one "$dir"
+    stop_one "$dir/oauth"
     if [ -f "$dir/silent.pid" ]; then
         kill "$(cat "$dir/silent.pid")" 2>/dev/null || true
         rm -f "$dir/silent.pid"
@@ -48,6 +61,7 @@ start) ;;
 esac
 
 certs=${3:-}
+fakeurl=${4:-}
 [ -n "$certs" ] && [ -s "$certs/server.pem" ] && [ -s "$certs/server.key" ] \
     || die "CERTDIR needs the test CA's server certificate (t/fake/mkcerts.sh)"
 command -v dovecot >/dev/null 2>&1 || die "dovecot is missing (make deps, as root: dovecot-imapd)"
@@ -70,15 +84,16 @@ if [ ! -s "$dir/untrusted.pem" ]; then
         -out "$dir/untrusted.pem" >/dev/null 2>&1
 fi
 
-# Free loopback ports for Dovecot's two listeners (the silent one picks its own).
+# Free loopback ports for Dovecot's listeners (the silent one picks its own).
 set -- $(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(2)]
+ss = [socket.socket() for _ in range(3)]
 for s in ss:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))')
 imaps=$1
 starttls=$2
+xoauth2=$3
 
 # Test users with fresh passwords; Dovecot reads them as {PLAIN}.
 : >"$dir/users"
@@ -148,10 +163,81 @@ service auth {
 }
 EOF
 
+# The XOAUTH2 Dovecot: bearer tokens checked at the fake's token-info
+# endpoint (Google's tokeninfo: the email it answers must be the user the
+# client names), over TLS under the test CA.
+if [ -n "$fakeurl" ]; then
+    [ -s "$certs/ca.pem" ] || die "CERTDIR needs the test CA (ca.pem) for the XOAUTH2 Dovecot"
+    mkdir -p "$dir/oauth/run" "$dir/oauth/state" "$dir/oauth/mail"
+    cat >"$dir/oauth/dovecot-oauth2.conf.ext" <<EOF
+tokeninfo_url = $fakeurl/google/tokeninfo?access_token=
+username_attribute = email
+tls_ca_cert_file = $certs/ca.pem
+EOF
+    cat >"$dir/oauth/dovecot.conf" <<EOF
+# written by t/fake/dovecot.sh: the XOAUTH2 Dovecot of the tests, run as $user
+base_dir = $dir/oauth/run
+state_dir = $dir/oauth/state
+log_path = $dir/oauth/dovecot.log
+info_log_path = $dir/oauth/dovecot.log
+debug_log_path = $dir/oauth/dovecot.log
+default_internal_user = $user
+default_internal_group = $group
+default_login_user = $user
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$certs/server.pem
+ssl_key = <$certs/server.key
+ssl_min_protocol = TLSv1.2
+auth_mechanisms = xoauth2 oauthbearer
+auth_failure_delay = 0
+auth_verbose = yes
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/oauth/dovecot-oauth2.conf.ext
+}
+userdb {
+  driver = static
+  args = uid=$(id -u) gid=$(id -g) home=$dir/oauth/mail/%u
+}
+mail_location = maildir:~/Maildir
+service imap-login {
+  chroot =
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = $xoauth2
+    ssl = yes
+  }
+}
+service anvil {
+  chroot =
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+service auth {
+  unix_listener auth-userdb {
+    mode = 0600
+  }
+}
+service auth-worker {
+  user = $user
+}
+EOF
+fi
+
 stop
 # A socket left by an earlier start would make auth wait for it (5 s).
-rm -f "$dir/run/anvil-auth-penalty"
+rm -f "$dir/run/anvil-auth-penalty" "$dir/oauth/run/anvil-auth-penalty"
 dovecot -c "$dir/dovecot.conf" || { cat "$dir/dovecot.log" >&2 2>/dev/null; die "dovecot did not start"; }
+if [ -n "$fakeurl" ]; then
+    dovecot -c "$dir/oauth/dovecot.conf" \
+        || { cat "$dir/oauth/dovecot.log" >&2 2>/dev/null; stop; die "the XOAUTH2 dovecot did not start"; }
+fi
 
 # The listener that never answers: it accepts and holds connections.
 python3 "$here/silent_listener.py" >"$dir/silent.out" 2>&1 </dev/null &
@@ -165,9 +251,11 @@ while [ $i -lt 100 ]; do
 done
 [ -n "$silent" ] || { stop; die "the silent listener did not start"; }
 
-# Dovecot answers on both listeners before we say so.
+# Dovecot answers on its listeners before we say so.
+ports="$imaps $starttls"
+[ -z "$fakeurl" ] || ports="$ports $xoauth2"
 i=0
-until python3 - "$imaps" "$starttls" <<'PY'
+until python3 - $ports <<'PY'
 import socket, sys
 for p in sys.argv[1:]:
     s = socket.create_connection(("127.0.0.1", int(p)), timeout=1)
@@ -180,5 +268,6 @@ do
 done
 
 line="imaps=$imaps starttls=$starttls silent=$silent untrusted_host=127.0.0.2 users=$dir/users log=$dir/dovecot.log"
+[ -z "$fakeurl" ] || line="$line xoauth2=$xoauth2 xoauth2_log=$dir/oauth/dovecot.log"
 echo "$line" >"$dir/env"
 echo "$line"

@@ -6,6 +6,10 @@ Routes (PREFIX = /google or /microsoft/<tenant>):
   GET  /google/authorize, /microsoft/<tenant>/oauth2/v2.0/authorize   auto-consent → 302 redirect_uri?code&state
   POST /google/token,     /microsoft/<tenant>/oauth2/v2.0/token       authorization_code (+PKCE S256), refresh_token
   GET  /google/userinfo,  /microsoft/graph/v1.0/me                    Bearer access token
+  GET  /google/tokeninfo?access_token=                               what an access token this fake issued is
+                                                                      (Google's tokeninfo: email, scope, expires_in);
+                                                                      any other token: 400 invalid_token (a Dovecot
+                                                                      oauth2 passdb validates XOAUTH2 bearers here)
   POST /google/revoke                                                 token=...
   GET  /_log                                                          what was received (JSON)
   GET  /_issued                                                       what was handed out: codes, access and
@@ -51,6 +55,8 @@ flows do not interfere:
   rgone*       a refresh (grant_type refresh_token) answers invalid_grant
   r500*        a refresh answers 500
   rslow*       a refresh sleeps 1 s (concurrent callers pile up behind it)
+  rflaky*      the first three refreshes answer 503, then they work
+  rblip*       every other refresh answers 503 (the first, the third, ...)
 Without a login_hint the user is user@example.com.
 """
 import base64, hashlib, json, os, re, secrets, socket, ssl, sys, threading, time, urllib.parse
@@ -63,6 +69,7 @@ codes = {}      # code -> dict(email, scope, challenge, redirect_uri, provider, 
 refresh = {}    # refresh token -> dict(email, scope, provider)
 access = {}     # access token -> dict(email, provider)
 log = []        # (method, path, form/query keys)
+refreshes = {}  # email -> refreshes asked for (rflaky, rblip)
 issued = []     # {"kind": code|access|refresh, "value", "email", "provider"}
 CTX = None      # the server's TLS context
 AUTOCONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "autoconfig")
@@ -117,7 +124,7 @@ def microsoft_upn(who, email):
 def fault_of(email):
     local = email.split("@")[0]
     for f in ("deny", "slow", "t500", "tbadjson", "thtml", "norefresh", "narrow", "noemail", "badgrant",
-              "unverified", "notid", "rgone", "r500", "rslow"):
+              "unverified", "notid", "rgone", "r500", "rslow", "rflaky", "rblip"):
         if local.startswith(f):
             return f
     return ""
@@ -205,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.authorize(provider, q)
         if op in ("userinfo", "graph/v1.0/me"):
             return self.userinfo(provider)
+        if provider == "google" and op == "tokeninfo":
+            return self.tokeninfo(q.get("access_token", ""))
         self.send_json(404, {"error": "not_found"})
 
     def autoconfig(self, domain):
@@ -273,6 +282,18 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, {"sub": google_sub(acct, email), "email": email,
                              "email_verified": fault_of(email) != "unverified"})
 
+    def tokeninfo(self, token):
+        with lock:
+            who = access.get(token)
+        left = int(who["exp"] - time.time()) if who else 0
+        if not who or who["provider"] != "google" or left <= 0:
+            return self.send_json(400, {"error": "invalid_token", "error_description": "Invalid Value"})
+        cid = CLIENTS["google"][0]
+        self.send_json(200, {"azp": cid, "aud": cid, "sub": google_sub(who.get("who", ""), who["email"]),
+                             "scope": who.get("scope", ""), "exp": str(int(who["exp"])),
+                             "expires_in": str(left), "email": who["email"], "email_verified": "true",
+                             "access_type": "offline"})
+
     # ---- POST ---------------------------------------------------------------
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
@@ -305,7 +326,8 @@ class Handler(BaseHTTPRequestHandler):
         at = "at-" + secrets.token_urlsafe(24)
         rt = "rt-" + secrets.token_urlsafe(24)
         with lock:
-            access[at] = {"email": email, "provider": provider, "who": who}
+            access[at] = {"email": email, "provider": provider, "who": who, "scope": scope,
+                          "exp": time.time() + 3599}
             issued.append({"kind": "access", "value": at, "email": email, "provider": provider, "who": who})
             if with_refresh:
                 refresh[rt] = {"email": email, "scope": scope, "provider": provider, "who": who}
@@ -378,6 +400,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(500, "<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html")
             if rfault == "rslow":
                 time.sleep(1)
+            if rfault in ("rflaky", "rblip"):
+                with lock:
+                    n = refreshes[r["email"]] = refreshes.get(r["email"], 0) + 1
+                if (rfault == "rflaky" and n <= 3) or (rfault == "rblip" and n % 2 == 1):
+                    return self.send(503, "<html><body><h1>503 Service Unavailable</h1></body></html>",
+                                     "text/html")
             body = self.issue(provider, r["email"], r["scope"], fault_of(r["email"]),
                               with_refresh=(provider == "microsoft"), who=r.get("who", ""))
             return self.send_json(200, body)

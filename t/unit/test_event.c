@@ -138,12 +138,13 @@ END_TEST
 
 START_TEST(test_fail_default_message)
 {
-    cn_result_t r = {0, NULL, "stale description"};
+    cn_result_t r = {0, NULL, "stale description", 30};
     ck_assert_int_eq(cn_fail(pool, &r, CN_EV_INTEGRATION_NOT_FOUND, NULL), APR_EGENERAL);
     ck_assert_ptr_nonnull(r.event);
     ck_assert_str_eq(r.event->type, "integration_not_found");
     ck_assert_int_eq(r.event->code, 35004);
     ck_assert_ptr_null(r.description);
+    ck_assert_int_eq(r.retry_after, 0); /* a stale Retry-After goes too */
 }
 END_TEST
 

@@ -16,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "cn_flow.h"
+#include "cn_jobs.h"
 #include "cn_proto.h"
 #include "cn_test.h"
 #include "cn_fakes.h"
@@ -122,9 +123,12 @@ typedef struct fake_t {
     const char *challenge; /* and the PKCE challenge it was issued for */
     int code_spent;
     const char *refresh;   /* the refresh token the provider knows */
+    const char *also_refresh; /* and another, of a second grant (may be NULL) */
     const char *access;    /* the last access token it issued */
     int minted;
     apr_array_header_t *calls; /* of call_t */
+    int fail_next;             /* the token endpoint answers 503 this many times first */
+    apr_interval_time_t cost;  /* what each call takes on the world's clock */
     int violations;            /* calls made while a database handle was held */
     int strangers;             /* calls to URLs it does not serve */
 } fake_t;
@@ -140,6 +144,9 @@ typedef struct world_t {
     cn_keyring_t *ring;
     cn_http_t http;
     fake_t fake;
+    cn_clock_seam_t clock;           /* the time of waits: injected */
+    apr_time_t clock_now;
+    apr_array_header_t *slept;       /* apr_interval_time_t: the waits asked for */
     cn_ctx_t ctx;
 } world_t;
 
@@ -229,6 +236,10 @@ static apr_status_t token_endpoint(fake_t *f, apr_table_t *form, cn_http_respons
 {
     const char *grant_type = apr_table_get(form, "grant_type"), *verifier;
     json_t *ans;
+    if (f->fail_next > 0) {
+        f->fail_next--;
+        return answer(resp, 503, "text/html", "<html><body>Unavailable</body></html>");
+    }
     switch (f->mode) {
     case TOKEN_TIMEOUT:
         resp->error = "timed out";
@@ -265,7 +276,8 @@ static apr_status_t token_endpoint(fake_t *f, apr_table_t *form, cn_http_respons
         f->code_spent = 1;
     }
     else if (is(grant_type, "refresh_token")) {
-        if (!is(apr_table_get(form, "refresh_token"), f->refresh)) {
+        if (!is(apr_table_get(form, "refresh_token"), f->refresh)
+            && !is(apr_table_get(form, "refresh_token"), f->also_refresh)) {
             return oauth_error(resp, 400, "invalid_grant", "Token has been expired or revoked.");
         }
     }
@@ -299,6 +311,7 @@ static apr_status_t fake_perform(cn_http_t *http, apr_pool_t *p, const cn_http_r
     c->bearer = req->bearer ? apr_pstrdup(pool, req->bearer) : NULL;
     c->form = NULL;
     c->db_held = f->ctx->db != NULL;
+    w.clock_now += f->cost;
     if (c->db_held) {
         f->violations++; /* the rule: never a database handle during a provider call */
     }
@@ -384,6 +397,18 @@ static int logged(const char *what)
     return n;
 }
 
+static apr_time_t clock_now(void *baton)
+{
+    return ((world_t *)baton)->clock_now;
+}
+
+static void clock_sleep(void *baton, apr_interval_time_t t)
+{
+    world_t *wd = baton;
+    APR_ARRAY_PUSH(wd->slept, apr_interval_time_t) = t;
+    wd->clock_now += t;
+}
+
 static void world_setup(void)
 {
     unsigned char key[CN_KEY_LEN];
@@ -419,6 +444,12 @@ static void world_setup(void)
     w.ctx.base_url = BASE_URL;
     w.ctx.client_ip = "192.0.2.7";
     w.ctx.user_agent = "Mozilla/5.0 (unit test)";
+    w.clock.now = clock_now;
+    w.clock.sleep = clock_sleep;
+    w.clock.baton = &w;
+    w.clock_now = apr_time_from_sec(START_TIME);
+    w.slept = apr_array_make(pool, 4, sizeof(apr_interval_time_t));
+    w.ctx.clock = &w.clock;
 }
 
 static void world_teardown(void)
@@ -2037,6 +2068,354 @@ START_TEST(test_authorize_denied)
 }
 END_TEST
 
+/* ---- provider access tokens: retries, cool-down, the refresh job --------- */
+
+#define DAY 86400
+
+/* A native Google grant for the claims CLAIMS (NULL: the provider's). */
+static cn_grant_t *native_grant(const char *refresh, const char *claims)
+{
+    cn_grant_t *g = NULL;
+    int reauth = -1;
+    w.fake.refresh = refresh;
+    w.fake.claims = claims;
+    ck_assert_msg(cn_flow_native(&w.ctx, native_body(GOOGLE, refresh), &g, &reauth)
+                      == APR_SUCCESS, "%s", w.ctx.res.description);
+    CHECK_SEAMS();
+    w.fake.claims = NULL;
+    return g;
+}
+
+static long grant_col(const char *id, const char *col)
+{
+    return count_of(apr_psprintf(pool, "SELECT %s FROM grants WHERE id = '%s'", col, id));
+}
+
+/* POST /grants/{id}/access_token at the clock's time. */
+static apr_status_t access_now(const char *id, json_t **out)
+{
+    apr_status_t rv;
+    w.ctx.now = apr_time_sec(w.clock_now);
+    memset(&w.ctx.res, 0, sizeof(w.ctx.res));
+    rv = cn_grant_access_token(&w.ctx, id, body_of("{}"), out);
+    CHECK_SEAMS();
+    return rv;
+}
+
+static apr_interval_time_t slept(int i)
+{
+    ck_assert_int_gt(w.slept->nelts, i);
+    return APR_ARRAY_IDX(w.slept, i, apr_interval_time_t);
+}
+
+/* The cool-down doubles per failure in a row, up to its ceiling. */
+static const struct {
+    int failures;
+    apr_int64_t seconds;
+} cooldowns[] = {
+    {1, CN_REFRESH_COOLDOWN}, {2, 2 * CN_REFRESH_COOLDOWN}, {3, 4 * CN_REFRESH_COOLDOWN},
+    {8, 128 * CN_REFRESH_COOLDOWN}, {9, CN_REFRESH_COOLDOWN_MAX}, {40, CN_REFRESH_COOLDOWN_MAX},
+    {100000, CN_REFRESH_COOLDOWN_MAX},
+};
+
+/* The backoff doubles per attempt, plus a jitter below as much again. */
+static const struct {
+    int attempt;
+    apr_uint32_t rnd;
+    apr_int64_t ms;
+} backoffs[] = {
+    {1, 0, CN_REFRESH_BACKOFF_MS}, {1, CN_REFRESH_BACKOFF_MS - 1, 2 * CN_REFRESH_BACKOFF_MS - 1},
+    {1, CN_REFRESH_BACKOFF_MS, CN_REFRESH_BACKOFF_MS}, {2, 0, 2 * CN_REFRESH_BACKOFF_MS},
+    {2, 0xffffffffu, 2 * CN_REFRESH_BACKOFF_MS + 0xffffffffu % (2 * CN_REFRESH_BACKOFF_MS)},
+    {3, 5, 4 * CN_REFRESH_BACKOFF_MS + 5},
+};
+
+START_TEST(test_refresh_waits)
+{
+    size_t i;
+    for (i = 0; i < sizeof(cooldowns) / sizeof(cooldowns[0]); ++i) {
+        ck_assert_int_eq(cn_refresh_cooldown(cooldowns[i].failures), cooldowns[i].seconds);
+    }
+    for (i = 0; i < sizeof(backoffs) / sizeof(backoffs[0]); ++i) {
+        ck_assert_int_eq(cn_refresh_backoff(backoffs[i].attempt, backoffs[i].rnd),
+                         apr_time_from_msec(backoffs[i].ms));
+    }
+}
+END_TEST
+
+/* A 503 once: asked again after a backoff, within the same call. */
+START_TEST(test_refresh_retried)
+{
+    cn_grant_t *g;
+    json_t *out = NULL;
+    make_integration(GOOGLE);
+    g = native_grant("rt-retry", NULL);
+    db_do("UPDATE grants SET access_expires_at = 0");
+    w.fake.fail_next = 1;
+    ck_assert_msg(access_now(g->id, &out) == APR_SUCCESS, "%s", w.ctx.res.description);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "access_token")), w.fake.access);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), 3); /* native, the 503, the refresh */
+    ck_assert_int_eq(w.slept->nelts, 1);
+    ck_assert_int_ge(slept(0), apr_time_from_msec(CN_REFRESH_BACKOFF_MS));
+    ck_assert_int_lt(slept(0), apr_time_from_msec(2 * CN_REFRESH_BACKOFF_MS));
+    ck_assert_int_eq(logged("CN02201"), 1);
+    ck_assert_int_eq(grant_col(g->id, "refresh_failures"), 0);
+    ck_assert_int_eq(grant_col(g->id, "refresh_lease_until"), 0);
+}
+END_TEST
+
+/* Failing on: a cool-down in the row, growing, with no provider call during
+ * it; the token while it is still valid; a refresh that works ends it. */
+START_TEST(test_refresh_cooldown)
+{
+    cn_grant_t *g;
+    json_t *out = NULL;
+    apr_int64_t failed_at;
+    int calls;
+    make_integration(GOOGLE);
+    g = native_grant("rt-cool", NULL);
+    db_do("UPDATE grants SET access_expires_at = 0");
+    w.fake.fail_next = 1000;
+
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_str_eq(w.ctx.res.event->type, "service_unavailable");
+    ck_assert_int_eq(w.ctx.res.retry_after, CN_REFRESH_COOLDOWN);
+    calls = calls_to(GOOGLE->token_url);
+    ck_assert_int_eq(calls, 1 + CN_REFRESH_ATTEMPTS);
+    ck_assert_int_eq(w.slept->nelts, CN_REFRESH_ATTEMPTS - 1);
+    ck_assert_int_ge(slept(1), apr_time_from_msec(2 * CN_REFRESH_BACKOFF_MS));
+    failed_at = apr_time_sec(w.clock_now);
+    ck_assert_int_eq(grant_col(g->id, "refresh_failures"), 1);
+    ck_assert_int_eq(grant_col(g->id, "refresh_retry_at"), failed_at + CN_REFRESH_COOLDOWN);
+    ck_assert_int_eq(grant_col(g->id, "refresh_lease_until"), 0);
+    ck_assert_int_eq(logged("CN02202"), 1);
+
+    /* during the cool-down: 503 with the time left, the provider left alone */
+    w.clock_now += apr_time_from_sec(4);
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_str_eq(w.ctx.res.event->type, "service_unavailable");
+    ck_assert_int_eq(w.ctx.res.retry_after, CN_REFRESH_COOLDOWN - 4);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls);
+
+    /* a token still valid (if due for a refresh) is answered meanwhile */
+    db_do(apr_psprintf(pool, "UPDATE grants SET access_expires_at = %" APR_INT64_T_FMT,
+                       apr_time_sec(w.clock_now) + 60));
+    ck_assert_int_eq(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "access_token")), w.fake.access);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls);
+    db_do("UPDATE grants SET access_expires_at = 0");
+
+    /* after it: asked again, failing again, a longer cool-down */
+    w.clock_now = apr_time_from_sec(failed_at + CN_REFRESH_COOLDOWN);
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_int_eq(w.ctx.res.retry_after, 2 * CN_REFRESH_COOLDOWN);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls + CN_REFRESH_ATTEMPTS);
+    ck_assert_int_eq(grant_col(g->id, "refresh_failures"), 2);
+
+    /* the provider back: refreshed, the cool-down gone */
+    w.fake.fail_next = 0;
+    w.clock_now += apr_time_from_sec(2 * CN_REFRESH_COOLDOWN);
+    ck_assert_msg(access_now(g->id, &out) == APR_SUCCESS, "%s", w.ctx.res.description);
+    ck_assert_int_eq(grant_col(g->id, "refresh_failures"), 0);
+    ck_assert_int_eq(grant_col(g->id, "refresh_retry_at"), 0);
+    ck_assert_int_eq(grant_col(g->id, "refreshed_at"), w.ctx.now);
+    ck_assert_str_eq(load_grant(g->id)->grant_status, "valid");
+}
+END_TEST
+
+/* A provider that takes long: no attempt begins past the call's budget. */
+START_TEST(test_refresh_budget)
+{
+    cn_grant_t *g;
+    json_t *out = NULL;
+    make_integration(GOOGLE);
+    g = native_grant("rt-slow", NULL);
+    db_do("UPDATE grants SET access_expires_at = 0");
+    w.fake.mode = TOKEN_TIMEOUT;
+    w.fake.cost = apr_time_from_msec(CN_REFRESH_BUDGET_MS / 2);
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_str_eq(w.ctx.res.event->type, "service_unavailable");
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), 1 + 2); /* the third would start too late */
+    ck_assert_int_eq(w.slept->nelts, 1);
+    ck_assert_int_eq(grant_col(g->id, "refresh_failures"), 1);
+}
+END_TEST
+
+/* invalid_grant is never asked twice: the grant is invalid at once. */
+START_TEST(test_refresh_invalid_not_retried)
+{
+    cn_grant_t *g;
+    json_t *out = NULL;
+    make_integration(GOOGLE);
+    g = native_grant("rt-gone", NULL);
+    db_do("UPDATE grants SET access_expires_at = 0");
+    w.fake.mode = TOKEN_INVALID_GRANT;
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_str_eq(w.ctx.res.event->type, "grant_expired");
+    ck_assert_int_eq(w.ctx.res.retry_after, 0);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), 2);
+    ck_assert_int_eq(w.slept->nelts, 0);
+    ck_assert_int_eq(grant_col(g->id, "refresh_failures"), 0);
+}
+END_TEST
+
+/* Another process holds the refresh lease and never stores a token: the
+ * caller looks again every CN_ACCESS_POLL_MS, never asks the provider, and
+ * gives up after CN_ACCESS_WAIT_MS with 503 and Retry-After: 1; a cool-down
+ * the holder leaves meanwhile is seen at once. */
+START_TEST(test_refresh_waiter)
+{
+    cn_grant_t *g;
+    json_t *out = NULL;
+    int calls;
+    make_integration(GOOGLE);
+    g = native_grant("rt-wait", NULL);
+    calls = calls_to(GOOGLE->token_url);
+    db_do(apr_psprintf(pool, "UPDATE grants SET access_expires_at = 0, refresh_lease_until = %d",
+                       START_TIME + CN_ACCESS_LEASE));
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_str_eq(w.ctx.res.event->type, "service_unavailable");
+    ck_assert_int_eq(w.ctx.res.retry_after, 1);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls);
+    ck_assert_int_eq(w.slept->nelts, CN_ACCESS_WAIT_MS / CN_ACCESS_POLL_MS);
+    ck_assert_int_eq(slept(0), apr_time_from_msec(CN_ACCESS_POLL_MS));
+
+    /* the holder failed and left a cool-down: the caller answers it */
+    db_do(apr_psprintf(pool, "UPDATE grants SET refresh_lease_until = 0, refresh_failures = 3, "
+                       "refresh_retry_at = %" APR_INT64_T_FMT, apr_time_sec(w.clock_now) + 40));
+    ck_assert_int_ne(access_now(g->id, &out), APR_SUCCESS);
+    ck_assert_int_eq(w.ctx.res.retry_after, 40);
+    ck_assert_msg(strstr(w.ctx.res.description, "3 times in a row"), "%s", w.ctx.res.description);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls);
+}
+END_TEST
+
+static cn_refresh_counts_t run_job(int batch, cn_job_lease_t *lease)
+{
+    cn_refresh_counts_t c;
+    w.ctx.now = apr_time_sec(w.clock_now);
+    memset(&c, 0xff, sizeof(c));
+    ck_assert_msg(cn_job_refresh(&w.ctx, 30, batch, lease, &c) == APR_SUCCESS, "%s",
+                  w.ctx.res.description);
+    CHECK_SEAMS();
+    return c;
+}
+
+#define BOB_CLAIMS "{\"iss\":\"https://accounts.google.com\",\"sub\":\"2222\"," \
+                   "\"email\":\"bob@example.com\",\"email_verified\":true}"
+
+/* The refresh job: grants unused for 30 days are refreshed, a batch at a
+ * time, and no others; invalid_grant and failures as for the callers. */
+START_TEST(test_refresh_job)
+{
+    cn_grant_t *ann, *bob;
+    cn_refresh_counts_t c;
+    apr_int64_t now = START_TIME;
+    int calls;
+    make_integration(GOOGLE);
+    ann = native_grant("rt-ann", NULL);
+    bob = native_grant("rt-bob", BOB_CLAIMS);
+    ck_assert_int_eq(grant_col(ann->id, "refreshed_at"), START_TIME); /* signed in */
+    w.fake.also_refresh = "rt-ann";
+    calls = calls_to(GOOGLE->token_url);
+
+    /* fresh grants: nothing to do */
+    c = run_job(1, NULL);
+    ck_assert_int_eq(c.refreshed + c.invalid + c.failed + c.skipped, 0);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls);
+    ck_assert_int_eq(logged("CN02210"), 1);
+
+    /* 31 and 29 days unused: Ann's is refreshed, Bob's not yet (ann's
+     * access token is fresh: the refresh is for the refresh token's sake) */
+    db_do(apr_psprintf(pool, "UPDATE grants SET refreshed_at = %" APR_INT64_T_FMT
+                       " WHERE id = '%s'", now - 31 * DAY, ann->id));
+    db_do(apr_psprintf(pool, "UPDATE grants SET refreshed_at = %" APR_INT64_T_FMT
+                       " WHERE id = '%s'", now - 29 * DAY, bob->id));
+    c = run_job(1, NULL);
+    ck_assert_int_eq(c.refreshed, 1);
+    ck_assert_int_eq(c.invalid + c.failed + c.skipped, 0);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls + 1);
+    ck_assert_str_eq(apr_table_get(last_call()->form, "refresh_token"), "rt-ann");
+    ck_assert_int_eq(grant_col(ann->id, "refreshed_at"), now);
+    ck_assert_int_eq(grant_col(ann->id, "refresh_lease_until"), 0);
+    ck_assert_str_eq(open_secret(load_grant(ann->id), "access_token",
+                                 load_grant(ann->id)->access_token), w.fake.access);
+
+    /* both due, batches of one: both refreshed */
+    db_do(apr_psprintf(pool, "UPDATE grants SET refreshed_at = %" APR_INT64_T_FMT,
+                       now - 40 * DAY));
+    c = run_job(1, NULL);
+    ck_assert_int_eq(c.refreshed, 2);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls + 3);
+
+    /* a provider failing: the grants cool down, and the next run leaves
+     * them alone until the cool-down ends */
+    db_do(apr_psprintf(pool, "UPDATE grants SET refreshed_at = %" APR_INT64_T_FMT,
+                       now - 40 * DAY));
+    w.fake.fail_next = 1000;
+    c = run_job(50, NULL);
+    ck_assert_int_eq(c.failed, 2);
+    ck_assert_int_eq(grant_col(ann->id, "refresh_failures"), 1);
+    ck_assert_int_gt(grant_col(bob->id, "refresh_retry_at"), apr_time_sec(w.clock_now));
+    calls = calls_to(GOOGLE->token_url);
+    c = run_job(50, NULL);
+    ck_assert_int_eq(c.refreshed + c.invalid + c.failed + c.skipped, 0);
+    ck_assert_int_eq(calls_to(GOOGLE->token_url), calls);
+
+    /* after it, the provider refuses Ann's token: invalid, grant_expired */
+    w.clock_now += apr_time_from_sec(CN_REFRESH_COOLDOWN);
+    w.fake.fail_next = 0;
+    w.fake.also_refresh = NULL;
+    c = run_job(50, NULL);
+    ck_assert_int_eq(c.refreshed, 1);
+    ck_assert_int_eq(c.invalid, 1);
+    ck_assert_str_eq(load_grant(ann->id)->grant_status, "invalid");
+    ck_assert_str_eq(load_grant(bob->id)->grant_status, "valid");
+    ck_assert_int_eq(events_of("grant_expired"), 1);
+    ck_assert_int_eq(grant_col(bob->id, "refresh_failures"), 0);
+}
+END_TEST
+
+/* The job renews its lease between batches when little of it is left, and
+ * stops when another holder took it. */
+START_TEST(test_refresh_job_lease)
+{
+    cn_grant_t *ann, *bob;
+    cn_job_lease_t lease = {"refresh", "node-a:1", 10, 0};
+    cn_refresh_counts_t c;
+    make_integration(GOOGLE);
+    ann = native_grant("rt-ann", NULL);
+    bob = native_grant("rt-bob", BOB_CLAIMS);
+    db_do(apr_psprintf(pool, "UPDATE grants SET refreshed_at = %d", START_TIME - 40 * DAY));
+    db_do(apr_psprintf(pool, "INSERT INTO job_leases (name, holder, expires_at) "
+                       "VALUES ('refresh', 'node-a:1', %d)", START_TIME + 10));
+    lease.until = START_TIME + 10;
+    w.fake.cost = apr_time_from_sec(6); /* each refresh takes 6 s */
+    w.fake.refresh = NULL;              /* ann's and bob's both refused: no matter */
+    c = run_job(1, &lease);
+    ck_assert_int_eq(c.invalid, 2);
+    /* renewed before the second batch (6 s in, 4 s left) and before the
+     * third (12 s in), which finds nothing more */
+    ck_assert_int_eq(lease.until, START_TIME + 12 + 10);
+    ck_assert_int_eq(count_of("SELECT expires_at FROM job_leases WHERE name = 'refresh'"),
+                     START_TIME + 22);
+    ck_assert_int_eq(logged("CN02221"), 2);
+    (void)ann;
+    (void)bob;
+
+    /* another node took it: the job stops before its next batch */
+    db_do(apr_psprintf(pool, "UPDATE grants SET grant_status = 'valid', refreshed_at = %d",
+                       START_TIME - 40 * DAY));
+    db_do("UPDATE job_leases SET holder = 'node-b:2'");
+    w.clock_now = apr_time_from_sec(lease.until - 1);
+    c = run_job(1, &lease);
+    ck_assert_int_eq(c.refreshed + c.invalid + c.failed + c.skipped, 0);
+    ck_assert_int_eq(logged("CN02220"), 1);
+    ck_assert_int_eq(logged("the lease was lost"), 1);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM job_leases WHERE holder = 'node-b:2'"), 1);
+}
+END_TEST
+
 static TCase *world_tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
@@ -2084,6 +2463,17 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_native_unknown_token);
     tcase_add_loop_test(tc, test_native_refused, 0,
                         (int)(sizeof(native_bad_cases) / sizeof(native_bad_cases[0])));
+    suite_add_tcase(s, tc);
+
+    tc = world_tcase("refresh");
+    tcase_add_test(tc, test_refresh_waits);
+    tcase_add_test(tc, test_refresh_retried);
+    tcase_add_test(tc, test_refresh_cooldown);
+    tcase_add_test(tc, test_refresh_budget);
+    tcase_add_test(tc, test_refresh_invalid_not_retried);
+    tcase_add_test(tc, test_refresh_waiter);
+    tcase_add_test(tc, test_refresh_job);
+    tcase_add_test(tc, test_refresh_job_lease);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,8 @@
 /* Unit tests of the background jobs (src/core/jobs) over a real SQLite
- * store, with the time injected in ctx->now: a lease is taken when free,
- * refused while another holds it, taken over once it expired, given back by
- * its holder only; the purge deletes what expired before now and events older
+ * store, with the time injected in ctx->now (and, for a leased job, the
+ * clock seam): a lease is taken when free, refused while another holds it,
+ * taken over once it expired, given back by its holder only, kept by a long
+ * job until another takes it; the purge deletes what expired before now and events older
  * than the retention, batch after batch, keeps the rest, and logs its counts. */
 #include <apr_strings.h>
 #include <apr_hash.h>
@@ -21,8 +22,23 @@ static struct world_t {
     cn_db_t db;
     int held, opens, closes;
     apr_array_header_t *log; /* "level line" */
+    cn_clock_seam_t clock;   /* a leased job's time: clock_now, moved by each section */
+    apr_time_t clock_now;
+    apr_interval_time_t section_cost;
     cn_ctx_t ctx;
 } w;
+
+static apr_time_t clock_now(void *baton)
+{
+    (void)baton;
+    return w.clock_now;
+}
+
+static void clock_sleep(void *baton, apr_interval_time_t t)
+{
+    (void)baton;
+    w.clock_now += t;
+}
 
 static apr_status_t seam_open(void *baton, apr_pool_t *p, cn_db_t **db)
 {
@@ -30,6 +46,7 @@ static apr_status_t seam_open(void *baton, apr_pool_t *p, cn_db_t **db)
     (void)p;
     ck_assert_msg(!w.held, "a second database handle while one is out");
     w.opens++;
+    w.clock_now += w.section_cost;
     w.held = 1;
     *db = &w.db;
     return APR_SUCCESS;
@@ -72,6 +89,10 @@ static void world_setup(void)
     w.ctx.dbs.close = seam_close;
     w.ctx.log.write = log_write;
     w.ctx.now = NOW;
+    w.clock.now = clock_now;
+    w.clock.sleep = clock_sleep;
+    w.clock_now = apr_time_from_sec(NOW);
+    w.ctx.clock = &w.clock;
 }
 
 static void world_teardown(void)
@@ -196,6 +217,64 @@ START_TEST(test_lease_db_failure)
 }
 END_TEST
 
+/* A long job keeps its lease: renewed only when less than half of it is
+ * left (no database section otherwise), refused once another holds it. */
+static const struct keep_step {
+    const char *what;
+    apr_int64_t now;
+    const char *taker; /* another node takes the lease first (NULL: none) */
+    int held, opens;   /* what the keep says, the sections it opened */
+    apr_int64_t until; /* the lease's end as the job knows it */
+    const char *row;
+} keep_steps[] = {
+    {"6 of 10 s left: nothing to do", NOW + 4, NULL, 1, 0, NOW + 10, "node-a:1 1700000010"},
+    {"5 of 10 s left: still half", NOW + 5, NULL, 1, 0, NOW + 10, "node-a:1 1700000010"},
+    {"4 s left: renewed for 10 s", NOW + 6, NULL, 1, 1, NOW + 16, "node-a:1 1700000016"},
+    {"run out and not taken: renewed", NOW + 30, NULL, 1, 1, NOW + 40, "node-a:1 1700000040"},
+    {"taken by another after it ran out: lost", NOW + 80, "node-b:2", 0, 1, NOW + 40,
+     "node-b:2 1700000090"},
+};
+
+START_TEST(test_lease_keep)
+{
+    cn_job_lease_t l = {"purge", "node-a:1", 10, NOW + 10};
+    int i;
+    ck_assert_int_eq(take("node-a:1", NOW, 10), 1);
+    for (i = 0; i < N(keep_steps); ++i) {
+        const struct keep_step *st = &keep_steps[i];
+        int held = -1, opens;
+        if (st->taker) {
+            ck_assert_int_eq(take(st->taker, st->now, 10), 1);
+        }
+        opens = w.opens;
+        w.ctx.now = st->now;
+        ck_assert_int_eq(cn_job_lease_keep(&w.ctx, &l, &held), APR_SUCCESS);
+        check_sections();
+        ck_assert_msg(held == st->held, "%s: held %d", st->what, held);
+        ck_assert_msg(w.opens - opens == st->opens, "%s: %d sections", st->what, w.opens - opens);
+        ck_assert_msg(l.until == st->until, "%s: until %" APR_INT64_T_FMT, st->what, l.until);
+        ck_assert_msg(!strcmp(holder_row(), st->row), "%s: the row is %s", st->what,
+                      holder_row());
+    }
+    ck_assert_int_eq(logged("CN02221: job purge: lease renewed"), 2);
+    ck_assert_int_eq(logged("CN02220: job purge: its lease went to another holder"), 1);
+}
+END_TEST
+
+/* A database that fails: an error, and the job goes on (held) until the
+ * lease runs out. */
+START_TEST(test_lease_keep_db_failure)
+{
+    cn_job_lease_t l = {"purge", "node-a:1", 10, NOW + 1};
+    int held = -1;
+    apr_hash_set(w.db.prepared, "cn_lease_renew", APR_HASH_KEY_STRING, NULL);
+    ck_assert_int_ne(cn_job_lease_keep(&w.ctx, &l, &held), APR_SUCCESS);
+    check_sections();
+    ck_assert_int_eq(held, 1);
+    ck_assert_int_eq(l.until, NOW + 1);
+}
+END_TEST
+
 /* ---- the purge --------------------------------------------------------------- */
 
 static void add_login(const char *id, apr_int64_t expires_at)
@@ -317,6 +396,45 @@ START_TEST(test_purge_batches)
 }
 END_TEST
 
+/* Under a lease: a purge of many batches renews it as it goes, and stops
+ * where it is once another node holds it. */
+START_TEST(test_purge_leased)
+{
+    cn_job_lease_t l = {"purge", "node-a:1", 4, NOW + 4};
+    cn_purge_counts_t c;
+    int i;
+    sql("BEGIN");
+    for (i = 0; i < 1234; ++i) {
+        add_event(apr_psprintf(pool, "ev-%04d", i), NOW - 40 * DAY + i);
+    }
+    sql("COMMIT");
+    ck_assert_int_eq(take("node-a:1", NOW, 4), 1);
+    w.section_cost = apr_time_from_sec(1); /* every section takes a second */
+    ck_assert_int_eq(cn_job_purge_leased(&w.ctx, 30, &l, &c), APR_SUCCESS);
+    check_sections();
+    ck_assert_int_eq(c.events, 1234);
+    ck_assert_int_gt(l.until, NOW + 4);
+    ck_assert_int_ge(logged("CN02221"), 1);
+    ck_assert_str_eq(holder_row(), apr_psprintf(pool, "node-a:1 %" APR_INT64_T_FMT, l.until));
+
+    /* another node took it meanwhile: nothing deleted, the run says why */
+    sql("BEGIN");
+    for (i = 0; i < 10; ++i) {
+        add_event(apr_psprintf(pool, "ev-again-%d", i), NOW - 40 * DAY);
+    }
+    sql("COMMIT");
+    sql("UPDATE job_leases SET holder = 'node-b:2'");
+    w.clock_now = apr_time_from_sec(l.until - 1);
+    w.ctx.now = NOW;
+    ck_assert_int_eq(cn_job_purge_leased(&w.ctx, 30, &l, &c), APR_SUCCESS);
+    check_sections();
+    ck_assert_int_eq(c.events + c.logins + c.codes + c.tokens, 0);
+    ck_assert_str_eq(value_of("SELECT count(*) FROM events"), "10");
+    ck_assert_int_eq(logged("CN02220"), 1);
+    ck_assert_int_eq(logged("stopped: the lease was lost"), 1);
+}
+END_TEST
+
 /* A failing statement: an error and a line naming what failed, and the
  * counts so far. */
 START_TEST(test_purge_failure)
@@ -343,6 +461,8 @@ static Suite *jobs_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_lease_life);
     tcase_add_test(tc, test_lease_names);
+    tcase_add_test(tc, test_lease_keep);
+    tcase_add_test(tc, test_lease_keep_db_failure);
     tcase_add_test(tc, test_lease_db_failure);
     suite_add_tcase(s, tc);
 
@@ -351,6 +471,7 @@ static Suite *jobs_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_purge_boundaries);
     tcase_add_test(tc, test_purge_batches);
+    tcase_add_test(tc, test_purge_leased);
     tcase_add_test(tc, test_purge_failure);
     suite_add_tcase(s, tc);
     return s;

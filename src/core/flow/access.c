@@ -3,7 +3,11 @@
  * at the provider when it is about to expire: one refresh per grant in flight
  * across threads, processes and nodes (a lease in the grant's row, taken by a
  * conditional UPDATE); the others wait for it and read its token. No
- * database handle is held while the provider is asked. */
+ * database handle is held while the provider is asked. A provider failing
+ * transiently is asked again after a backoff, within the call's budget;
+ * when it still fails the grant cools down (in its row, so for every
+ * process and node) and callers are told when to come back. The refresh
+ * job refreshes grants unused for long through the same lease. */
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_time.h>
@@ -69,6 +73,76 @@ static int fresh(cn_ctx_t *ctx, const cn_grant_t *g, const char **token)
                ? 1 : -1;
 }
 
+apr_int64_t cn_refresh_cooldown(int failures)
+{
+    apr_int64_t t = CN_REFRESH_COOLDOWN;
+    while (--failures > 0 && t < CN_REFRESH_COOLDOWN_MAX) {
+        t *= 2;
+    }
+    return t < CN_REFRESH_COOLDOWN_MAX ? t : CN_REFRESH_COOLDOWN_MAX;
+}
+
+apr_interval_time_t cn_refresh_backoff(int attempt, apr_uint32_t rnd)
+{
+    apr_int64_t ms = (apr_int64_t)CN_REFRESH_BACKOFF_MS << (attempt > 1 ? attempt - 1 : 0);
+    return apr_time_from_msec(ms + (apr_int64_t)(rnd % (apr_uint32_t)ms));
+}
+
+/* Whether asking again may help: no answer, a 5xx, an error the provider
+ * did not name invalid_grant or invalid_client. */
+static int transient(const cn_result_t *res)
+{
+    return res->event && (res->event->id == CN_EV_PROVIDER_NOT_RESPONDING
+                          || res->event->id == CN_EV_OAUTH_PROVIDER_ERROR);
+}
+
+/* The provider's refresh with bounded retries: no handle held. */
+static apr_status_t ask_provider(cn_ctx_t *ctx, const cn_grant_t *g, const cn_integration_t *it,
+                                 const char *secret, const char *rt, cn_tokens_t **t)
+{
+    apr_time_t start = cn_ctx_time(ctx);
+    apr_status_t rv;
+    int attempt;
+    for (attempt = 1;; ++attempt) {
+        apr_interval_time_t wait;
+        apr_uint32_t rnd = 0;
+        rv = cn_oauth_token(ctx, it, secret, NULL, NULL, rt, t);
+        if (rv == APR_SUCCESS || attempt >= CN_REFRESH_ATTEMPTS || !transient(&ctx->res)) {
+            return rv;
+        }
+        (void)cn_random_bytes((unsigned char *)&rnd, sizeof(rnd)); /* 0 will do */
+        wait = cn_refresh_backoff(attempt, rnd);
+        if (cn_ctx_time(ctx) - start + wait > apr_time_from_msec(CN_REFRESH_BUDGET_MS)) {
+            return rv;
+        }
+        cn_log(ctx, CN_LOG_INFO, CNLOGNO(02201) "grant %s: refresh attempt %d failed (%s); "
+               "again in %d ms", g->id, attempt,
+               ctx->res.description ? ctx->res.description : "?", (int)apr_time_msec(wait));
+        cn_ctx_sleep(ctx, wait);
+    }
+}
+
+/* A failed refresh under the lease until UNTIL: the lease given back and
+ * the grant cooling down, one failure more; *RETRY_AFTER its seconds.
+ * ctx->res is kept. */
+static void cool_down(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t until,
+                      apr_int64_t *retry_after)
+{
+    cn_result_t res = ctx->res;
+    apr_int64_t retry_at = 0, now = apr_time_sec(cn_ctx_time(ctx));
+    int failures = 0;
+    if (cn_grant_refresh_state(ctx, g, &failures, &retry_at) != APR_SUCCESS) {
+        failures = 0;
+    }
+    *retry_after = cn_refresh_cooldown(++failures);
+    if (cn_grant_refresh_failed(ctx, g, until, failures, now + *retry_after) != APR_SUCCESS) {
+        cn_grant_lease_release(ctx, g, until);
+    }
+    cn_log(ctx, CN_LOG_WARNING, CNLOGNO(02202) "grant %s: no refresh for %" APR_INT64_T_FMT
+           " s after %d failed in a row", g->id, *retry_after, failures);
+    ctx->res = res;
+}
+
 /* The refresh of the lease holder: with the handle open on entry and on
  * return, closed while the provider is asked. */
 static apr_status_t refresh(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until, const char **token)
@@ -76,6 +150,7 @@ static apr_status_t refresh(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until, con
     cn_integration_t *it = NULL;
     const char *secret = NULL, *rt = NULL;
     cn_tokens_t *t = NULL;
+    apr_int64_t retry_after = 0;
     apr_status_t rv;
     if (cn_grant_integration(ctx, g, &it) != APR_SUCCESS /* an integration credential's client */
         || cn_integration_secret(ctx, it, &secret) != APR_SUCCESS
@@ -86,7 +161,7 @@ static apr_status_t refresh(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until, con
         return APR_EGENERAL;
     }
     cn_ctx_db_close(ctx);
-    rv = cn_oauth_token(ctx, it, secret, NULL, NULL, rt, &t);
+    rv = ask_provider(ctx, g, it, secret, rt, &t);
     if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
         return APR_EGENERAL; /* the lease runs out by itself */
     }
@@ -109,26 +184,60 @@ static apr_status_t refresh(cn_ctx_t *ctx, cn_grant_t *g, apr_int64_t until, con
         cn_result_t res = ctx->res;
         cn_log(ctx, CN_LOG_WARNING, CNLOGNO(01602) "grant %s: the access token refresh failed: %s",
                g->id, res.description ? res.description : "?");
-        cn_grant_lease_release(ctx, g, until);
         ctx->res = res;
     }
+    cool_down(ctx, g, until, &retry_after);
     if (ctx->res.event && (ctx->res.event->id == CN_EV_PROVIDER_NOT_RESPONDING
                            || ctx->res.event->id == CN_EV_OAUTH_PROVIDER_ERROR
                            || ctx->res.event->id == CN_EV_SERVICE_UNAVAILABLE)) {
-        return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
-                       "the provider did not refresh the access token; try again later");
+        cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
+                "the provider did not refresh the access token; try again later");
     }
+    ctx->res.retry_after = retry_after;
     return APR_EGENERAL;
+}
+
+/* G's stored token while it is valid at all (a refresh that cannot be had
+ * now leaves it as good as it is): 1 and *TOKEN, else 0. */
+static int still_valid(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t now, const char **token)
+{
+    cn_result_t res = ctx->res;
+    if (!g->access_token || g->access_expires_at <= now
+        || cn_grant_secret_open(ctx, g, "access_token", g->access_token, token) != APR_SUCCESS) {
+        ctx->res = res;
+        return 0;
+    }
+    return 1;
+}
+
+/* G's refresh cooling down at NOW after failures: -1 (ctx->res, with
+ * Retry-After) when it does, 0 when a refresh may be tried, 1 when the
+ * database failed. */
+static int cooling(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t now)
+{
+    apr_int64_t retry_at = 0;
+    int failures = 0;
+    if (cn_grant_refresh_state(ctx, g, &failures, &retry_at) != APR_SUCCESS) {
+        return 1;
+    }
+    if (retry_at <= now) {
+        return 0;
+    }
+    cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
+            "the provider failed to refresh this grant's access token %d times in a row; "
+            "try again later", failures);
+    ctx->res.retry_after = retry_at - now;
+    return -1;
 }
 
 /* The OAuth grant's token: the stored one, else this caller's refresh, else
  * the refresh of the lease holder once it is stored. Handle open throughout. */
 static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(CN_ACCESS_WAIT_MS);
+    apr_time_t deadline = cn_ctx_time(ctx) + apr_time_from_msec(CN_ACCESS_WAIT_MS);
     int waited = 0; /* for another caller's refresh */
     for (;;) {
-        apr_int64_t now = apr_time_sec(apr_time_now()), until = now + CN_ACCESS_LEASE;
+        apr_int64_t now = apr_time_sec(cn_ctx_time(ctx)), until = now + CN_ACCESS_LEASE;
         int won = 0;
         if (strcmp(g->grant_status, "valid")) {
             return reauth_needed(ctx);
@@ -144,6 +253,14 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
         default:
             break;
         }
+        switch (cooling(ctx, g, now)) {
+        case 0:
+            break;
+        case -1:
+            return still_valid(ctx, g, now, token) ? APR_SUCCESS : APR_EGENERAL;
+        default:
+            return APR_EGENERAL;
+        }
         if (cn_grant_lease(ctx, g, now, until, ctx->now + CN_ACCESS_MARGIN, &won) != APR_SUCCESS) {
             return APR_EGENERAL;
         }
@@ -155,16 +272,21 @@ static apr_status_t oauth_token(cn_ctx_t *ctx, cn_grant_t *g, const char **token
             }
             cn_metrics_refresh(ctx->metrics, rv == APR_SUCCESS ? CN_METRIC_REFRESH_DONE
                                                                : CN_METRIC_REFRESH_FAILED);
+            if (rv != APR_SUCCESS && ctx->res.retry_after && still_valid(ctx, g, now, token)) {
+                return APR_SUCCESS;
+            }
             return rv;
         }
-        if (apr_time_now() >= deadline) {
-            return cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
-                           "a refresh of this grant's access token is still running");
+        if (cn_ctx_time(ctx) >= deadline) {
+            cn_fail(ctx->pool, &ctx->res, CN_EV_SERVICE_UNAVAILABLE,
+                    "a refresh of this grant's access token is still running");
+            ctx->res.retry_after = 1;
+            return APR_EGENERAL;
         }
         /* Another caller refreshes (or a token came meanwhile): look again. */
         cn_ctx_db_close(ctx);
         waited = 1;
-        apr_sleep(apr_time_from_msec(CN_ACCESS_POLL_MS));
+        cn_ctx_sleep(ctx, apr_time_from_msec(CN_ACCESS_POLL_MS));
         if (cn_ctx_db_open(ctx) != APR_SUCCESS || cn_grant_load(ctx, g->id, &g) != APR_SUCCESS) {
             return APR_EGENERAL;
         }
@@ -202,6 +324,44 @@ apr_status_t cn_grant_access_token(cn_ctx_t *ctx, const char *id, json_t *body, 
     else if (rv == APR_SUCCESS) {
         rv = cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
                      "a %s grant has no access token", g->provider);
+    }
+    if (ctx->db) {
+        cn_ctx_db_close(ctx);
+    }
+    return rv;
+}
+
+apr_status_t cn_grant_refresh_unused(cn_ctx_t *ctx, const char *id, apr_int64_t unused_before,
+                                     cn_refresh_outcome_t *outcome)
+{
+    apr_int64_t now, until;
+    const char *token = NULL;
+    cn_grant_t *g = NULL;
+    apr_status_t rv;
+    int won = 0;
+    *outcome = CN_REFRESH_SKIPPED;
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    now = apr_time_sec(cn_ctx_time(ctx));
+    until = now + CN_ACCESS_LEASE;
+    rv = cn_grant_load(ctx, id, &g);
+    if (rv != APR_SUCCESS) {
+        /* deleted meanwhile: nothing to do */
+        rv = ctx->res.event && ctx->res.event->id == CN_EV_GRANT_NOT_FOUND ? APR_SUCCESS : rv;
+    }
+    else if (cn_provider_can(g->provider, CN_PROVIDER_OAUTH)
+             && (rv = cn_grant_lease_unused(ctx, g, now, until, unused_before, &won))
+                    == APR_SUCCESS
+             && won) {
+        if (refresh(ctx, g, until, &token) == APR_SUCCESS) {
+            *outcome = CN_REFRESH_DONE;
+        }
+        else {
+            *outcome = strcmp(g->grant_status, "valid") ? CN_REFRESH_INVALID : CN_REFRESH_FAILED;
+        }
+        cn_metrics_refresh(ctx->metrics, *outcome == CN_REFRESH_DONE ? CN_METRIC_REFRESH_DONE
+                                                                     : CN_METRIC_REFRESH_FAILED);
     }
     if (ctx->db) {
         cn_ctx_db_close(ctx);

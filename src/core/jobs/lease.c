@@ -55,3 +55,37 @@ apr_status_t cn_job_lease_release(cn_ctx_t *ctx, const char *name, const char *h
     cn_ctx_db_close(ctx);
     return rv;
 }
+
+apr_status_t cn_job_lease_keep(cn_ctx_t *ctx, cn_job_lease_t *l, int *held)
+{
+    const char *args[3];
+    apr_status_t rv = APR_SUCCESS;
+    int n = 0;
+    *held = 1;
+    if (l->until - ctx->now >= (l->ttl + 1) / 2) {
+        return APR_SUCCESS;
+    }
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    args[0] = apr_psprintf(ctx->pool, "%" APR_INT64_T_FMT, ctx->now + l->ttl);
+    args[1] = l->name;
+    args[2] = l->holder;
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_lease_renew", 3, args, &n) != APR_SUCCESS) {
+        rv = cn_fail_db(ctx);
+    }
+    cn_ctx_db_close(ctx);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (n != 1) {
+        *held = 0;
+        cn_log(ctx, CN_LOG_WARNING, CNLOGNO(02220) "job %s: its lease went to another holder; "
+               "stopping here", l->name);
+        return APR_SUCCESS;
+    }
+    l->until = ctx->now + l->ttl;
+    cn_log(ctx, CN_LOG_DEBUG, CNLOGNO(02221) "job %s: lease renewed until %" APR_INT64_T_FMT,
+           l->name, l->until);
+    return APR_SUCCESS;
+}

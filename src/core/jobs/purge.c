@@ -25,9 +25,10 @@ static const purge_step_t steps[] = {
     {NULL, NULL, 0, 0}
 };
 
-/* Delete the rows of STEP below BEFORE, batch by batch, into *COUNT. */
+/* Delete the rows of STEP below BEFORE, batch by batch, into *COUNT; with
+ * LEASE, kept before each batch (*HELD 0: lost, stop). */
 static apr_status_t purge_step(cn_ctx_t *ctx, const purge_step_t *step, apr_int64_t before,
-                               int *count)
+                               cn_job_lease_t *lease, int *held, int *count)
 {
     const char *args[2];
     int n;
@@ -35,6 +36,12 @@ static apr_status_t purge_step(cn_ctx_t *ctx, const purge_step_t *step, apr_int6
     args[1] = apr_itoa(ctx->pool, CN_PURGE_BATCH);
     do {
         n = 0;
+        if (lease) {
+            ctx->now = apr_time_sec(cn_ctx_time(ctx));
+            if (cn_job_lease_keep(ctx, lease, held) == APR_SUCCESS && !*held) {
+                return APR_SUCCESS;
+            }
+        }
         /* A section per batch: the handle goes back between batches. */
         if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
             return APR_EGENERAL;
@@ -52,14 +59,22 @@ static apr_status_t purge_step(cn_ctx_t *ctx, const purge_step_t *step, apr_int6
 
 apr_status_t cn_job_purge(cn_ctx_t *ctx, int retention_days, cn_purge_counts_t *counts)
 {
+    return cn_job_purge_leased(ctx, retention_days, NULL, counts);
+}
+
+apr_status_t cn_job_purge_leased(cn_ctx_t *ctx, int retention_days, cn_job_lease_t *lease,
+                                 cn_purge_counts_t *counts)
+{
     cn_purge_counts_t c = {0, 0, 0, 0};
     const purge_step_t *step;
     apr_status_t rv = APR_SUCCESS;
-    apr_int64_t events_before = ctx->now - (apr_int64_t)retention_days * 86400;
-    for (step = steps; step->label; ++step) {
+    apr_int64_t start = ctx->now;
+    apr_int64_t events_before = start - (apr_int64_t)retention_days * 86400;
+    int held = 1;
+    for (step = steps; step->label && held; ++step) {
         int *count = (int *)((char *)&c + step->count_offset);
-        apr_int64_t before = step->retained ? events_before : ctx->now;
-        if ((rv = purge_step(ctx, step, before, count)) != APR_SUCCESS) {
+        apr_int64_t before = step->retained ? events_before : start;
+        if ((rv = purge_step(ctx, step, before, lease, &held, count)) != APR_SUCCESS) {
             cn_log(ctx, CN_LOG_ERR, CNLOGNO(01501) "purge: deleting %s failed after %d",
                    step->what, *count);
             break;
@@ -68,8 +83,9 @@ apr_status_t cn_job_purge(cn_ctx_t *ctx, int retention_days, cn_purge_counts_t *
     if (rv == APR_SUCCESS) {
         cn_log(ctx, c.logins + c.codes + c.tokens + c.events ? CN_LOG_NOTICE : CN_LOG_INFO,
                CNLOGNO(01502) "purge: %d expired login requests, %d codes, %d tokens and "
-               "%d events older than %d days deleted",
-               c.logins, c.codes, c.tokens, c.events, retention_days);
+               "%d events older than %d days deleted%s",
+               c.logins, c.codes, c.tokens, c.events, retention_days,
+               held ? "" : "; stopped: the lease was lost");
     }
     if (counts) {
         *counts = c;

@@ -534,6 +534,13 @@ static apr_status_t write_grant(cn_ctx_t *ctx, cn_grant_t *g, int reauth, int se
             return APR_EEXIST;
         }
     }
+    {
+        /* a new refresh token: no cool-down, and unused from now on */
+        const char *touch[3] = {args[reauth ? 9 : 15], g->id, ctx->app_id};
+        if (cn_db_exec(ctx->pool, ctx->db, "cn_grant_signed_in", 3, touch, NULL) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+    }
     return cn_event_record(ctx, reauth ? CN_EV_GRANT_REAUTHENTICATED : CN_EV_GRANT_CREATED, "info",
                            grant_event_data(ctx, g));
 }
@@ -752,17 +759,68 @@ static apr_status_t exec_short(cn_ctx_t *ctx, const char *label, int nargs, cons
 apr_status_t cn_grant_lease(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t now,
                             apr_int64_t until, apr_int64_t stale_before, int *won)
 {
-    const char *args[5];
+    const char *args[6];
     int n = 0;
     args[0] = apr_off_t_toa(ctx->pool, (apr_off_t)until);
     args[1] = g->id;
     args[2] = g->app_id;
     args[3] = apr_off_t_toa(ctx->pool, (apr_off_t)now);
-    args[4] = apr_off_t_toa(ctx->pool, (apr_off_t)stale_before);
-    if (exec_short(ctx, "cn_grant_lease", 5, args, &n) != APR_SUCCESS) {
+    args[4] = args[3];
+    args[5] = apr_off_t_toa(ctx->pool, (apr_off_t)stale_before);
+    if (exec_short(ctx, "cn_grant_lease", 6, args, &n) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     *won = n == 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_lease_unused(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t now,
+                                   apr_int64_t until, apr_int64_t unused_before, int *won)
+{
+    const char *args[6];
+    int n = 0;
+    args[0] = apr_off_t_toa(ctx->pool, (apr_off_t)until);
+    args[1] = g->id;
+    args[2] = g->app_id;
+    args[3] = apr_off_t_toa(ctx->pool, (apr_off_t)now);
+    args[4] = args[3];
+    args[5] = apr_off_t_toa(ctx->pool, (apr_off_t)unused_before);
+    if (exec_short(ctx, "cn_grant_lease_unused", 6, args, &n) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *won = n == 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_grant_refresh_failed(cn_ctx_t *ctx, const cn_grant_t *g, apr_int64_t until,
+                                     int failures, apr_int64_t retry_at)
+{
+    const char *args[5];
+    int n = 0;
+    args[0] = apr_itoa(ctx->pool, failures);
+    args[1] = apr_off_t_toa(ctx->pool, (apr_off_t)retry_at);
+    args[2] = g->id;
+    args[3] = g->app_id;
+    args[4] = apr_off_t_toa(ctx->pool, (apr_off_t)until);
+    return exec_short(ctx, "cn_grant_refresh_failed", 5, args, &n);
+}
+
+apr_status_t cn_grant_refresh_state(cn_ctx_t *ctx, const cn_grant_t *g, int *failures,
+                                    apr_int64_t *retry_at)
+{
+    const char *args[2] = {g->id, g->app_id};
+    apr_array_header_t *rows = NULL;
+    cn_row_t *r;
+    if (cn_db_select(ctx->pool, ctx->db, "cn_grant_refresh_state", 2, args, &rows)
+        != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (rows->nelts < 1) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_GRANT_NOT_FOUND, NULL);
+    }
+    r = APR_ARRAY_IDX(rows, 0, cn_row_t *);
+    *failures = r->cols[0] ? atoi(r->cols[0]) : 0;
+    *retry_at = r->cols[1] ? apr_atoi64(r->cols[1]) : 0;
     return APR_SUCCESS;
 }
 
@@ -775,7 +833,7 @@ apr_status_t cn_grant_lease_release(cn_ctx_t *ctx, const cn_grant_t *g, apr_int6
 
 apr_status_t cn_grant_tokens_refreshed(cn_ctx_t *ctx, cn_grant_t *g, const cn_tokens_t *t)
 {
-    const char *args[5], *rt = NULL;
+    const char *args[6], *rt = NULL;
     int n = 0;
     if (seal(ctx, "access_token", g->id, t->access_token, &g->access_token) != APR_SUCCESS
         || (t->refresh_token
@@ -789,9 +847,10 @@ apr_status_t cn_grant_tokens_refreshed(cn_ctx_t *ctx, cn_grant_t *g, const cn_to
     args[0] = g->access_token;
     args[1] = apr_off_t_toa(ctx->pool, (apr_off_t)g->access_expires_at);
     args[2] = rt;
-    args[3] = g->id;
-    args[4] = g->app_id;
-    if (exec_short(ctx, "cn_grant_set_tokens", 5, args, &n) != APR_SUCCESS) {
+    args[3] = apr_off_t_toa(ctx->pool, (apr_off_t)ctx->now);
+    args[4] = g->id;
+    args[5] = g->app_id;
+    if (exec_short(ctx, "cn_grant_set_tokens", 6, args, &n) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (n != 1) {

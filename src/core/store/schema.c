@@ -216,6 +216,20 @@ static const char *const migration_8[] = {
     NULL
 };
 
+/* Version 10: a refresh that failed (the provider down, slow, answering 5xx)
+ * leaves a cool-down in the grant's row, growing with the failures in a
+ * row, during which no caller of any process or node asks the provider
+ * again; refreshed_at (the last refresh or sign-in) finds the grants whose
+ * refresh token has gone unused long enough to lapse. */
+static const char *const migration_10[] = {
+    "ALTER TABLE grants ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE grants ADD COLUMN refresh_retry_at BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE grants ADD COLUMN refreshed_at BIGINT NOT NULL DEFAULT 0",
+    "UPDATE grants SET refreshed_at = updated_at",
+    "CREATE INDEX grants_refreshed ON grants (refreshed_at, id)",
+    NULL
+};
+
 /* Version 12: app permissions. A credential remembers the tenant whose
  * admin consented to its Microsoft app (GET /auth?response_type=adminconsent);
  * a grant remembers the credential it was made with, so that its tokens are
@@ -238,6 +252,7 @@ static const migration_t migrations[] = {
     {6, migration_6},
     {7, migration_7},
     {8, migration_8},
+    {10, migration_10},
     {12, migration_12},
     {0, NULL}
 };

@@ -147,15 +147,40 @@ static const cn_stmt_def_t statements[] = {
      * per grant is in flight however many callers, processes and nodes ask */
     {"cn_grant_lease",
      "UPDATE grants SET refresh_lease_until = %lld WHERE id = %s AND app_id = %s "
-     "AND grant_status = 'valid' AND refresh_lease_until < %lld "
+     "AND grant_status = 'valid' AND refresh_lease_until < %lld AND refresh_retry_at <= %lld "
      "AND (access_token IS NULL OR access_expires_at < %lld)"},
+    /* the same lease for the refresh of a grant unused since before a time */
+    {"cn_grant_lease_unused",
+     "UPDATE grants SET refresh_lease_until = %lld WHERE id = %s AND app_id = %s "
+     "AND grant_status = 'valid' AND refresh_lease_until < %lld AND refresh_retry_at <= %lld "
+     "AND refreshed_at < %lld"},
+    /* a failed refresh: the lease given back, the cool-down set */
+    {"cn_grant_refresh_failed",
+     "UPDATE grants SET refresh_lease_until = 0, refresh_failures = %d, refresh_retry_at = %lld "
+     "WHERE id = %s AND app_id = %s AND refresh_lease_until = %lld"},
+    {"cn_grant_refresh_state",
+     "SELECT refresh_failures, refresh_retry_at FROM grants WHERE id = %s AND app_id = %s"},
+    /* a sign-in brings a new refresh token: as good as a refresh */
+    {"cn_grant_signed_in",
+     "UPDATE grants SET refreshed_at = %lld, refresh_failures = 0, refresh_retry_at = 0 "
+     "WHERE id = %s AND app_id = %s"},
+    /* the refresh job (src/core/jobs/refresh.c): valid OAuth grants not
+     * refreshed since a time, out of their cool-down and lease, a batch at a
+     * time in (refreshed_at, id) order after the last one seen */
+    {"cn_job_refresh_unused",
+     "SELECT id, app_id, refreshed_at FROM grants WHERE grant_status = 'valid' "
+     "AND provider <> 'imap' AND refresh_token IS NOT NULL AND refreshed_at < %lld "
+     "AND refresh_retry_at <= %lld AND refresh_lease_until < %lld "
+     "AND (refreshed_at > %lld OR (refreshed_at = %lld AND id > %s)) "
+     "ORDER BY refreshed_at, id LIMIT %d"},
     {"cn_grant_lease_release",
      "UPDATE grants SET refresh_lease_until = 0 WHERE id = %s AND app_id = %s "
      "AND refresh_lease_until = %lld"},
     /* the refreshed tokens; a NULL refresh token keeps the stored one */
     {"cn_grant_set_tokens",
      "UPDATE grants SET access_token = %s, access_expires_at = %lld, "
-     "refresh_token = COALESCE(%s, refresh_token), refresh_lease_until = 0 "
+     "refresh_token = COALESCE(%s, refresh_token), refresh_lease_until = 0, "
+     "refreshed_at = %lld, refresh_failures = 0, refresh_retry_at = 0 "
      "WHERE id = %s AND app_id = %s"},
     {"cn_grant_invalidate",
      "UPDATE grants SET grant_status = 'invalid', refresh_lease_until = 0, updated_at = %lld, "
@@ -222,6 +247,9 @@ static const cn_stmt_def_t statements[] = {
      "UPDATE job_leases SET holder = %s, expires_at = %lld "
      "WHERE name = %s AND (expires_at <= %lld OR holder = %s)"},
     {"cn_lease_release",
+     "UPDATE job_leases SET expires_at = %lld WHERE name = %s AND holder = %s"},
+    /* a long job keeps its lease, unless another took it meanwhile */
+    {"cn_lease_renew",
      "UPDATE job_leases SET expires_at = %lld WHERE name = %s AND holder = %s"},
     /* the purge job (src/core/jobs/purge.c): a batch of rows per statement */
     {"cn_job_purge_logins",

@@ -1,6 +1,7 @@
 /* The context's seams: log lines and short database sections. */
 #include <stdarg.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 
 #include "cn_core.h"
 #include "cn_metrics.h"
@@ -16,6 +17,21 @@ void cn_log(cn_ctx_t *ctx, int level, const char *fmt, ...)
     line = apr_pvsprintf(ctx->pool, fmt, ap);
     va_end(ap);
     ctx->log.write(ctx->log.baton, level, line);
+}
+
+apr_time_t cn_ctx_time(const cn_ctx_t *ctx)
+{
+    return ctx->clock ? ctx->clock->now(ctx->clock->baton) : apr_time_now();
+}
+
+void cn_ctx_sleep(const cn_ctx_t *ctx, apr_interval_time_t t)
+{
+    if (ctx->clock) {
+        ctx->clock->sleep(ctx->clock->baton, t);
+    }
+    else {
+        apr_sleep(t);
+    }
 }
 
 apr_status_t cn_ctx_db_open(cn_ctx_t *ctx)

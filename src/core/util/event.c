@@ -123,6 +123,7 @@ static apr_status_t fail(apr_pool_t *pool, cn_result_t *r, apr_status_t rv, cn_e
     r->status = rv;
     r->event = cn_event(id);
     r->description = fmt ? apr_pvsprintf(pool, fmt, ap) : NULL;
+    r->retry_after = 0;
     return rv;
 }
 

@@ -10,6 +10,9 @@ package CnTest::Imap;
 #   my $n = imap_logins('alice', 'TLS');      # Dovecot's "Login: user=<alice>, ... TLS" lines
 #   wait_imap_logins('alice', 'TLS', $n + 1); # the count once it is there (or after 5 s)
 #   imap_log();                               # Dovecot's log
+#   imap_port('xoauth2');                     # the XOAUTH2 Dovecot (oauth2 passdb)
+#   my ($ok, $said) = imap_xoauth2($xoauth2); # AUTHENTICATE XOAUTH2 there: 1 and its OK line,
+#                                             # or 0 and its NO line
 use strict;
 use warnings;
 
@@ -20,7 +23,7 @@ use Time::HiRes ();
 use CnTest ();
 
 our @EXPORT = qw(imap_missing imap_port imap_untrusted_host imap_password imap_passwords
-                 imap_settings imap_log imap_logins wait_imap_logins);
+                 imap_settings imap_log imap_logins wait_imap_logins imap_xoauth2);
 
 # Why the IMAP tests cannot run here, or '' when they can.
 sub imap_missing {
@@ -28,7 +31,8 @@ sub imap_missing {
     return 'no Dovecot: -cn_imapport and -cn_imapdir are not set (scripts/test.sh starts one)';
 }
 
-my %PORT_VAR = (imaps => 'cn_imapport', starttls => 'cn_imapstarttls', silent => 'cn_imapsilent');
+my %PORT_VAR = (imaps => 'cn_imapport', starttls => 'cn_imapstarttls', silent => 'cn_imapsilent',
+                xoauth2 => 'cn_imapxoauth2');
 
 sub imap_port {
     my $which = shift;
@@ -86,6 +90,32 @@ sub imap_log {
 sub imap_logins {
     my ($user, $how) = @_;
     return scalar(() = imap_log() =~ /imap-login: Info: Login: user=<\Q$user\E>, [^\n]*, \Q$how\E, /g);
+}
+
+# AUTHENTICATE XOAUTH2 with the initial response XOAUTH2 (base64, as
+# POST /grants/{id}/access_token answers it) at the XOAUTH2 Dovecot, over
+# TLS verified against the test CA: (1, the tagged OK line) when it let us
+# in, (0, the tagged NO line or what went wrong) when not. A refusal comes
+# as a continuation with the error (RFC 7628), answered with an empty line.
+sub imap_xoauth2 {
+    my ($xoauth2) = @_;
+    require IO::Socket::SSL;
+    my $s = IO::Socket::SSL->new(PeerHost => '127.0.0.1', PeerPort => imap_port('xoauth2'),
+                                 SSL_ca_file => CnTest::conf_value('cn_cafile'),
+                                 SSL_verifycn_name => '127.0.0.1', Timeout => 10)
+        or return (0, "connect: $IO::Socket::SSL::SSL_ERROR $!");
+    my $greeting = <$s> // '';
+    return (0, "greeting: $greeting") unless $greeting =~ /^\* OK .*AUTH=XOAUTH2/;
+    print $s "a1 AUTHENTICATE XOAUTH2 $xoauth2\r\n";
+    my $line = <$s> // '';
+    if ($line =~ /^\+/) {
+        print $s "\r\n";
+        $line = <$s> // '';
+    }
+    print $s "a2 LOGOUT\r\n";
+    close $s;
+    $line =~ s/\r?\n\z//;
+    return ($line =~ /^a1 OK\b/ ? 1 : 0, $line);
 }
 
 # Dovecot writes its log through a process of its own: wait (up to 5 s) for
