@@ -10,6 +10,7 @@ libcurl4-openssl-dev libjansson-dev libcjose-dev libxml2-dev libc-ares-dev libss
 check valgrind
 clang libclang-rt-dev
 postgresql sqlite3 dnsmasq-base
+memcached redis-server
 libwww-perl liblwp-protocol-https-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
 libcryptx-perl libcrypt-jwt-perl
 python3
