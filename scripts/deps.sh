@@ -5,7 +5,7 @@ set -eu
 PKGS="
 apache2 apache2-dev
 libapache2-mod-perl2
-libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql
+libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql libpq-dev
 libcurl4-openssl-dev libjansson-dev libcjose-dev libxml2-dev libc-ares-dev libssl-dev pkg-config
 check valgrind
 clang libclang-rt-dev
