@@ -111,6 +111,13 @@ sub refuses {
          qr/ConnectPurgeInterval cannot occur within <VirtualHost> section/],
         (map { ["ConnectEventRetention $_", { extra => "ConnectEventRetention $_" },
                 qr/ConnectEventRetention must be a number of days from 1 to 3650/] } '0', '3651', '30d'),
+        (map { ["ConnectJobLease $_", { extra => "ConnectJobLease $_" },
+                qr/ConnectJobLease must be a number of seconds from 2 to 86400/] } '1', '86401', '10m'),
+        (map { ["ConnectPurgeBatch $_", { extra => "ConnectPurgeBatch $_" },
+                qr/ConnectPurgeBatch must be a number of rows from 1 to 100000/] } '0', '100001', 'all'),
+        ['ConnectJobLease in a virtual host',
+         { extra => "<VirtualHost 127.0.0.1:1>\n    ConnectJobLease 60\n</VirtualHost>" },
+         qr/ConnectJobLease cannot occur within <VirtualHost> section/],
         # The shared cache: a mod_socache provider that is loaded.
         ['ConnectCache of a provider not loaded', { extra => 'ConnectCache nosuch' },
          qr/ConnectCache: nosuch: no such mod_socache provider \(is mod_socache_nosuch loaded\?\)/],
@@ -160,6 +167,8 @@ sub refuses {
     unlike $h->output, qr/\[connect:emerg\]/, 'good configuration: no refusal logged';
     like $h->output, qr/CN01514: purge every 3600 s, events kept 30 days/,
         'good configuration: the purge runs hourly (mod_watchdog), events kept 30 days';
+    like $h->output, qr/CN02312: jobs hold their lease up to 600 s while they run; the purge deletes 500 rows per statement/,
+        'good configuration: job leases of 10 minutes, purges of 500 rows a statement';
     ok $h->stop, 'good configuration: stops';
     ok $h->gone, 'good configuration: nothing left after stop';
 }

@@ -44,6 +44,8 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_ALLOW_ADDRESSES "ConnectAllowAddresses"
 #define CN_DIR_PURGE_INTERVAL "ConnectPurgeInterval"
 #define CN_DIR_EVENT_RETENTION "ConnectEventRetention"
+#define CN_DIR_JOB_LEASE "ConnectJobLease"
+#define CN_DIR_PURGE_BATCH "ConnectPurgeBatch"
 
 #define CN_HANDLER "connect"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
@@ -52,6 +54,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DEFAULT_IMAP_TIMEOUT 10
 #define CN_DEFAULT_PURGE_INTERVAL 3600 /* seconds */
 #define CN_DEFAULT_EVENT_RETENTION 30  /* days */
+#define CN_DEFAULT_JOB_LEASE 600       /* seconds */
 /* Rendered grants kept per process for lists (a few MiB at most). */
 #define CN_GRANT_CACHE_ENTRIES 4096
 
@@ -108,6 +111,8 @@ typedef struct cn_server_conf_t {
                                     * users' connections may go to */
     int purge_interval;            /* ConnectPurgeInterval, seconds, -1: unset (main server) */
     int event_retention;           /* ConnectEventRetention, days, -1: unset (main server) */
+    int job_lease;                 /* ConnectJobLease, seconds, -1: unset (main server) */
+    int purge_batch;               /* ConnectPurgeBatch, rows, -1: unset (main server) */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -150,6 +155,8 @@ cn_db_seam_t cn_dbd_server_seam(server_rec *s);
  * per node); ConnectPurgeInterval, ConnectEventRetention. */
 const char *cn_jobs_set_purge_interval(cmd_parms *cmd, void *dc, const char *v);
 const char *cn_jobs_set_event_retention(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_jobs_set_job_lease(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_jobs_set_purge_batch(cmd_parms *cmd, void *dc, const char *v);
 /* In post_config: register the jobs with mod_watchdog, or log that they are off. */
 int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 

@@ -28,6 +28,8 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->imap_allow_plain = -1;
     sc->purge_interval = -1;
     sc->event_retention = -1;
+    sc->job_lease = -1;
+    sc->purge_batch = -1;
     sc->allow_cidrs = apr_array_make(p, 2, sizeof(const char *));
     cn_discover_conf_init(p, sc);
     return sc;
@@ -59,6 +61,8 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->purge_interval = add->purge_interval != -1 ? add->purge_interval : base->purge_interval;
     sc->event_retention = add->event_retention != -1 ? add->event_retention
                                                      : base->event_retention;
+    sc->job_lease = add->job_lease != -1 ? add->job_lease : base->job_lease;
+    sc->purge_batch = add->purge_batch != -1 ? add->purge_batch : base->purge_batch;
     cn_discover_conf_merge(sc, base, add);
     sc->configured = add->configured || base->configured;
     return sc;
@@ -316,6 +320,13 @@ const command_rec cn_cmds[] = {
     AP_INIT_TAKE1(CN_DIR_EVENT_RETENTION, cn_jobs_set_event_retention, NULL, RSRC_CONF,
                   "days events are kept before the purge deletes them (1 to 3650, default "
                   "30; main server only)"),
+    AP_INIT_TAKE1(CN_DIR_JOB_LEASE, cn_jobs_set_job_lease, NULL, RSRC_CONF,
+                  "seconds a node holds a background job's lease while it runs the job; a "
+                  "node that dies mid-job gives the job up after this long (2 to 86400, "
+                  "default 600; main server only)"),
+    AP_INIT_TAKE1(CN_DIR_PURGE_BATCH, cn_jobs_set_purge_batch, NULL, RSRC_CONF,
+                  "rows the purge deletes per statement, so that no statement holds locks "
+                  "long (1 to 100000, default 500; main server only)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),

@@ -27,6 +27,8 @@ typedef struct cn_jobs_t {
     const char *host;   /* this node's name, for the lease's holder */
     int purge_interval; /* seconds */
     int event_retention; /* days */
+    int job_lease;      /* seconds a job's lease lasts while it runs */
+    int purge_batch;    /* rows per statement */
 } cn_jobs_t;
 
 static const char *set_range(cmd_parms *cmd, const char *v, long lo, long hi, int *out,
@@ -61,6 +63,20 @@ const char *cn_jobs_set_event_retention(cmd_parms *cmd, void *dc, const char *v)
     return set_range(cmd, v, 1, 3650, &sc->event_retention, "days");
 }
 
+const char *cn_jobs_set_job_lease(cmd_parms *cmd, void *dc, const char *v)
+{
+    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    sc->configured = 1;
+    return set_range(cmd, v, 2, 86400, &sc->job_lease, "seconds");
+}
+
+const char *cn_jobs_set_purge_batch(cmd_parms *cmd, void *dc, const char *v)
+{
+    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    sc->configured = 1;
+    return set_range(cmd, v, 1, 100000, &sc->purge_batch, "rows");
+}
+
 /* The core's log lines go to the server's error log. */
 static void log_write(void *baton, int level, const char *line)
 {
@@ -84,22 +100,27 @@ static void job_ctx(cn_ctx_t *ctx, const cn_jobs_t *jobs, apr_pool_t *pool)
 }
 
 /* Every ConnectPurgeInterval: the purge, on the node that takes its lease.
- * The lease lasts one interval and is kept when the purge is done, so that
- * the other nodes, whose timers tick at other moments, find it held until the
- * period ends: the purge runs once per period. A purge that failed gives the
- * lease back at once, for another node to try. */
+ * While the purge runs the lease lasts ConnectJobLease, so that a node that
+ * dies mid-job (nothing gives the lease back) holds the job up no longer than
+ * that; then another node's next tick takes it over. A purge that is done
+ * keeps the lease until one interval after its start, so that the other
+ * nodes, whose timers tick at other moments, find it held until the period
+ * ends: the purge runs once per period. A purge that failed gives the lease
+ * back at once, for another node to try. */
 static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
 {
     const cn_jobs_t *jobs = data;
     const char *holder;
     cn_ctx_t ctx;
+    apr_int64_t started, period_end;
+    apr_status_t rv;
     int taken = 0;
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
     }
     job_ctx(&ctx, jobs, pool);
     holder = apr_psprintf(pool, "%s:%" APR_PID_T_FMT, jobs->host, getpid());
-    if (cn_job_lease_take(&ctx, CN_LEASE_PURGE, holder, jobs->purge_interval, &taken)
+    if (cn_job_lease_take(&ctx, CN_LEASE_PURGE, holder, jobs->job_lease, &taken)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, jobs->s,
                      CNLOGNO(01510) "purge: the lease cannot be taken; next try in %d s",
@@ -111,9 +132,20 @@ static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
                      CNLOGNO(01511) "purge: another node holds the lease");
         return APR_SUCCESS;
     }
-    if (cn_job_purge(&ctx, jobs->event_retention, NULL) != APR_SUCCESS) {
-        ctx.now = (apr_int64_t)apr_time_sec(apr_time_now());
-        (void)cn_job_lease_release(&ctx, CN_LEASE_PURGE, holder);
+    started = ctx.now;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, jobs->s,
+                 CNLOGNO(02310) "purge: lease taken as %s until %" APR_INT64_T_FMT, holder,
+                 started + jobs->job_lease);
+    rv = cn_job_purge_batch(&ctx, jobs->event_retention, jobs->purge_batch, NULL);
+    ctx.now = (apr_int64_t)apr_time_sec(apr_time_now());
+    period_end = started + jobs->purge_interval;
+    if (rv == APR_SUCCESS && period_end > ctx.now) {
+        ctx.now = period_end; /* "given back" at the end of the period */
+    }
+    if (cn_job_lease_release(&ctx, CN_LEASE_PURGE, holder) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, jobs->s,
+                     CNLOGNO(02311) "purge: the lease cannot be shortened; it runs out at %"
+                     APR_INT64_T_FMT, started + jobs->job_lease);
     }
     return APR_SUCCESS;
 }
@@ -131,6 +163,12 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     }
     if (sc->event_retention == -1) {
         sc->event_retention = CN_DEFAULT_EVENT_RETENTION;
+    }
+    if (sc->job_lease == -1) {
+        sc->job_lease = CN_DEFAULT_JOB_LEASE;
+    }
+    if (sc->purge_batch == -1) {
+        sc->purge_batch = CN_PURGE_BATCH;
     }
     /* httpd reads its configuration twice at start; mod_watchdog starts its
      * threads after the second reading only. */
@@ -150,6 +188,8 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     jobs->s = s;
     jobs->purge_interval = sc->purge_interval;
     jobs->event_retention = sc->event_retention;
+    jobs->job_lease = sc->job_lease;
+    jobs->purge_batch = sc->purge_batch;
     if (apr_gethostname(host, sizeof(host), ptemp) != APR_SUCCESS) {
         apr_cpystrn(host, "localhost", sizeof(host));
     }
@@ -164,5 +204,8 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  CNLOGNO(01514) "purge every %d s, events kept %d days", jobs->purge_interval,
                  jobs->event_retention);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 CNLOGNO(02312) "jobs hold their lease up to %d s while they run; the purge "
+                 "deletes %d rows per statement", jobs->job_lease, jobs->purge_batch);
     return OK;
 }

@@ -317,6 +317,26 @@ START_TEST(test_purge_batches)
 }
 END_TEST
 
+/* ConnectPurgeBatch: rows per statement as configured, a section each. */
+START_TEST(test_purge_batch_size)
+{
+    cn_purge_counts_t c;
+    int i;
+    sql("BEGIN");
+    for (i = 0; i < 7; ++i) {
+        add_login(apr_psprintf(pool, "login-%d", i), NOW - 10 - i);
+    }
+    add_login("login-keep", NOW + 10);
+    sql("COMMIT");
+    ck_assert_int_eq(cn_job_purge_batch(&w.ctx, 30, 3, &c), APR_SUCCESS);
+    check_sections();
+    ck_assert_int_eq(c.logins, 7);
+    ck_assert_str_eq(ids("SELECT id_digest FROM login_requests"), "login-keep");
+    /* logins in 3 + 3 + 1, then one statement for each other table */
+    ck_assert_int_eq(w.opens, 3 + 3);
+}
+END_TEST
+
 /* A failing statement: an error and a line naming what failed, and the
  * counts so far. */
 START_TEST(test_purge_failure)
@@ -351,6 +371,7 @@ static Suite *jobs_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_purge_boundaries);
     tcase_add_test(tc, test_purge_batches);
+    tcase_add_test(tc, test_purge_batch_size);
     tcase_add_test(tc, test_purge_failure);
     suite_add_tcase(s, tc);
     return s;
