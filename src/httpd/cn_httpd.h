@@ -134,8 +134,8 @@ int cn_pages_load(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_server
 apr_status_t cn_dbd_prepare_all(server_rec *s);
 apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc);
 cn_db_t *cn_dbd_acquire(request_rec *r);
-/* 1 when R's work met a database that is not there (no connection, a lost
- * one, SQLite locked past its timeout): its failure is a 503. */
+/* 1 when R's work met a database that is not there (no connection from
+ * mod_dbd, a lost one): its failure is a 503. */
 int cn_dbd_unavailable(request_rec *r);
 /* Each child: attach to the SQLite writers' lock. */
 void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s);

@@ -235,10 +235,6 @@ apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *
 /* On a pooled connection's pool: the PostgreSQL backend its statements were
  * prepared on. */
 #define CN_PG_BACKEND_KEY "cn-pg-backend"
-/* SQLite's SQLITE_BUSY and SQLITE_LOCKED, as apr_dbd's driver passes them on:
- * another writer held the file past busy_timeout. */
-#define CN_SQLITE_BUSY 5
-#define CN_SQLITE_LOCKED 6
 
 static void note_unavailable(apr_pool_t *pool, server_rec *s, const char *why)
 {
@@ -267,21 +263,19 @@ typedef struct open_handle_t {
     int owned;        /* 1: ours to give back (ap_dbd_open); 0: mod_dbd's (acquire) */
 } open_handle_t;
 
-/* A statement failed: was it the database that went away? */
+/* A statement failed: was it the database that went away? (SQLite's file
+ * does not go away; a busy one fails only after apr_dbd's long retries.) */
 static void statement_failed(cn_db_t *db, int rv)
 {
     open_handle_t *oh = db->baton;
-    if (!oh) {
+    PGconn *conn;
+    (void)rv;
+    if (!oh || !db->pgsql) {
         return;
     }
-    if (db->pgsql) {
-        PGconn *conn = apr_dbd_native_handle(db->driver, db->handle);
-        if (!conn || PQstatus(conn) != CONNECTION_OK) {
-            note_unavailable(oh->pool, oh->s, "the connection to PostgreSQL is lost");
-        }
-    }
-    else if (rv == CN_SQLITE_BUSY || rv == CN_SQLITE_LOCKED) {
-        note_unavailable(oh->pool, oh->s, "the SQLite database stayed locked");
+    conn = apr_dbd_native_handle(db->driver, db->handle);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        note_unavailable(oh->pool, oh->s, "the connection to PostgreSQL is lost");
     }
 }
 
