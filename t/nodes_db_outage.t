@@ -92,6 +92,7 @@ my $page = $na->api(GET => '/login', undef, app => undef, query => 'id=nothing-t
 is $page->code, 503, 'a page route while the database is down: 503';
 like $page->header('Content-Type') // '', qr{^text/html}, '... the error page';
 like $page->content, qr/service_unavailable/, '... naming service_unavailable';
+is $page->header('Retry-After'), 5, '... with Retry-After: 5';
 my $list = $nb->api(GET => '/grants');
 is $list->code, 503, 'GET /grants on B while the database is down: 503';
 is envelope($list), 'envelope', '... with the envelope and Retry-After';
