@@ -30,8 +30,13 @@ my $extra = "ConnectPurgeInterval 1";
 my $na = CnTest::Node->new(name => 'a', db => $db, cache => cache_spec('memcache'), extra => $extra);
 my $nb = CnTest::Node->new(name => 'b', db => $db, cache => cache_spec('memcache'), extra => $extra,
                           base_url => $na->base_url);
+# Node C gets no request until the database is back: the connections mod_dbd
+# opened for it at start sit idle in its pools through the outage.
+my $nc = CnTest::Node->new(name => 'c', db => $db, cache => cache_spec('memcache'), extra => $extra,
+                           base_url => $na->base_url);
 ok $na->start, 'node A runs' or diag $na->output;
 ok $nb->start, 'node B runs' or diag $nb->output;
+ok $nc->start, 'node C runs' or diag $nc->output;
 my $r = $na->api(POST => '/integrations', make_body());
 is $r->code, 201, 'a google integration' or diag $r->as_string;
 sub make_body {
@@ -158,10 +163,27 @@ my $purged = sub { ($na->error_log_since($up_a) . $nb->error_log_since($up_b)) =
 Time::HiRes::sleep(0.25) until $purged->() || time > $deadline;
 ok $purged->(), 'the purge ran again after the outage, without a restart';
 ok $since =~ /CN01510: purge: the lease cannot be taken/, '... having failed while the database was down';
+# Node C's idle connections were closed under it: each is made again, with
+# its statements, at its first use. Sign-ins started there go through, on
+# new connections each (so on both of its processes).
+my @c_codes;
+my %close = (headers => { Connection => 'close' });
+for my $i (1 .. 12) {
+    my $res = $nc->api(POST => '/auth', { provider => 'google', redirect_uri => app_redirect_uri('one') }, %close);
+    push @c_codes, $res->code;
+    my $login = $res->{json} && $res->{json}{data} && $res->{json}{data}{url} or next;
+    (my $path = $login) =~ s{^\Q${\ $na->base_url}\E}{};
+    push @c_codes, $nc->api(GET => $path, undef, app => undef, %close)->code;
+}
+is_deeply \@c_codes, [(200, 302) x 12], 'node C, idle through the outage: POST /auth and /login answer at once';
+my %c_pids = map { $_ => 1 } $nc->error_log =~ /\[pid (\d+):tid \d+\] \[[-0-9a-f]+\] CN00103: POST \/auth/g;
+note 'node C served them in processes ' . join(' ', sort keys %c_pids);
+like $nc->error_log, qr/CN02302: PostgreSQL: connected again/, '... its connections made again (CN02302)';
+
 # The test server shares the PostgreSQL and sat idle through the outage: its
 # pooled connections were closed under it, which it notices before use.
 my %main = map { CnTest::api(GET => '/integrations')->code => 1 } 1 .. 12;
 is_deeply [sort keys %main], [200], 'the test server (on the same PostgreSQL, idle meanwhile) answers 200 at once';
 
-ok $na->stop && $nb->stop, 'both nodes stop';
+ok $na->stop && $nb->stop && $nc->stop, 'the nodes stop';
 done_testing;

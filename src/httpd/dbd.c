@@ -315,7 +315,7 @@ static int pg_ready(apr_pool_t *p, server_rec *s, ap_dbd_t *h, const char **why)
 {
     PGconn *conn = apr_dbd_native_handle(h->driver, h->handle);
     void *prepared_on = NULL;
-    int backend;
+    int backend, reset = 0;
     if (!conn) {
         return 1;
     }
@@ -328,14 +328,18 @@ static int pg_ready(apr_pool_t *p, server_rec *s, ap_dbd_t *h, const char **why)
             *why = "PostgreSQL does not answer";
             return 0;
         }
+        reset = 1;
     }
     backend = PQbackendPID(conn);
     apr_pool_userdata_get(&prepared_on, CN_PG_BACKEND_KEY, h->pool);
-    if (!prepared_on) { /* first seen: mod_dbd has just prepared them */
+    if (!prepared_on && !reset) {
+        /* First seen, as mod_dbd made it: its statements are there. (mod_dbd
+         * makes a connection again only after a use of it failed, i.e. one
+         * seen here before.) */
         apr_pool_userdata_setn((void *)(intptr_t)backend, CN_PG_BACKEND_KEY, NULL, h->pool);
         return 1;
     }
-    if ((intptr_t)prepared_on != backend && !pg_prepare_again(p, s, h, backend)) {
+    if ((reset || (intptr_t)prepared_on != backend) && !pg_prepare_again(p, s, h, backend)) {
         *why = "the statements cannot be prepared on a new connection";
         return 0;
     }
