@@ -123,6 +123,23 @@ sub memcache_get {
     read $s, my $v, $1;
     return $v;
 }
+# The seconds KEY has left there (-1: no expiry; undef: no such key).
+sub memcache_ttl {
+    my $key = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => conf_value('cn_memcacheport'),
+                                  Timeout => 5) or return undef;
+    print $s "mg $key t\r\n";
+    my $head = <$s> // '';
+    return $head =~ /^HD.* t(-?\d+)/ ? $1 : undef;
+}
+sub redis_ttl {
+    my $key = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => conf_value('cn_redisport'),
+                                  Timeout => 5) or return undef;
+    print $s '*2' . "\r\n\$3\r\nTTL\r\n\$" . length($key) . "\r\n$key\r\n";
+    my $head = <$s> // '';
+    return $head =~ /^:(-?\d+)/ && $1 != -2 ? $1 : undef;
+}
 sub redis_get {
     my $key = shift;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => conf_value('cn_redisport'),
@@ -156,6 +173,9 @@ sub counter_across {
     like $res->content, qr{password is not right}, '... saying so';
     my $raw = $kind eq 'redis' ? redis_get(attempts_key($state)) : memcache_get(attempts_key($state));
     like $raw // '', qr/^1 \d+$/, "$kind: the count (1) is in the $kind server";
+    my $ttl = $kind eq 'redis' ? redis_ttl(attempts_key($state)) : memcache_ttl(attempts_key($state));
+    ok defined $ttl && $ttl > 60 && $ttl <= 43200,
+        "$kind: ... with the flow's lifetime as its own there (" . ($ttl // 'none') . ' s): the server forgets it';
     $res = submit_to($nb, $flow, $res, %alice, password => 'wrong-on-b');
     is $res->code, 200, "$kind: a wrong password on B: the form again";
     $raw = $kind eq 'redis' ? redis_get(attempts_key($state)) : memcache_get(attempts_key($state));
