@@ -283,7 +283,7 @@ static void statement_failed(cn_db_t *db, int rv)
  * pg_ready) is a new session: the statements prepared on the old one are
  * gone. Prepare ours again under the same labels, which is what mod_dbd's
  * prepared statements run by. */
-static int pg_prepare_again(apr_pool_t *p, server_rec *s, ap_dbd_t *h, int backend)
+static int pg_prepare_again(server_rec *s, ap_dbd_t *h, int backend)
 {
     const cn_stmt_def_t *st;
     int n = 0;
@@ -302,7 +302,6 @@ static int pg_prepare_again(apr_pool_t *p, server_rec *s, ap_dbd_t *h, int backe
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  CNLOGNO(02302) "PostgreSQL: connected again (backend %d), statements prepared "
                  "again", backend);
-    (void)p;
     return 1;
 }
 
@@ -339,7 +338,7 @@ static int pg_ready(apr_pool_t *p, server_rec *s, ap_dbd_t *h, const char **why)
         apr_pool_userdata_setn((void *)(intptr_t)backend, CN_PG_BACKEND_KEY, NULL, h->pool);
         return 1;
     }
-    if ((reset || (intptr_t)prepared_on != backend) && !pg_prepare_again(p, s, h, backend)) {
+    if ((reset || (intptr_t)prepared_on != backend) && !pg_prepare_again(s, h, backend)) {
         *why = "the statements cannot be prepared on a new connection";
         return 0;
     }
