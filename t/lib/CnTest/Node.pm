@@ -34,7 +34,7 @@ use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes ();
 use DBI ();
-use CnTest qw(:all);
+use CnTest qw(conf_value t_dir var_dir mount db_driver);
 use CnTest::Httpd ();
 
 our @EXPORT = qw(cluster_db cache_spec nodes_missing);
