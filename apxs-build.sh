@@ -16,6 +16,10 @@ if [ "${CN_SANITIZE:-0}" = 1 ]; then
 fi
 DEPS_CFLAGS="$(apr-1-config --includes --cppflags) $(apu-1-config --includes) $(pkg-config --cflags jansson cjose libcurl libxml-2.0 libcares openssl)"
 DEPS_LIBS="$(pkg-config --libs jansson cjose libcurl libxml-2.0 libcares openssl) -lm"
+# The glue only: libpq, the library of apr_dbd's pgsql driver, to tell a lost
+# PostgreSQL connection from a failed statement (src/httpd/dbd.c).
+PQ_CFLAGS="$(pkg-config --cflags libpq)"
+PQ_LIBS="$(pkg-config --libs libpq)"
 
 # The core, folder by area (src/core/<area>/<name>.c -> <area>_<name>.o): no
 # httpd headers on the include path, so a stray #include <httpd.h> fails.
@@ -39,9 +43,9 @@ fi
 rm -rf "$OUT/mod"; mkdir -p "$OUT/mod"
 cp mod_connect.c src/httpd/*.c src/httpd/*.h "$OUT/mod/"
 ( cd "$OUT/mod" && $APXS -c $APXS_WARN $APXS_SAN -I../../include -I. \
-    $(for f in $DEPS_CFLAGS; do printf ' -Wc,%s' "$f"; done) \
+    $(for f in $DEPS_CFLAGS $PQ_CFLAGS; do printf ' -Wc,%s' "$f"; done) \
     -o mod_connect.la mod_connect.c $(ls *.c | grep -v '^mod_connect.c$') \
-    ../libcncore.a $DEPS_LIBS >apxs.log 2>&1 ) || { cat "$OUT/mod/apxs.log" >&2; exit 1; }
+    ../libcncore.a $DEPS_LIBS $PQ_LIBS >apxs.log 2>&1 ) || { cat "$OUT/mod/apxs.log" >&2; exit 1; }
 cp "$OUT/mod/.libs/mod_connect.so" "$OUT/mod_connect.so"
 # The page templates next to the module are its default ConnectTemplateDir:
 # here the tree's own (a link, so an edited template needs only a restart).

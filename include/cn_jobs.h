@@ -41,10 +41,14 @@ typedef struct cn_purge_counts_t {
  * RETENTION_DAYS, in short statements (a batch of rows each), and log the
  * counts. *COUNTS (may be NULL) gets what was deleted, also on failure. */
 apr_status_t cn_job_purge(cn_ctx_t *ctx, int retention_days, cn_purge_counts_t *counts);
+/* The same with BATCH rows per statement (cn_job_purge: CN_PURGE_BATCH). */
+#define CN_PURGE_BATCH 500
+apr_status_t cn_job_purge_batch(cn_ctx_t *ctx, int retention_days, int batch,
+                                cn_purge_counts_t *counts);
 /* The same under the job's LEASE, kept before each batch (ctx->now follows
  * the clock then); the purge stops where it is when another took it. */
-apr_status_t cn_job_purge_leased(cn_ctx_t *ctx, int retention_days, cn_job_lease_t *lease,
-                                 cn_purge_counts_t *counts);
+apr_status_t cn_job_purge_leased(cn_ctx_t *ctx, int retention_days, int batch,
+                                 cn_job_lease_t *lease, cn_purge_counts_t *counts);
 
 /* What a run of the refresh job did. */
 typedef struct cn_refresh_counts_t {

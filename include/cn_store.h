@@ -24,6 +24,11 @@ typedef struct cn_db_t {
     apr_global_mutex_t *write_lock;
     void *baton; /* the glue's, for giving the handle back */
     const char *error; /* the last failure: the statement's label and the driver's message */
+    /* The glue's, told of every failed statement with the driver's code RV
+     * while the handle is still held: it finds out whether the database
+     * itself went away (a lost connection) rather than the statement
+     * failing. May be NULL. */
+    void (*failed)(struct cn_db_t *db, int rv);
 } cn_db_t;
 
 typedef struct cn_stmt_def_t {

@@ -5,11 +5,12 @@ set -eu
 PKGS="
 apache2 apache2-dev
 libapache2-mod-perl2
-libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql
+libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql libpq-dev
 libcurl4-openssl-dev libjansson-dev libcjose-dev libxml2-dev libc-ares-dev libssl-dev pkg-config
 check valgrind
 clang libclang-rt-dev
 postgresql sqlite3 dnsmasq-base
+memcached redis-server
 libwww-perl liblwp-protocol-https-perl libio-socket-ssl-perl libjson-perl libdbd-sqlite3-perl libdbd-pg-perl
 libcryptx-perl libcrypt-jwt-perl
 python3 python3-prometheus-client python3-cryptography

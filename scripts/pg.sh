@@ -6,6 +6,7 @@
 #                                      free port with the socket in DIR, create DBNAME
 #                                      (default connect); prints the port
 #   scripts/pg.sh stop DIR             stop it (fast); DIR is left for the caller to remove
+#   scripts/pg.sh resume DIR           start it again after a stop, on the same port
 #   scripts/pg.sh status DIR           exit 0 when it runs
 #
 # PGBIN overrides the server binaries (default /usr/lib/postgresql/15/bin, else
@@ -30,7 +31,7 @@ free_port() {
     print $s->sockport, "\n";'
 }
 
-[ $# -ge 2 ] || die "usage: pg.sh start|stop|status DIR [DBNAME]"
+[ $# -ge 2 ] || die "usage: pg.sh start|stop|resume|status DIR [DBNAME]"
 cmd=$1; dir=$2; db=${3:-connect}
 [ "$(id -u)" != 0 ] || die "PostgreSQL refuses to run as root; run this as an unprivileged user"
 BIN=$(pgbin)
@@ -64,6 +65,14 @@ start)
     || { "$BIN/pg_ctl" -D "$dir/data" -m immediate -s stop || true; die "createdb $db failed"; }
   echo "$port"
   ;;
+resume)
+  [ -f "$dir/port" ] && [ -f "$dir/data/PG_VERSION" ] || die "nothing to resume in $dir"
+  port=$(cat "$dir/port")
+  "$BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 -s \
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null 2>&1 || { tail -20 "$dir/postgres.log" >&2; die "the server did not start again on port $port"; }
+  echo "$port"
+  ;;
 stop)
   if [ -f "$dir/data/postmaster.pid" ]; then
     "$BIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 -s stop \
@@ -74,6 +83,6 @@ status)
   "$BIN/pg_ctl" -D "$dir/data" -s status >/dev/null 2>&1
   ;;
 *)
-  die "unknown command $cmd (start, stop, status)"
+  die "unknown command $cmd (start, stop, resume, status)"
   ;;
 esac

@@ -32,6 +32,10 @@
 # -cn_imapsilent, -cn_imapuntrusted and -cn_imapdir.
 # Auto-discovery asks a name server of its own: dnsmasq (t/fake/dns.sh), one
 # per pass on a free loopback port, handed over as -cn_dnsport.
+# The several-node tests share a memcached and a redis-server
+# (t/fake/caches.sh), one each per pass on free loopback ports, handed over as
+# -cn_memcacheport and -cn_redisport; the pgsql pass hands its PostgreSQL's
+# directory over as -cn_pgdir (t/nodes_db_outage.t stops and starts it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -152,7 +156,7 @@ fi
 for m in Apache::Test LWP::UserAgent LWP::Protocol::https JSON DBD::SQLite DBD::Pg Crypt::PK::RSA Crypt::JWT; do
   perl -M"$m" -e1 2>/dev/null || die "perl module $m is missing (make deps, as root)"
 done
-for c in python3 openssl curl dovecot; do
+for c in python3 openssl curl dovecot memcached redis-server; do
   command -v "$c" >/dev/null 2>&1 || die "$c is missing (make deps, as root)"
 done
 
@@ -288,7 +292,25 @@ stop_dns() {
     DNSPORT=""
   fi
 }
-cleanup() { stop_httpd; stop_imap; cleanup_fake; stop_dns; stop_pg; }
+# memcached and redis-server of a pass (t/fake/caches.sh): their files in DIR.
+CACHEDIR=""
+CACHE_OPTS=""
+start_caches() {
+  local line
+  CACHEDIR=$1
+  line=$(sh t/fake/caches.sh start "$CACHEDIR") || { CACHEDIR=""; return 1; }
+  CACHE_OPTS=$(printf '%s\n' "$line" | sed -n 's|^memcache=\([0-9]*\) redis=\([0-9]*\)$|-cn_memcacheport \1 -cn_redisport \2|p')
+  [ -n "$CACHE_OPTS" ] || { stop_caches; return 1; }
+  say "shared caches on 127.0.0.1: $line ($CACHEDIR)"
+}
+stop_caches() {
+  if [ -n "$CACHEDIR" ]; then
+    sh t/fake/caches.sh stop "$CACHEDIR" || true
+    CACHEDIR=""
+    CACHE_OPTS=""
+  fi
+}
+cleanup() { stop_httpd; stop_imap; cleanup_fake; stop_dns; stop_caches; stop_pg; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -342,11 +364,20 @@ run_pass() {
     SUMMARY+=("FAIL  $name: the test name server did not start (logs: t/var/results/$name/dns)")
     return
   fi
+  if ! start_caches "$out/caches"; then
+    stop_dns
+    stop_imap
+    stop_fake
+    FAILED=1
+    SUMMARY+=("FAIL  $name: memcached or redis-server did not start (logs: t/var/results/$name/caches)")
+    return
+  fi
   perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD_RUN" -port select -cn_module "$MODULE" \
        -cn_fakeport "$FAKEPORT" -cn_cafile "$FAKEDIR/certs/ca.pem" -cn_fakeseed "$FAKEDIR/seed" \
-       -cn_dnsport "$DNSPORT" $IMAP_OPTS "$@" ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
+       -cn_dnsport "$DNSPORT" $IMAP_OPTS $CACHE_OPTS "$@" ${CN_VERBOSE:+-verbose} $TEST_FILES 2>&1 | tee "$out/prove.log"
   rc=${PIPESTATUS[0]}
   stop_httpd
+  stop_caches
   stop_dns
   stop_imap "$out"
   kill -0 "$FAKEPID" 2>/dev/null || problems="$problems the fake providers died (t/var/results/$name/fake_provider.log)"
@@ -411,7 +442,7 @@ for pass in $PASSES; do
     if PGPORT=$(scripts/pg.sh start "$PGDIR" connect); then
       say "PostgreSQL on 127.0.0.1:$PGPORT (data in $PGDIR)"
       run_pass pgsql -cn_dbdriver pgsql \
-        -cn_dbdparams "host=127.0.0.1 port=$PGPORT dbname=connect user=$(id -un)"
+        -cn_dbdparams "host=127.0.0.1 port=$PGPORT dbname=connect user=$(id -un)" -cn_pgdir "$PGDIR"
       cp "$PGDIR/postgres.log" "$RESULTS/pgsql/postgres.log" 2>/dev/null || true
     else
       FAILED=1

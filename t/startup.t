@@ -118,6 +118,13 @@ sub refuses {
         ['ConnectRefreshUnusedDays in a virtual host',
          { extra => "<VirtualHost 127.0.0.1:1>\n    ConnectRefreshUnusedDays 60\n</VirtualHost>" },
          qr/ConnectRefreshUnusedDays cannot occur within <VirtualHost> section/],
+        (map { ["ConnectJobLease $_", { extra => "ConnectJobLease $_" },
+                qr/ConnectJobLease must be a number of seconds from 2 to 86400/] } '1', '86401', '10m'),
+        (map { ["ConnectPurgeBatch $_", { extra => "ConnectPurgeBatch $_" },
+                qr/ConnectPurgeBatch must be a number of rows from 1 to 100000/] } '0', '100001', 'all'),
+        ['ConnectJobLease in a virtual host',
+         { extra => "<VirtualHost 127.0.0.1:1>\n    ConnectJobLease 60\n</VirtualHost>" },
+         qr/ConnectJobLease cannot occur within <VirtualHost> section/],
         # The shared cache: a mod_socache provider that is loaded.
         ['ConnectCache of a provider not loaded', { extra => 'ConnectCache nosuch' },
          qr/ConnectCache: nosuch: no such mod_socache provider \(is mod_socache_nosuch loaded\?\)/],
@@ -169,6 +176,8 @@ sub refuses {
         'good configuration: the purge runs hourly (mod_watchdog), events kept 30 days';
     like $h->output, qr/CN02233: refresh job every 3600 s: grants unused for 30 days/,
         'good configuration: the refresh job runs hourly for grants unused for 30 days';
+    like $h->output, qr/CN02312: jobs hold their lease up to 600 s while they run; the purge deletes 500 rows per statement/,
+        'good configuration: job leases of 10 minutes, purges of 500 rows a statement';
     ok $h->stop, 'good configuration: stops';
     ok $h->gone, 'good configuration: nothing left after stop';
 }

@@ -46,6 +46,8 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_EVENT_RETENTION "ConnectEventRetention"
 #define CN_DIR_REFRESH_INTERVAL "ConnectRefreshInterval"
 #define CN_DIR_REFRESH_UNUSED_DAYS "ConnectRefreshUnusedDays"
+#define CN_DIR_JOB_LEASE "ConnectJobLease"
+#define CN_DIR_PURGE_BATCH "ConnectPurgeBatch"
 
 #define CN_HANDLER "connect"
 #define CN_METRICS_HANDLER "connect-metrics"
@@ -57,6 +59,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DEFAULT_EVENT_RETENTION 30  /* days */
 #define CN_DEFAULT_REFRESH_INTERVAL 3600 /* seconds */
 #define CN_DEFAULT_REFRESH_UNUSED_DAYS 30 /* days; Google drops a refresh token after 180 */
+#define CN_DEFAULT_JOB_LEASE 600       /* seconds */
 /* Rendered grants kept per process for lists (a few MiB at most). */
 #define CN_GRANT_CACHE_ENTRIES 4096
 
@@ -116,6 +119,8 @@ typedef struct cn_server_conf_t {
     int sqlite;                    /* the database is SQLite (set at start-up, main server) */
     int refresh_interval;          /* ConnectRefreshInterval, seconds, -1: unset (main server) */
     int refresh_unused_days;       /* ConnectRefreshUnusedDays, -1: unset (main server) */
+    int job_lease;                 /* ConnectJobLease, seconds, -1: unset (main server) */
+    int purge_batch;               /* ConnectPurgeBatch, rows, -1: unset (main server) */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -137,6 +142,9 @@ int cn_pages_load(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_server
 apr_status_t cn_dbd_prepare_all(server_rec *s);
 apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc);
 cn_db_t *cn_dbd_acquire(request_rec *r);
+/* 1 when R's work met a database that is not there (no connection from
+ * mod_dbd, a lost one): its failure is a 503. */
+int cn_dbd_unavailable(request_rec *r);
 /* Each child: attach to the SQLite writers' lock. */
 void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s);
 int cn_dbd_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
@@ -157,6 +165,8 @@ const char *cn_jobs_set_purge_interval(cmd_parms *cmd, void *dc, const char *v);
 const char *cn_jobs_set_event_retention(cmd_parms *cmd, void *dc, const char *v);
 const char *cn_jobs_set_refresh_interval(cmd_parms *cmd, void *dc, const char *v);
 const char *cn_jobs_set_refresh_unused_days(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_jobs_set_job_lease(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_jobs_set_purge_batch(cmd_parms *cmd, void *dc, const char *v);
 /* In post_config: register the jobs with mod_watchdog, or log that they are off. */
 int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 

@@ -63,6 +63,11 @@ int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description);
 /* The same with STATUS instead of the event's (0: the event's). */
 int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char *description);
 int cn_reply_result(cn_req_t *req); /* from req->ctx.res */
+/* An internal error of a request whose database went away becomes a 503
+ * service_unavailable with Retry-After (both kinds of answer use it). */
+#define CN_DB_RETRY_AFTER "5"
+void cn_db_unavailable_answer(cn_req_t *req, int *status, cn_event_id_t *type,
+                              const char **description);
 int cn_reply_data(cn_req_t *req, int status, json_t *data);      /* {"data":...} */
 int cn_reply_success(cn_req_t *req, int status, json_t *data);   /* {"success":true,...} */
 int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset);

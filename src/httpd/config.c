@@ -30,6 +30,8 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->event_retention = -1;
     sc->refresh_interval = -1;
     sc->refresh_unused_days = -1;
+    sc->job_lease = -1;
+    sc->purge_batch = -1;
     sc->allow_cidrs = apr_array_make(p, 2, sizeof(const char *));
     cn_discover_conf_init(p, sc);
     return sc;
@@ -65,6 +67,8 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                        : base->refresh_interval;
     sc->refresh_unused_days = add->refresh_unused_days != -1 ? add->refresh_unused_days
                                                              : base->refresh_unused_days;
+    sc->job_lease = add->job_lease != -1 ? add->job_lease : base->job_lease;
+    sc->purge_batch = add->purge_batch != -1 ? add->purge_batch : base->purge_batch;
     cn_discover_conf_merge(sc, base, add);
     sc->configured = add->configured || base->configured;
     return sc;
@@ -330,6 +334,13 @@ const command_rec cn_cmds[] = {
                   "days without a refresh or sign-in after which the refresh job refreshes a "
                   "grant's provider tokens so that they do not lapse (1 to 150, default 30; "
                   "main server only)"),
+    AP_INIT_TAKE1(CN_DIR_JOB_LEASE, cn_jobs_set_job_lease, NULL, RSRC_CONF,
+                  "seconds a node holds a background job's lease while it runs the job; a "
+                  "node that dies mid-job gives the job up after this long (2 to 86400, "
+                  "default 600; main server only)"),
+    AP_INIT_TAKE1(CN_DIR_PURGE_BATCH, cn_jobs_set_purge_batch, NULL, RSRC_CONF,
+                  "rows the purge deletes per statement, so that no statement holds locks "
+                  "long (1 to 100000, default 500; main server only)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),

@@ -1,5 +1,6 @@
 /* mod_dbd glue: statements registered at configuration time, the schema
  * created or migrated at start-up, a cn_db_t per request. */
+#include <stdint.h>
 #include <unistd.h>
 #include <apr_optional.h>
 
@@ -9,6 +10,7 @@
 #include <mod_dbd.h>
 #include <unixd.h>
 #include <util_mutex.h>
+#include <libpq-fe.h>
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
 /* One SQLite writer at a time across the server's processes (see
@@ -226,13 +228,140 @@ apr_status_t cn_dbd_migrate(apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *
     return rv;
 }
 
-static cn_db_t *wrap(apr_pool_t *p, ap_dbd_t *h)
+/* ---- the database going away, and coming back ------------------------- */
+
+/* Set on the pool of work (a request's, a job's) that met a database that
+ * is not there: its failure is a 503, not an internal error. */
+#define CN_DB_UNAVAILABLE_KEY "cn-db-unavailable"
+/* On a pooled connection's pool: the PostgreSQL backend its statements were
+ * prepared on. */
+#define CN_PG_BACKEND_KEY "cn-pg-backend"
+
+static void note_unavailable(apr_pool_t *pool, server_rec *s, const char *why)
 {
+    void *seen = NULL;
+    apr_pool_userdata_get(&seen, CN_DB_UNAVAILABLE_KEY, pool);
+    if (!seen) {
+        apr_pool_userdata_setn((void *)1, CN_DB_UNAVAILABLE_KEY, NULL, pool);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     CNLOGNO(02300) "the database is unavailable: %s; answering 503", why);
+    }
+}
+
+int cn_dbd_unavailable(request_rec *r)
+{
+    void *seen = NULL;
+    apr_pool_userdata_get(&seen, CN_DB_UNAVAILABLE_KEY, r->pool);
+    return seen != NULL;
+}
+
+/* Who holds a handle: the pool it serves and, for a short section of our
+ * own (ap_dbd_open), what gives it back. */
+typedef struct open_handle_t {
+    server_rec *s;
+    apr_pool_t *pool; /* the handle is given back at the latest when it goes */
+    ap_dbd_t *h;
+    int owned;        /* 1: ours to give back (ap_dbd_open); 0: mod_dbd's (acquire) */
+} open_handle_t;
+
+/* A statement failed: was it the database that went away? (SQLite's file
+ * does not go away; a busy one fails only after apr_dbd's long retries.) */
+static void statement_failed(cn_db_t *db, int rv)
+{
+    open_handle_t *oh = db->baton;
+    PGconn *conn;
+    (void)rv;
+    if (!oh || !db->pgsql) {
+        return;
+    }
+    conn = apr_dbd_native_handle(db->driver, db->handle);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        note_unavailable(oh->pool, oh->s, "the connection to PostgreSQL is lost");
+    }
+}
+
+/* A connection made again (by mod_dbd's check when it saw it broken, or by
+ * pg_ready) is a new session: the statements prepared on the old one are
+ * gone. Prepare ours again under the same labels, which is what mod_dbd's
+ * prepared statements run by. */
+static int pg_prepare_again(server_rec *s, ap_dbd_t *h, int backend)
+{
+    const cn_stmt_def_t *st;
+    int n = 0;
+    /* A new session has none; a try that failed half-way may have left some. */
+    (void)apr_dbd_query(h->driver, h->handle, &n, "DEALLOCATE ALL");
+    for (st = cn_store_statements(); st->label; ++st) {
+        apr_dbd_prepared_t *stmt = NULL;
+        if (apr_dbd_prepare(h->driver, h->pool, h->handle, st->sql, st->label, &stmt)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         CNLOGNO(02301) "PostgreSQL: statement %s does not prepare again: %s",
+                         st->label, apr_dbd_error(h->driver, h->handle, 1));
+            return 0;
+        }
+    }
+    apr_pool_userdata_setn((void *)(intptr_t)backend, CN_PG_BACKEND_KEY, NULL, h->pool);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 CNLOGNO(02302) "PostgreSQL: connected again (backend %d), statements prepared "
+                 "again", backend);
+    return 1;
+}
+
+/* A pooled PostgreSQL connection whose server went away (a restart, a
+ * failover) looks fine to libpq until it reads from it, so mod_dbd's check
+ * passes it: read what is pending without waiting, and make a connection
+ * found closed again at once, rather than failing the request that gets it.
+ * 0 (with why) when the database is not there. */
+static int pg_ready(apr_pool_t *p, server_rec *s, ap_dbd_t *h, const char **why)
+{
+    PGconn *conn = apr_dbd_native_handle(h->driver, h->handle);
+    void *prepared_on = NULL;
+    int backend, reset = 0;
+    if (!conn) {
+        return 1;
+    }
+    /* Twice: a server that stopped sent its last words (FATAL) before it
+     * closed; the first read takes those, the second meets the end. Each
+     * returns at once when nothing is pending. */
+    if (!PQconsumeInput(conn) || !PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK) {
+        /* apr_dbd's check of a broken pgsql connection is PQreset. */
+        if (apr_dbd_check_conn(h->driver, p, h->handle) != APR_SUCCESS) {
+            *why = "PostgreSQL does not answer";
+            return 0;
+        }
+        reset = 1;
+    }
+    backend = PQbackendPID(conn);
+    apr_pool_userdata_get(&prepared_on, CN_PG_BACKEND_KEY, h->pool);
+    if (!prepared_on && !reset) {
+        /* First seen, as mod_dbd made it: its statements are there. (mod_dbd
+         * makes a connection again only after a use of it failed, i.e. one
+         * seen here before.) */
+        apr_pool_userdata_setn((void *)(intptr_t)backend, CN_PG_BACKEND_KEY, NULL, h->pool);
+        return 1;
+    }
+    if ((reset || (intptr_t)prepared_on != backend) && !pg_prepare_again(s, h, backend)) {
+        *why = "the statements cannot be prepared on a new connection";
+        return 0;
+    }
+    return 1;
+}
+
+static cn_db_t *wrap(apr_pool_t *p, open_handle_t *oh)
+{
+    ap_dbd_t *h = oh->h;
+    const char *why = NULL;
     cn_db_t *db;
     if (!h) {
+        note_unavailable(p, oh->s, "mod_dbd has no connection");
+        return NULL;
+    }
+    if (!strcmp(apr_dbd_name(h->driver), "pgsql") && !pg_ready(p, oh->s, h, &why)) {
+        note_unavailable(p, oh->s, why);
         return NULL;
     }
     db = apr_pcalloc(p, sizeof(*db));
+    db->baton = oh;
+    db->failed = statement_failed;
     db->driver = h->driver;
     db->handle = h->handle;
     db->prepared = h->prepared;
@@ -255,19 +384,18 @@ static cn_db_t *wrap(apr_pool_t *p, ap_dbd_t *h)
 
 cn_db_t *cn_dbd_acquire(request_rec *r)
 {
-    return wrap(r->pool, dbd_acquire_fn(r));
+    /* mod_dbd gives it back when the request ends. */
+    open_handle_t *oh = apr_pcalloc(r->pool, sizeof(*oh));
+    oh->s = r->server;
+    oh->pool = r->pool;
+    oh->h = dbd_acquire_fn(r);
+    return wrap(r->pool, oh);
 }
-
-typedef struct open_handle_t {
-    server_rec *s;
-    apr_pool_t *pool; /* the handle is given back at the latest when it goes */
-    ap_dbd_t *h;
-} open_handle_t;
 
 static apr_status_t give_back(void *data)
 {
     open_handle_t *oh = data;
-    if (oh->h) {
+    if (oh->h && oh->owned) {
         dbd_close_fn(oh->s, oh->h);
         oh->h = NULL;
     }
@@ -282,23 +410,24 @@ static cn_db_t *open_in(apr_pool_t *pool, server_rec *s)
     cn_db_t *db;
     oh->s = s;
     oh->pool = pool;
+    oh->owned = 1;
     oh->h = dbd_open_fn(pool, s);
-    if (!oh->h) {
-        return NULL;
+    if (oh->h) {
+        /* Given back at the latest when the pool goes (the request ends). */
+        apr_pool_cleanup_register(pool, oh, give_back, apr_pool_cleanup_null);
     }
-    /* Given back at the latest when the pool goes (the request ends). */
-    apr_pool_cleanup_register(pool, oh, give_back, apr_pool_cleanup_null);
-    db = wrap(pool, oh->h);
-    db->baton = oh;
+    db = wrap(pool, oh);
+    if (!db && oh->h) {
+        apr_pool_cleanup_run(pool, oh, give_back);
+    }
     return db;
 }
 
 static void close_handle(cn_db_t *db)
 {
-    if (db && db->baton) {
-        open_handle_t *oh = db->baton;
+    open_handle_t *oh = db ? db->baton : NULL;
+    if (oh && oh->owned && oh->h) {
         apr_pool_cleanup_run(oh->pool, oh, give_back);
-        db->baton = NULL;
     }
 }
 

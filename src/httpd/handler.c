@@ -11,6 +11,20 @@
 
 /* ---- answers ---------------------------------------------------------- */
 
+void cn_db_unavailable_answer(cn_req_t *req, int *status, cn_event_id_t *type,
+                              const char **description)
+{
+    if (*type != CN_EV_INTERNAL_ERROR || !cn_dbd_unavailable(req->r)) {
+        return;
+    }
+    /* Not a fault of this server's: the database went away (and comes back;
+     * mod_dbd and src/httpd/dbd.c connect again by themselves). */
+    *status = HTTP_SERVICE_UNAVAILABLE;
+    *type = CN_EV_SERVICE_UNAVAILABLE;
+    *description = "the database is not available; try again shortly";
+    apr_table_setn(req->r->err_headers_out, "Retry-After", CN_DB_RETRY_AFTER);
+}
+
 /* TEXT[LEN] lives in the request pool: handed to the filters as it is.
  * CACHE_CONTROL is for a good answer; a failed one is never stored. */
 static int reply_text_cc(request_rec *r, int status, const char *text, apr_size_t len,
@@ -67,8 +81,10 @@ int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description)
 
 int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char *description)
 {
-    const cn_event_t *ev = cn_event(type);
+    const cn_event_t *ev;
     json_t *body;
+    cn_db_unavailable_answer(req, &status, &type, &description);
+    ev = cn_event(type);
     if (!status) {
         status = ev->http_code ? ev->http_code : HTTP_BAD_REQUEST;
     }
@@ -411,6 +427,7 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
                       "[%s] " CNLOGNO(00102) "no database connection from mod_dbd",
                       req->request_id);
         cn_metrics_db_error(req->ctx.metrics, CN_METRIC_DB_CONNECTION);
+        /* A 503 with Retry-After (cn_db_unavailable_answer). */
         return refuse(req, rt, CN_EV_INTERNAL_ERROR, CN_EV_INTERNAL_ERROR, NULL);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r, "[%s] " CNLOGNO(00103) "%s %s -> %s%s%s",

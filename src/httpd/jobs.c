@@ -39,6 +39,8 @@ typedef struct cn_jobs_t {
     int event_retention; /* days */
     int refresh_interval; /* seconds */
     int refresh_unused_days;
+    int job_lease;      /* seconds a job's lease lasts while it runs */
+    int purge_batch;    /* rows per statement */
 } cn_jobs_t;
 
 static const char *set_range(cmd_parms *cmd, const char *v, long lo, long hi, int *out,
@@ -87,6 +89,20 @@ const char *cn_jobs_set_refresh_unused_days(cmd_parms *cmd, void *dc, const char
     return set_range(cmd, v, 1, 150, &sc->refresh_unused_days, "days");
 }
 
+const char *cn_jobs_set_job_lease(cmd_parms *cmd, void *dc, const char *v)
+{
+    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    sc->configured = 1;
+    return set_range(cmd, v, 2, 86400, &sc->job_lease, "seconds");
+}
+
+const char *cn_jobs_set_purge_batch(cmd_parms *cmd, void *dc, const char *v)
+{
+    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    sc->configured = 1;
+    return set_range(cmd, v, 1, 100000, &sc->purge_batch, "rows");
+}
+
 /* The core's log lines go to the server's error log. */
 static void log_write(void *baton, int level, const char *line)
 {
@@ -123,24 +139,45 @@ static void job_provider_ctx(cn_ctx_t *ctx, const cn_jobs_t *jobs, apr_pool_t *p
     ctx->discover = sc->discover;
 }
 
+/* The end of a run of the job of LEASE (RV its outcome): a run that is done
+ * keeps the lease until PERIOD_END (its start plus the job's interval), so
+ * that the other nodes, whose timers tick at other moments, find it held
+ * until the period ends: the job runs once per period. A run that failed
+ * gives the lease back at once, for another node to try. */
+static void job_done(cn_ctx_t *ctx, const cn_jobs_t *jobs, const cn_job_lease_t *lease,
+                     apr_status_t rv, apr_int64_t period_end)
+{
+    ctx->now = (apr_int64_t)apr_time_sec(apr_time_now());
+    if (rv == APR_SUCCESS && period_end > ctx->now) {
+        ctx->now = period_end; /* "given back" at the end of the period */
+    }
+    if (cn_job_lease_release(ctx, lease->name, lease->holder) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, jobs->s,
+                     CNLOGNO(02311) "job %s: the lease cannot be shortened; it runs out at %"
+                     APR_INT64_T_FMT, lease->name, lease->until);
+    }
+}
+
 /* Every ConnectPurgeInterval: the purge, on the node that takes its lease.
- * The lease lasts one interval and is kept when the purge is done, so that
- * the other nodes, whose timers tick at other moments, find it held until the
- * period ends: the purge runs once per period. A purge that failed gives the
- * lease back at once, for another node to try. */
+ * While the purge runs the lease lasts ConnectJobLease, renewed between
+ * batches, so that a node that dies mid-job (nothing gives the lease back)
+ * holds the job up no longer than that; then another node's next tick takes
+ * it over. Then job_done. */
 static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
 {
     const cn_jobs_t *jobs = data;
     const char *holder;
     cn_job_lease_t lease;
     cn_ctx_t ctx;
+    apr_int64_t started;
+    apr_status_t rv;
     int taken = 0;
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
     }
     job_ctx(&ctx, jobs, pool);
     holder = apr_psprintf(pool, "%s:%" APR_PID_T_FMT, jobs->host, getpid());
-    if (cn_job_lease_take(&ctx, CN_LEASE_PURGE, holder, jobs->purge_interval, &taken)
+    if (cn_job_lease_take(&ctx, CN_LEASE_PURGE, holder, jobs->job_lease, &taken)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, jobs->s,
                      CNLOGNO(01510) "purge: the lease cannot be taken; next try in %d s",
@@ -152,14 +189,16 @@ static apr_status_t purge_callback(int state, void *data, apr_pool_t *pool)
                      CNLOGNO(01511) "purge: another node holds the lease");
         return APR_SUCCESS;
     }
+    started = ctx.now;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, jobs->s,
+                 CNLOGNO(02310) "purge: lease taken as %s until %" APR_INT64_T_FMT, holder,
+                 started + jobs->job_lease);
     lease.name = CN_LEASE_PURGE;
     lease.holder = holder;
-    lease.ttl = jobs->purge_interval;
-    lease.until = ctx.now + lease.ttl;
-    if (cn_job_purge_leased(&ctx, jobs->event_retention, &lease, NULL) != APR_SUCCESS) {
-        ctx.now = (apr_int64_t)apr_time_sec(apr_time_now());
-        (void)cn_job_lease_release(&ctx, CN_LEASE_PURGE, holder);
-    }
+    lease.ttl = jobs->job_lease;
+    lease.until = started + lease.ttl;
+    rv = cn_job_purge_leased(&ctx, jobs->event_retention, jobs->purge_batch, &lease, NULL);
+    job_done(&ctx, jobs, &lease, rv, started + jobs->purge_interval);
     return APR_SUCCESS;
 }
 
@@ -195,14 +234,16 @@ static apr_status_t wal_callback(int state, void *data, apr_pool_t *pool)
 }
 
 /* Every ConnectRefreshInterval: the refresh of unused grants, on the node
- * that takes its lease. As the purge's, the lease lasts one interval and is
- * kept when the run is done (once per period); a run that outlasts it
- * renews it between batches, and stops when another node took it. */
+ * that takes its lease. As the purge's, the lease lasts ConnectJobLease while
+ * the job runs, renewed between batches (the job stops when another node
+ * took it), then job_done. */
 static apr_status_t refresh_callback(int state, void *data, apr_pool_t *pool)
 {
     const cn_jobs_t *jobs = data;
     cn_job_lease_t lease;
     cn_ctx_t ctx;
+    apr_int64_t started;
+    apr_status_t rv;
     int taken = 0;
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
@@ -210,7 +251,7 @@ static apr_status_t refresh_callback(int state, void *data, apr_pool_t *pool)
     job_provider_ctx(&ctx, jobs, pool);
     lease.name = CN_LEASE_REFRESH;
     lease.holder = apr_psprintf(pool, "%s:%" APR_PID_T_FMT, jobs->host, getpid());
-    lease.ttl = jobs->refresh_interval;
+    lease.ttl = jobs->job_lease;
     if (cn_job_lease_take(&ctx, lease.name, lease.holder, lease.ttl, &taken) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, jobs->s,
                      CNLOGNO(02230) "refresh job: the lease cannot be taken; next try in %d s",
@@ -222,12 +263,10 @@ static apr_status_t refresh_callback(int state, void *data, apr_pool_t *pool)
                      CNLOGNO(02231) "refresh job: another node holds the lease");
         return APR_SUCCESS;
     }
-    lease.until = ctx.now + lease.ttl;
-    if (cn_job_refresh(&ctx, jobs->refresh_unused_days, CN_REFRESH_BATCH, &lease, NULL)
-        != APR_SUCCESS) {
-        ctx.now = (apr_int64_t)apr_time_sec(apr_time_now());
-        (void)cn_job_lease_release(&ctx, lease.name, lease.holder);
-    }
+    started = ctx.now;
+    lease.until = started + lease.ttl;
+    rv = cn_job_refresh(&ctx, jobs->refresh_unused_days, CN_REFRESH_BATCH, &lease, NULL);
+    job_done(&ctx, jobs, &lease, rv, started + jobs->refresh_interval);
     return APR_SUCCESS;
 }
 
@@ -251,6 +290,12 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (sc->refresh_unused_days == -1) {
         sc->refresh_unused_days = CN_DEFAULT_REFRESH_UNUSED_DAYS;
     }
+    if (sc->job_lease == -1) {
+        sc->job_lease = CN_DEFAULT_JOB_LEASE;
+    }
+    if (sc->purge_batch == -1) {
+        sc->purge_batch = CN_PURGE_BATCH;
+    }
     /* httpd reads its configuration twice at start; mod_watchdog starts its
      * threads after the second reading only. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -271,6 +316,8 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     jobs->event_retention = sc->event_retention;
     jobs->refresh_interval = sc->refresh_interval;
     jobs->refresh_unused_days = sc->refresh_unused_days;
+    jobs->job_lease = sc->job_lease;
+    jobs->purge_batch = sc->purge_batch;
     if (apr_gethostname(host, sizeof(host), ptemp) != APR_SUCCESS) {
         apr_cpystrn(host, "localhost", sizeof(host));
     }
@@ -306,5 +353,8 @@ int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  CNLOGNO(02233) "refresh job every %d s: grants unused for %d days",
                  jobs->refresh_interval, jobs->refresh_unused_days);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 CNLOGNO(02312) "jobs hold their lease up to %d s while they run; the purge "
+                 "deletes %d rows per statement", jobs->job_lease, jobs->purge_batch);
     return OK;
 }

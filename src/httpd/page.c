@@ -302,9 +302,13 @@ int cn_page_render(cn_req_t *req, int status, const char *template_name, json_t 
 int cn_page_error(cn_req_t *req, cn_event_id_t type, const char *description)
 {
     request_rec *r = req->r;
-    const cn_event_t *ev = cn_event(type);
-    const cn_page_text_t *words = cn_page_text(ev->id);
+    int status = 0;
+    const cn_event_t *ev;
+    const cn_page_text_t *words;
     json_t *values;
+    cn_db_unavailable_answer(req, &status, &type, &description);
+    ev = cn_event(type);
+    words = cn_page_text(ev->id);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "[%s] " CNLOGNO(00201) "%s %s -> page %s (%d)%s%s",
                   req->request_id, r->method, req->path, ev->type, ev->code,
                   description ? ": " : "", description ? description : "");

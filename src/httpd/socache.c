@@ -14,10 +14,11 @@
 #define CN_CACHE_MUTEX "connect-cache"
 #define CN_CACHE_DEFAULT "shmcb"
 /* Keys as the provider sees them: our namespace first (a memcached or redis
- * server may be shared); long or odd keys are hashed, since memcached takes
- * at most 250 printable bytes. */
+ * server may be shared); long or odd keys are hashed. mod_socache_memcache
+ * and mod_socache_redis send a key as hex after their own tag, in at most
+ * 253 characters: ours stay within 100 bytes (8 + 64 when hashed). */
 #define CN_CACHE_PREFIX "connect:"
-#define CN_CACHE_KEY_MAX 200
+#define CN_CACHE_KEY_MAX 100
 /* The largest value the core keeps there. */
 #define CN_CACHE_VALUE_MAX 8192
 

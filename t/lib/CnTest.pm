@@ -114,10 +114,11 @@ sub ua {
 #           headers say otherwise)
 #   headers { name => value, ... } (override the defaults)
 #   query   'a=b&c=d', appended raw
+#   base    'http://127.0.0.1:PORT': another server (default: the test server)
 sub api {
     my ($method, $path, $body, %opt) = @_;
     croak 'api: method and path are required' unless $method && defined $path;
-    my $u = url($path);
+    my $u = defined $opt{base} ? $opt{base} . mount() . $path : url($path);
     if (defined $opt{query} && length $opt{query}) {
         $u .= ($u =~ /\?/ ? '&' : '?') . $opt{query};
     }

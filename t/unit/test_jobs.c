@@ -410,7 +410,7 @@ START_TEST(test_purge_leased)
     sql("COMMIT");
     ck_assert_int_eq(take("node-a:1", NOW, 4), 1);
     w.section_cost = apr_time_from_sec(1); /* every section takes a second */
-    ck_assert_int_eq(cn_job_purge_leased(&w.ctx, 30, &l, &c), APR_SUCCESS);
+    ck_assert_int_eq(cn_job_purge_leased(&w.ctx, 30, CN_PURGE_BATCH, &l, &c), APR_SUCCESS);
     check_sections();
     ck_assert_int_eq(c.events, 1234);
     ck_assert_int_gt(l.until, NOW + 4);
@@ -426,12 +426,32 @@ START_TEST(test_purge_leased)
     sql("UPDATE job_leases SET holder = 'node-b:2'");
     w.clock_now = apr_time_from_sec(l.until - 1);
     w.ctx.now = NOW;
-    ck_assert_int_eq(cn_job_purge_leased(&w.ctx, 30, &l, &c), APR_SUCCESS);
+    ck_assert_int_eq(cn_job_purge_leased(&w.ctx, 30, CN_PURGE_BATCH, &l, &c), APR_SUCCESS);
     check_sections();
     ck_assert_int_eq(c.events + c.logins + c.codes + c.tokens, 0);
     ck_assert_str_eq(value_of("SELECT count(*) FROM events"), "10");
     ck_assert_int_eq(logged("CN02220"), 1);
     ck_assert_int_eq(logged("stopped: the lease was lost"), 1);
+}
+END_TEST
+
+/* ConnectPurgeBatch: rows per statement as configured, a section each. */
+START_TEST(test_purge_batch_size)
+{
+    cn_purge_counts_t c;
+    int i;
+    sql("BEGIN");
+    for (i = 0; i < 7; ++i) {
+        add_login(apr_psprintf(pool, "login-%d", i), NOW - 10 - i);
+    }
+    add_login("login-keep", NOW + 10);
+    sql("COMMIT");
+    ck_assert_int_eq(cn_job_purge_batch(&w.ctx, 30, 3, &c), APR_SUCCESS);
+    check_sections();
+    ck_assert_int_eq(c.logins, 7);
+    ck_assert_str_eq(ids("SELECT id_digest FROM login_requests"), "login-keep");
+    /* logins in 3 + 3 + 1, then one statement for each other table */
+    ck_assert_int_eq(w.opens, 3 + 3);
 }
 END_TEST
 
@@ -472,6 +492,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, test_purge_boundaries);
     tcase_add_test(tc, test_purge_batches);
     tcase_add_test(tc, test_purge_leased);
+    tcase_add_test(tc, test_purge_batch_size);
     tcase_add_test(tc, test_purge_failure);
     suite_add_tcase(s, tc);
     return s;

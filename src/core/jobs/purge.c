@@ -7,8 +7,6 @@
 
 #include "cn_jobs.h"
 
-/* Rows per statement. */
-#define CN_PURGE_BATCH 500
 
 typedef struct purge_step_t {
     const char *label; /* DELETE ... WHERE key IN (SELECT ... < %lld LIMIT %d) */
@@ -28,12 +26,12 @@ static const purge_step_t steps[] = {
 /* Delete the rows of STEP below BEFORE, batch by batch, into *COUNT; with
  * LEASE, kept before each batch (*HELD 0: lost, stop). */
 static apr_status_t purge_step(cn_ctx_t *ctx, const purge_step_t *step, apr_int64_t before,
-                               cn_job_lease_t *lease, int *held, int *count)
+                               int batch, cn_job_lease_t *lease, int *held, int *count)
 {
     const char *args[2];
     int n;
     args[0] = apr_psprintf(ctx->pool, "%" APR_INT64_T_FMT, before);
-    args[1] = apr_itoa(ctx->pool, CN_PURGE_BATCH);
+    args[1] = apr_itoa(ctx->pool, batch);
     do {
         n = 0;
         if (lease) {
@@ -53,17 +51,23 @@ static apr_status_t purge_step(cn_ctx_t *ctx, const purge_step_t *step, apr_int6
         }
         cn_ctx_db_close(ctx);
         *count += n;
-    } while (n >= CN_PURGE_BATCH);
+    } while (n >= batch);
     return APR_SUCCESS;
 }
 
 apr_status_t cn_job_purge(cn_ctx_t *ctx, int retention_days, cn_purge_counts_t *counts)
 {
-    return cn_job_purge_leased(ctx, retention_days, NULL, counts);
+    return cn_job_purge_leased(ctx, retention_days, CN_PURGE_BATCH, NULL, counts);
 }
 
-apr_status_t cn_job_purge_leased(cn_ctx_t *ctx, int retention_days, cn_job_lease_t *lease,
-                                 cn_purge_counts_t *counts)
+apr_status_t cn_job_purge_batch(cn_ctx_t *ctx, int retention_days, int batch,
+                                cn_purge_counts_t *counts)
+{
+    return cn_job_purge_leased(ctx, retention_days, batch, NULL, counts);
+}
+
+apr_status_t cn_job_purge_leased(cn_ctx_t *ctx, int retention_days, int batch,
+                                 cn_job_lease_t *lease, cn_purge_counts_t *counts)
 {
     cn_purge_counts_t c = {0, 0, 0, 0};
     const purge_step_t *step;
@@ -74,7 +78,8 @@ apr_status_t cn_job_purge_leased(cn_ctx_t *ctx, int retention_days, cn_job_lease
     for (step = steps; step->label && held; ++step) {
         int *count = (int *)((char *)&c + step->count_offset);
         apr_int64_t before = step->retained ? events_before : start;
-        if ((rv = purge_step(ctx, step, before, lease, &held, count)) != APR_SUCCESS) {
+        if ((rv = purge_step(ctx, step, before, batch > 0 ? batch : CN_PURGE_BATCH, lease, &held,
+                             count)) != APR_SUCCESS) {
             cn_log(ctx, CN_LOG_ERR, CNLOGNO(01501) "purge: deleting %s failed after %d",
                    step->what, *count);
             break;

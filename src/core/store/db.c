@@ -25,6 +25,9 @@ static apr_dbd_prepared_t *stmt_get(cn_db_t *db, const char *label)
 static apr_status_t failed(apr_pool_t *pool, cn_db_t *db, const char *what, int rv)
 {
     db->error = apr_pstrcat(pool, what, ": ", cn_db_error(db, rv), NULL);
+    if (db->failed) {
+        db->failed(db, rv);
+    }
     return APR_EGENERAL;
 }
 

@@ -19,7 +19,8 @@ package CnTest::Flow;
 # Options of new()/hosted_flow(): provider (google), app ('one' | 'two'),
 # login_hint, state, scope, grant_id, expires_in, cookie_nonce,
 # redirect_uri (default app_redirect_uri(app)), body (extra /auth fields),
-# browser (an LWP::UserAgent with a cookie jar; default a fresh one).
+# browser (an LWP::UserAgent with a cookie jar; default a fresh one),
+# base (the origin POST /auth goes to; default the test server).
 # A hop that does not answer as the next one needs sets ->{error} and the
 # later hops are skipped (their responses stay 599 "not reached").
 use strict;
@@ -244,7 +245,8 @@ sub auth {
         $body{$k} = $self->{$k} if defined $self->{$k};
     }
     %body = (%body, %{ $self->{body} || {} });
-    my $res = $self->{auth} = api(POST => '/auth', \%body, app => $self->{app});
+    my $res = $self->{auth} = api(POST => '/auth', \%body, app => $self->{app},
+                                  ($self->{base} ? (base => $self->{base}) : ()));
     my $d = $res->{json} && $res->{json}{data};
     return $self->_fail('POST /auth', $res, 'no login url') unless $res->code == 200 && $d && $d->{url};
     $self->{id} = $d->{id};
