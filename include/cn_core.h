@@ -7,6 +7,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_hash.h>
 
 #include "cn_util.h"
 #include "cn_store.h"
@@ -89,6 +90,8 @@ struct cn_ctx_t {
     const cn_cache_seam_t *cache;     /* ConnectCache; NULL: none (callers go on uncached) */
     const cn_discover_conf_t *discover; /* auto-discovery's network settings; NULL: the
                                          * bundled table only */
+    apr_hash_t *webhooks; /* client id -> cn_webhook_target_t (cn_webhook.h): the
+                           * applications whose events go to their outbox; NULL: none */
 };
 
 /* A log line of LEVEL through the context's seam (nothing when it has none). */
