@@ -176,6 +176,8 @@ const char *cn_webhooks_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_app
 /* In post_config: register the delivery with mod_watchdog (when an
  * application has a webhook), or log that it is off. */
 int cn_webhooks_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* Each child: the HTTP client of the delivery, and its wait at exit. */
+void cn_webhooks_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* socache.c: ConnectCache, the core's shared cache (cn_ctx_t.cache) */
 int cn_socache_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);

@@ -736,4 +736,5 @@ void cn_child_init(apr_pool_t *pchild, server_rec *s)
     services_child_init(pchild, s);
     cn_dbd_child_init(pchild, s);
     cn_socache_child_init(pchild, s);
+    cn_webhooks_child_init(pchild, s);
 }

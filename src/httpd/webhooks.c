@@ -168,9 +168,14 @@ typedef struct cn_webhook_job_t {
     int purge_interval;      /* seconds between purges of old rows */
     int retention_days;      /* ConnectEventRetention */
     const char *ca_file;     /* ConnectCAFile */
-    cn_http_t *http;         /* this process's client, made when the thread starts */
+    cn_http_t *http;         /* this process's client (child_init) */
+    apr_thread_mutex_t *lock; /* held by a run; taken by the child's exit to wait for it */
+    volatile int closed;     /* the child is exiting: no run starts, the run under way ends */
     apr_int64_t last_purge;
 } cn_webhook_job_t;
+
+/* This generation's delivery (post_config), NULL when there is none. */
+static cn_webhook_job_t *current_job;
 
 static void log_write(void *baton, int level, const char *line)
 {
@@ -186,9 +191,10 @@ static int log_enabled(void *baton, int level)
  * after the attempt under way; what is not delivered stays in the outbox. */
 static int child_stopping(void *baton)
 {
+    const cn_webhook_job_t *job = baton;
     int state = AP_MPMQ_STARTING;
-    (void)baton;
-    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS || state == AP_MPMQ_STOPPING;
+    return job->closed || ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS
+           || state == AP_MPMQ_STOPPING;
 }
 
 static void job_ctx(cn_ctx_t *ctx, const cn_webhook_job_t *job, apr_pool_t *pool)
@@ -201,6 +207,18 @@ static void job_ctx(cn_ctx_t *ctx, const cn_webhook_job_t *job, apr_pool_t *pool
     ctx->dbs = cn_dbd_server_seam(job->s);
     ctx->http = job->http;
     ctx->now = (apr_int64_t)apr_time_sec(apr_time_now());
+}
+
+/* The child's pool goes (the child exits): mod_watchdog's thread may still
+ * be in a run, which ends after its attempt; the client goes after it. */
+static apr_status_t job_close(void *data)
+{
+    cn_webhook_job_t *job = data;
+    job->closed = 1;
+    apr_thread_mutex_lock(job->lock);
+    job->http = NULL;
+    apr_thread_mutex_unlock(job->lock);
+    return APR_SUCCESS;
 }
 
 /* This process's HTTP client for receivers: the attempt's timeout, the
@@ -220,6 +238,35 @@ static void make_client(cn_webhook_job_t *job, apr_pool_t *pool)
     }
 }
 
+/* One look (webhook_callback), with the run's lock held. */
+static void run(cn_webhook_job_t *job, cn_ctx_t *ctx, apr_pool_t *pool)
+{
+    const char *holder;
+    int due = 0, taken = 0;
+    if (ctx->now - job->last_purge >= job->purge_interval) {
+        job->last_purge = ctx->now;
+        (void)cn_webhook_purge(ctx, ctx->now - (apr_int64_t)job->retention_days * 86400, NULL);
+    }
+    if (cn_webhook_any_due(ctx, ctx->now, &due) != APR_SUCCESS || !due) {
+        return;
+    }
+    holder = apr_psprintf(pool, "%s:%" APR_PID_T_FMT, job->host, getpid());
+    if (cn_job_lease_take(ctx, CN_LEASE_WEBHOOKS, holder, job->lease_ttl, &taken)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, CNLOGNO(02021) "webhook: the lease "
+                     "cannot be taken; next try in %d s", job->interval);
+        return;
+    }
+    if (!taken) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
+                     CNLOGNO(02022) "webhook: another process or node is delivering");
+        return;
+    }
+    (void)cn_webhook_deliver(ctx, &job->run, NULL);
+    ctx->now = (apr_int64_t)apr_time_sec(apr_time_now());
+    (void)cn_job_lease_release(ctx, CN_LEASE_WEBHOOKS, holder);
+}
+
 /* Every ConnectWebhookInterval: when something is due, take the lease (one
  * node, one process delivers at a time), deliver for up to a budget, give
  * the lease back at once so that the next look, here or on another node,
@@ -227,44 +274,34 @@ static void make_client(cn_webhook_job_t *job, apr_pool_t *pool)
 static apr_status_t webhook_callback(int state, void *data, apr_pool_t *pool)
 {
     cn_webhook_job_t *job = data;
-    const char *holder;
     cn_ctx_t ctx;
-    int due = 0, taken = 0;
-    if (state == AP_WATCHDOG_STATE_STARTING) {
-        make_client(job, pool); /* the thread's pool: lives as long as the thread */
+    if (state != AP_WATCHDOG_STATE_RUNNING || !job->lock) {
         return APR_SUCCESS;
     }
-    if (state == AP_WATCHDOG_STATE_STOPPING) {
-        job->http = NULL; /* its pool goes with the thread */
-        return APR_SUCCESS;
-    }
-    if (state != AP_WATCHDOG_STATE_RUNNING || !job->http) {
+    apr_thread_mutex_lock(job->lock);
+    if (job->closed || !job->http) {
+        apr_thread_mutex_unlock(job->lock);
         return APR_SUCCESS;
     }
     job_ctx(&ctx, job, pool);
-    if (ctx.now - job->last_purge >= job->purge_interval) {
-        job->last_purge = ctx.now;
-        (void)cn_webhook_purge(&ctx, ctx.now - (apr_int64_t)job->retention_days * 86400, NULL);
+    run(job, &ctx, pool);
+    apr_thread_mutex_unlock(job->lock);
+    return APR_SUCCESS; /* keep being called */
+}
+
+void cn_webhooks_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    cn_webhook_job_t *job = current_job;
+    (void)s;
+    if (!job) {
+        return;
     }
-    if (cn_webhook_any_due(&ctx, ctx.now, &due) != APR_SUCCESS || !due) {
-        return APR_SUCCESS; /* keep being called */
+    if (apr_thread_mutex_create(&job->lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
+        job->lock = NULL; /* no delivery from this process */
+        return;
     }
-    holder = apr_psprintf(pool, "%s:%" APR_PID_T_FMT, job->host, getpid());
-    if (cn_job_lease_take(&ctx, CN_LEASE_WEBHOOKS, holder, job->lease_ttl, &taken)
-        != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, CNLOGNO(02021) "webhook: the lease "
-                     "cannot be taken; next try in %d s", job->interval);
-        return APR_SUCCESS;
-    }
-    if (!taken) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                     CNLOGNO(02022) "webhook: another process or node is delivering");
-        return APR_SUCCESS;
-    }
-    (void)cn_webhook_deliver(&ctx, &job->run, NULL);
-    ctx.now = (apr_int64_t)apr_time_sec(apr_time_now());
-    (void)cn_job_lease_release(&ctx, CN_LEASE_WEBHOOKS, holder);
-    return APR_SUCCESS;
+    make_client(job, pchild);
+    apr_pool_pre_cleanup_register(pchild, job, job_close);
 }
 
 int cn_webhooks_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
@@ -310,6 +347,7 @@ int cn_webhooks_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             }
         }
     }
+    current_job = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
@@ -331,6 +369,7 @@ int cn_webhooks_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     job->run.policy = *p;
     job->run.targets = targets;
     job->run.stopping = child_stopping;
+    job->run.baton = job;
     job->interval = sc->webhook_interval;
     job->lease_ttl = p->budget + (int)(p->timeout_ms / 1000) + 30;
     job->purge_interval = sc->purge_interval > 0 ? sc->purge_interval : 3600;
@@ -347,6 +386,7 @@ int cn_webhooks_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      CNLOGNO(02025) "cannot register webhook delivery with mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    current_job = job;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, CNLOGNO(02026) "webhooks of %u application(s): "
                  "a look every %d s, retries after %d to %d s for %d s, %ld s per attempt",
                  apr_hash_count(targets), job->interval, p->backoff_min, p->backoff_max,
