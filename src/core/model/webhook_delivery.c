@@ -57,7 +57,7 @@ static json_t *to_json(cn_ctx_t *ctx, const cn_row_t *row)
     json_object_set_new(o, "last_attempt_at", int_or_null(c[10]));
     json_object_set_new(o, "last_status",
                         c[11] && atoi(c[11]) > 0 ? json_integer(atoi(c[11])) : json_null());
-    json_object_set_new(o, "last_error", c[12] ? json_string(c[12]) : json_null());
+    json_object_set_new(o, "last_error", c[12] && *c[12] ? json_string(c[12]) : json_null());
     json_object_set_new(o, "created_at", int_or_null(c[13]));
     json_object_set_new(o, "updated_at", int_or_null(c[14]));
     /* the message as it is (was) POSTed */
