@@ -239,8 +239,9 @@ static const cn_stmt_def_t statements[] = {
      "(SELECT 1 FROM webhook_deliveries e WHERE e.status = 'pending' AND e.app_id = d.app_id "
      "AND e.grant_key = d.grant_key AND e.seq < d.seq) ORDER BY seq LIMIT %d"},
     {"cn_webhook_any_due",
-     "SELECT seq FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= %lld "
-     "LIMIT 1"},
+     "SELECT seq FROM webhook_deliveries d WHERE status = 'pending' AND next_attempt_at <= %lld "
+     "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.status = 'pending' "
+     "AND e.app_id = d.app_id AND e.grant_key = d.grant_key AND e.seq < d.seq) LIMIT 1"},
     /* the outcome of an attempt (ATTEMPTED 1) or of a decision without one (0) */
     {"cn_webhook_set_delivered",
      "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, "
