@@ -205,21 +205,24 @@ is $r->{json}{error}{type}, 'invalid_query_params', '... invalid_query_params';
 is api_app(POST => '/webhooks/deliveries/no-such-id/retry')->code, 404, 'retry of an unknown delivery: 404';
 is api_app(POST => "/webhooks/deliveries/$d0->{id}/retry")->code, 400, 'retry of a delivered one: 400';
 
-# ---- 2. retries after 500s, order per grant kept ------------------------------------------
-answers(next => ['fail', 'fail']);
+# ---- 2. retries after a 500 and a redirect (not followed), order per grant kept ------------
+answers(next => ['fail', 'redirect']);
 my $mark = scalar received();
 patch_grant($B, 2);
 patch_grant($B, 3);
-ok wait_for(20, sub { @{ ok_types($B) } >= 4 }), 'after two 500s, both events arrive' or diag explain [received()];
+ok wait_for(20, sub { @{ ok_types($B) } >= 4 }), 'after a 500 and a 302, both events arrive' or diag explain [received()];
 is_deeply ok_types($B), [qw(grant_created grant_updated grant_updated grant_updated)], '... in order';
 my @after = (received())[$mark .. scalar(received()) - 1];
-is_deeply [map { $_->{answer} } @after], [qw(fail fail ok ok)], '... the first tried three times, the second once after it';
+is_deeply [map { $_->{answer} } @after], [qw(fail redirect ok ok)], '... the first tried three times, the second once after it';
+is scalar(grep { $_->{path} =~ m{^/_moved} } received()), 0, '... the redirect was not followed';
 my %ids = map { $_->{headers}{'x-connect-delivery'} => 1 } @after[0 .. 2];
 is scalar(keys %ids), 1, '... three attempts of one delivery';
 ok int($after[1]{time}) >= int($after[0]{time}) + 1 && int($after[2]{time}) >= int($after[1]{time}) + 1,
     '... each retry in a later second: a wait of at least ConnectWebhookBackoff MIN (1 s; times in seconds)';
 like $h->error_log, qr/CN02002: webhook: \S+ \(grant_updated\) of app not delivered \(attempt 1: HTTP 500/,
     'a failed attempt is logged (CN02002)';
+like $h->error_log, qr/CN02002: webhook: \S+ \(grant_updated\) of app not delivered \(attempt 2: HTTP 302 \(redirects are not followed\)/,
+    '... and a redirect as a failure';
 ($r) = grep { $_->{id} eq $after[0]{headers}{'x-connect-delivery'} } @{ api_app(GET => '/webhooks/deliveries?limit=50')->{json}{data} };
 is_deeply [@$r{qw(status attempts)}], ['delivered', 3], 'the API shows it delivered at the third attempt';
 

@@ -11,8 +11,9 @@ Control (JSON):
     POST /_answers    {"default": "ok"|"fail"|"hang", "next": ["fail",
                       "hang", "ok", ...], "hang": SECONDS}: the next
                       requests get the answers of "next" in turn, then
-                      the default. ok = 200, fail = 500, hang = no answer
-                      for SECONDS (default 5), then 200.
+                      the default. ok = 200, fail = 500, redirect = 302 to
+                      /_moved (a sender that follows it shows up there),
+                      hang = no answer for SECONDS (default 5), then 200.
     POST /_reset      forget the requests; answers back to ok
 Any other request is a delivery."""
 import json
@@ -81,6 +82,12 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(hang)
             answer = "ok"
         try:
+            if answer == "redirect":
+                self.send_response(302)
+                self.send_header("Location", "/_moved")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self._answer(500 if answer == "fail" else 200)
         except OSError:
             pass  # the sender gave up waiting
