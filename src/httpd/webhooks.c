@@ -292,11 +292,13 @@ static apr_status_t webhook_callback(int state, void *data, apr_pool_t *pool)
 void cn_webhooks_child_init(apr_pool_t *pchild, server_rec *s)
 {
     cn_webhook_job_t *job = current_job;
-    (void)s;
     if (!job) {
         return;
     }
-    if (apr_thread_mutex_create(&job->lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
+    /* The lock outlives the child's pool: mod_watchdog's thread, joined only
+     * when the process pool goes, may still ask for it after pchild is gone. */
+    if (apr_thread_mutex_create(&job->lock, APR_THREAD_MUTEX_DEFAULT, s->process->pool)
+        != APR_SUCCESS) {
         job->lock = NULL; /* no delivery from this process */
         return;
     }
