@@ -8,6 +8,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
+#include <apr_hash.h>
 
 #include "cn_util.h"
 #include "cn_store.h"
@@ -101,6 +102,8 @@ struct cn_ctx_t {
                                          * bundled table only */
     cn_metrics_t *metrics;        /* the shared counters (cn_metrics.h); NULL: none */
     const cn_clock_seam_t *clock;       /* NULL: the system's */
+    apr_hash_t *webhooks; /* client id -> cn_webhook_target_t (cn_webhook.h): the
+                           * applications whose events go to their outbox; NULL: none */
 };
 
 /* A log line of LEVEL through the context's seam (nothing when it has none). */

@@ -20,6 +20,7 @@ typedef struct cn_http_request_t {
     apr_size_t body_len;
     const char *bearer;       /* Authorization: Bearer <bearer>, or NULL */
     const char *accept;       /* the Accept header; NULL: application/json */
+    const char *const *headers; /* more "Name: value" lines (NULL-terminated), or NULL */
     apr_size_t max_response;  /* a lower size cap than the client's, or 0 */
     long timeout_ms;          /* a shorter time cap than the client's, or 0 */
     /* The URL's host was chosen by a user or by DNS answers (auto-discovery),

@@ -193,7 +193,7 @@ SKIP: {
         ['error.html with unescaped output', { templates => $triple },
          qr/ConnectTemplateDir: \Q$triple\E\/error\.html:$line: unescaped output/],
         ['application option unknown', { apps => [[@app, 'colour=#ffffff']] },
-         qr/ConnectApplication: app: unknown option 'colour' \(name, logo, color, three_legged\)/],
+         qr/ConnectApplication: app: unknown option 'colour' \(name, logo, color, three_legged, webhook_url, webhook_secret\)/],
         ['application color not #rrggbb', { apps => [[@app, 'color=red']] },
          qr/ConnectApplication: app: color= must be a colour #rrggbb, got 'red'/],
         ['application color #fff', { apps => [[@app, 'color=#fff']] },

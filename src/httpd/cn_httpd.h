@@ -17,6 +17,7 @@
 #include "cn_proto.h"
 #include "cn_discover.h"
 #include "cn_template.h"
+#include "cn_webhook.h"
 
 /* So that `LogLevel connect:debug` works. */
 APLOG_USE_MODULE(connect);
@@ -48,6 +49,9 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_REFRESH_UNUSED_DAYS "ConnectRefreshUnusedDays"
 #define CN_DIR_JOB_LEASE "ConnectJobLease"
 #define CN_DIR_PURGE_BATCH "ConnectPurgeBatch"
+#define CN_DIR_WEBHOOK_INTERVAL "ConnectWebhookInterval"
+#define CN_DIR_WEBHOOK_BACKOFF "ConnectWebhookBackoff"
+#define CN_DIR_WEBHOOK_TIMEOUT "ConnectWebhookTimeout"
 
 #define CN_HANDLER "connect"
 #define CN_METRICS_HANDLER "connect-metrics"
@@ -75,6 +79,7 @@ typedef struct cn_app_t {
     const char *logo_origin;   /* its origin, for the pages' img-src */
     const char *color;         /* color= "#rrggbb", or NULL */
     const char *theme_asset;   /* the stylesheet of that colour ("theme-<hash>.css"), or NULL */
+    cn_webhook_target_t *webhook; /* webhook_url= and webhook_secret=, or NULL */
 } cn_app_t;
 
 /* The hosted pages of a server: compiled templates and the files served
@@ -121,11 +126,19 @@ typedef struct cn_server_conf_t {
     int refresh_unused_days;       /* ConnectRefreshUnusedDays, -1: unset (main server) */
     int job_lease;                 /* ConnectJobLease, seconds, -1: unset (main server) */
     int purge_batch;               /* ConnectPurgeBatch, rows, -1: unset (main server) */
+    apr_hash_t *webhooks;          /* client id -> cn_webhook_target_t of its applications
+                                    * with a webhook (post_config); NULL: none */
+    cn_webhook_policy_t *webhook_policy; /* ConnectWebhook*: main server only (webhooks.c) */
+    int webhook_interval;          /* ConnectWebhookInterval, seconds, -1: unset */
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
 /* cn_config.c */
 extern const command_rec cn_cmds[];
+/* A secret from "file:PATH" (ServerRoot-relative, at most 64 KiB) or
+ * "env:VAR" into *OUT, *LEN bytes, in P: an error message, or NULL. */
+const char *cn_config_read_source(apr_pool_t *p, const char *source, const char **out,
+                                  apr_size_t *len);
 void *cn_create_server_conf(apr_pool_t *p, server_rec *s);
 void *cn_merge_server_conf(apr_pool_t *p, void *base, void *add);
 int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
@@ -169,6 +182,22 @@ const char *cn_jobs_set_job_lease(cmd_parms *cmd, void *dc, const char *v);
 const char *cn_jobs_set_purge_batch(cmd_parms *cmd, void *dc, const char *v);
 /* In post_config: register the jobs with mod_watchdog, or log that they are off. */
 int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* webhooks.c: delivery in a mod_watchdog thread of its own (one process per
+ * node, one node at a time by the database lease "webhooks"), its directives
+ * (ConnectWebhookInterval, ConnectWebhookBackoff, ConnectWebhookTimeout), and
+ * GET /webhooks/deliveries, POST /webhooks/deliveries/{id}/retry. */
+const char *cn_webhooks_set_interval(cmd_parms *cmd, void *dc, const char *v);
+const char *cn_webhooks_set_backoff(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
+const char *cn_webhooks_set_timeout(cmd_parms *cmd, void *dc, const char *v);
+/* The options webhook_url= and webhook_secret= of APP, read in post_config:
+ * an error message, or NULL (APP->webhook set when both are given). */
+const char *cn_webhooks_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_app_t *app);
+/* In post_config: register the delivery with mod_watchdog (when an
+ * application has a webhook), or log that it is off. */
+int cn_webhooks_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* Each child: the HTTP client of the delivery, and its wait at exit. */
+void cn_webhooks_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* socache.c: ConnectCache, the core's shared cache (cn_ctx_t.cache) */
 int cn_socache_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);

@@ -134,6 +134,10 @@ int cn_route_grant_update(cn_req_t *req);
 int cn_route_grant_delete(cn_req_t *req);
 int cn_route_grant_access_token(cn_req_t *req);
 
+/* Route handlers of the webhook deliveries (webhooks.c). */
+int cn_route_webhook_deliveries(cn_req_t *req);
+int cn_route_webhook_retry(cn_req_t *req);
+
 /* Read and parse a JSON object body (Content-Type application/json, else 415); on failure
  * the answer is already sent and *ANSWER holds the handler's return value. */
 json_t *cn_read_json(cn_req_t *req, int *answer);

@@ -32,6 +32,7 @@ void *cn_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->refresh_unused_days = -1;
     sc->job_lease = -1;
     sc->purge_batch = -1;
+    sc->webhook_interval = -1;
     sc->allow_cidrs = apr_array_make(p, 2, sizeof(const char *));
     cn_discover_conf_init(p, sc);
     return sc;
@@ -341,6 +342,16 @@ const command_rec cn_cmds[] = {
     AP_INIT_TAKE1(CN_DIR_PURGE_BATCH, cn_jobs_set_purge_batch, NULL, RSRC_CONF,
                   "rows the purge deletes per statement, so that no statement holds locks "
                   "long (1 to 100000, default 500; main server only)"),
+    AP_INIT_TAKE1(CN_DIR_WEBHOOK_INTERVAL, cn_webhooks_set_interval, NULL, RSRC_CONF,
+                  "seconds between looks for due webhook deliveries (1 to 3600, default 5; "
+                  "main server only)"),
+    AP_INIT_TAKE_ARGV(CN_DIR_WEBHOOK_BACKOFF, cn_webhooks_set_backoff, NULL, RSRC_CONF,
+                      "MIN MAX [RETRY_FOR]: seconds a failed webhook delivery waits at least "
+                      "and at most (exponential, jittered; default 10 3600) and seconds after "
+                      "its event it is given up (default 86400); main server only"),
+    AP_INIT_TAKE1(CN_DIR_WEBHOOK_TIMEOUT, cn_webhooks_set_timeout, NULL, RSRC_CONF,
+                  "seconds one webhook delivery may take, connection included (1 to 60, "
+                  "default 10; main server only)"),
     AP_INIT_FLAG(CN_DIR_REKEY, set_reencrypt, NULL, RSRC_CONF,
                  "On: at start-up, re-seal stored secrets under the first "
                  CN_DIR_KEY),
@@ -387,6 +398,12 @@ static const char *read_source(apr_pool_t *p, const char *source, const char **o
         *len = n;
         return NULL;
     }
+}
+
+const char *cn_config_read_source(apr_pool_t *p, const char *source, const char **out,
+                                  apr_size_t *len)
+{
+    return read_source(p, source, out, len);
 }
 
 static apr_status_t wipe(void *data)
@@ -461,7 +478,8 @@ static int load_signing_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
  * pages show of it. Returns an error message, or NULL. */
 static const char *check_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_app_t *app)
 {
-    static const char *const known[] = {"name", "logo", "color", "three_legged", NULL};
+    static const char *const known[] = {"name", "logo", "color", "three_legged", "webhook_url",
+                                        "webhook_secret", NULL};
     const apr_array_header_t *arr = apr_table_elts(app->options);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     const char *v;
@@ -473,8 +491,8 @@ static const char *check_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_ap
         for (k = known; *k && strcmp(*k, e[i].key); ++k) {
         }
         if (!*k) {
-            return apr_psprintf(ptemp, "unknown option '%s' (name, logo, color, three_legged)",
-                                e[i].key);
+            return apr_psprintf(ptemp, "unknown option '%s' (name, logo, color, three_legged, "
+                                "webhook_url, webhook_secret)", e[i].key);
         }
     }
     app->display_name = app->client_id;
@@ -516,7 +534,7 @@ static const char *check_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_ap
         && strcasecmp(v, "off")) {
         return apr_psprintf(ptemp, "three_legged= must be on or off, got '%s'", v);
     }
-    return NULL;
+    return cn_webhooks_app_options(pconf, ptemp, app);
 }
 
 static int load_apps(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_server_conf_t *sc)
@@ -548,6 +566,12 @@ static int load_apps(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_ser
         if ((err = check_app_options(pconf, ptemp, app))) {
             return refuse(s, CN_DIR_APPLICATION, apr_psprintf(ptemp, "%s: %s", app->client_id,
                                                               err));
+        }
+        if (app->webhook) {
+            if (!sc->webhooks) {
+                sc->webhooks = apr_hash_make(pconf);
+            }
+            apr_hash_set(sc->webhooks, app->client_id, APR_HASH_KEY_STRING, app->webhook);
         }
     }
     return OK;
@@ -691,7 +715,10 @@ int cn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serve
     if ((rv = cn_metrics_post_config(pconf, ptemp, s)) != OK) {
         return rv;
     }
-    return cn_jobs_post_config(pconf, ptemp, s);
+    if ((rv = cn_jobs_post_config(pconf, ptemp, s)) != OK) {
+        return rv;
+    }
+    return cn_webhooks_post_config(pconf, ptemp, s);
 }
 
 /* The per-process services of every virtual host: the HTTP client the core
@@ -737,4 +764,5 @@ void cn_child_init(apr_pool_t *pchild, server_rec *s)
     services_child_init(pchild, s);
     cn_dbd_child_init(pchild, s);
     cn_socache_child_init(pchild, s);
+    cn_webhooks_child_init(pchild, s);
 }

@@ -508,6 +508,7 @@ static void init_req(cn_req_t *req, request_rec *r)
     req->ctx.metrics = cn_metrics_shared();
     req->ctx.endpoints = req->sc->endpoints;
     req->ctx.base_url = req->sc->base_url;
+    req->ctx.webhooks = req->sc->webhooks;
     req->ctx.client_ip = r->useragent_ip;
     ua = apr_table_get(r->headers_in, "User-Agent");
     req->ctx.user_agent = ua ? cn_json_utf8_prefix(r->pool, ua, 512) : NULL;

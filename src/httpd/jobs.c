@@ -122,6 +122,9 @@ static void job_ctx(cn_ctx_t *ctx, const cn_jobs_t *jobs, apr_pool_t *pool)
     ctx->log.enabled = log_enabled;
     ctx->log.baton = jobs->s;
     ctx->dbs = cn_dbd_server_seam(jobs->s);
+    /* events a job records go to the applications' webhooks too */
+    ctx->webhooks = ((cn_server_conf_t *)ap_get_module_config(jobs->s->module_config,
+                                                              &connect_module))->webhooks;
     ctx->now = (apr_int64_t)apr_time_sec(apr_time_now());
     ctx->metrics = cn_metrics_shared();
 }

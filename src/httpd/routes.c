@@ -229,6 +229,9 @@ const cn_route_t cn_api_routes[] = {
     {M_DELETE, "/grants/{id}", CN_AUTH_BASIC, JSON, NONE, cn_route_grant_delete},
     /* a refresh asks the provider: the core opens short sections around it */
     {M_POST, "/grants/{id}/access_token", CN_AUTH_BASIC, JSON, NONE, cn_route_grant_access_token},
+    /* the application's webhook deliveries (webhooks.c) */
+    {M_GET, "/webhooks/deliveries", CN_AUTH_BASIC, JSON, DB, cn_route_webhook_deliveries},
+    {M_POST, "/webhooks/deliveries/{id}/retry", CN_AUTH_BASIC, JSON, DB, cn_route_webhook_retry},
     {M_GET, "/providers/find", CN_AUTH_PUBLIC, JSON, DB, providers_find},
     /* detection may ask DNS and autoconfig servers: the core opens a short
      * section for the integration afterwards */

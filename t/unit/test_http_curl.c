@@ -413,6 +413,39 @@ START_TEST(test_detach_fails)
 }
 END_TEST
 
+/* A caller's own headers (a webhook's signature) go after Accept and
+ * Authorization, in order; one that cannot be appended fails the request
+ * like any other, leaving nothing behind. */
+START_TEST(test_extra_headers)
+{
+    static const char *const extra[] = {"X-Connect-Signature: t=1,v1=ab", "Expect:", NULL};
+    cn_http_t *http = client(1024);
+    cn_http_request_t req = {0};
+    cn_http_response_t resp;
+    req.method = "POST";
+    req.url = "https://hooks.example/in";
+    req.content_type = "application/json";
+    req.body = "{}";
+    req.body_len = 2;
+    req.headers = extra;
+    fake.body = "";
+    fake.status = 200;
+    ck_assert_int_eq(http->perform(http, pool, &req, &resp), APR_SUCCESS);
+    ck_assert_int_eq(fake.nheaders, 4);
+    ck_assert_str_eq(fake.headers[0], "Accept: application/json");
+    ck_assert_str_eq(fake.headers[1], "X-Connect-Signature: t=1,v1=ab");
+    ck_assert_str_eq(fake.headers[2], "Expect:");
+    ck_assert_str_eq(fake.headers[3], "Content-Type: application/json");
+    ck_assert_int_eq(fake.lists_alive, 0);
+
+    fake.fail_append_nth = fake.appends + 3; /* the second of the caller's */
+    ck_assert_int_eq(http->perform(http, pool, &req, &resp), APR_EGENERAL);
+    ck_assert_str_eq(resp.error, "cannot configure the HTTP client");
+    ck_assert_int_eq(fake.performs, 1);
+    ck_assert_int_eq(fake.lists_alive, 0);
+}
+END_TEST
+
 /* ---- what a request sets, what an answer becomes ------------------------ */
 
 static const struct request_case {
@@ -722,6 +755,7 @@ static Suite *http_curl_suite(void)
     tc = cn_tcase("request");
     tcase_add_checked_fixture(tc, curl_setup, curl_teardown);
     tcase_add_loop_test(tc, test_request, 0, N(request_cases));
+    tcase_add_test(tc, test_extra_headers);
     tcase_add_loop_test(tc, test_request_caps, 0, N(cap_cases));
     tcase_add_loop_test(tc, test_user_chosen, 0, N(chosen_cases));
     tcase_add_loop_test(tc, test_user_chosen_setup_fails, 0, N(chosen_setup_cases));

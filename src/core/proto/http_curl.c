@@ -106,6 +106,14 @@ static apr_status_t request_setup(CURL *c, const cn_http_options_t *opts, apr_po
                            apr_pstrcat(pool, "Authorization: Bearer ", req->bearer, NULL)))) {
         return APR_EGENERAL;
     }
+    if (req->headers) {
+        const char *const *h;
+        for (h = req->headers; *h; ++h) {
+            if (!header_add(headers, *h)) {
+                return APR_EGENERAL;
+            }
+        }
+    }
     if (!strcmp(req->method, "POST")) {
         const char *type = req->content_type ? req->content_type
                                              : "application/x-www-form-urlencoded";

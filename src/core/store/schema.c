@@ -216,6 +216,42 @@ static const char *const migration_8[] = {
     NULL
 };
 
+/* Version 9: webhooks. An outbox: a row per event of an application with a
+ * webhook, written in the event's transaction, delivered by the watchdog in
+ * the order of seq (per application and grant) until it is delivered, or
+ * failed after the retry period counted from retry_from. seq counts up in
+ * the order rows are written, hence a column type per driver (a statement
+ * "sqlite:" or "pgsql:" runs on that driver only). */
+#define WEBHOOK_COLS_AFTER_SEQ \
+    " id TEXT NOT NULL UNIQUE," \
+    " app_id TEXT NOT NULL," \
+    " grant_key TEXT NOT NULL," \
+    " log_id TEXT NOT NULL," \
+    " type TEXT NOT NULL," \
+    " body TEXT NOT NULL," \
+    " status TEXT NOT NULL," \
+    " attempts INTEGER NOT NULL DEFAULT 0," \
+    " next_attempt_at BIGINT NOT NULL," \
+    " retry_from BIGINT NOT NULL," \
+    " last_attempt_at BIGINT," \
+    " last_status INTEGER," \
+    " last_error TEXT," \
+    " created_at BIGINT NOT NULL," \
+    " updated_at BIGINT NOT NULL)"
+static const char *const migration_9[] = {
+    "sqlite:CREATE TABLE webhook_deliveries ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT," WEBHOOK_COLS_AFTER_SEQ,
+    "pgsql:CREATE TABLE webhook_deliveries ("
+    " seq BIGSERIAL PRIMARY KEY," WEBHOOK_COLS_AFTER_SEQ,
+    /* the oldest pending delivery of each grant, and the due ones */
+    "CREATE INDEX webhook_deliveries_order ON webhook_deliveries (status, app_id, grant_key, seq)",
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+    /* GET /webhooks/deliveries, newest first; the purge by age */
+    "CREATE INDEX webhook_deliveries_app ON webhook_deliveries (app_id, status, seq)",
+    "CREATE INDEX webhook_deliveries_updated ON webhook_deliveries (updated_at)",
+    NULL
+};
+
 /* Version 10: a refresh that failed (the provider down, slow, answering 5xx)
  * leaves a cool-down in the grant's row, growing with the failures in a
  * row, during which no caller of any process or node asks the provider
@@ -252,6 +288,7 @@ static const migration_t migrations[] = {
     {6, migration_6},
     {7, migration_7},
     {8, migration_8},
+    {9, migration_9},
     {10, migration_10},
     {12, migration_12},
     {0, NULL}
@@ -381,6 +418,19 @@ static apr_status_t read_version(apr_pool_t *pool, cn_db_t *db, int *version, co
     return APR_SUCCESS;
 }
 
+/* STMT as it runs on DB's driver: without its "sqlite:" or "pgsql:" prefix,
+ * or NULL when it is for the other driver. */
+static const char *for_driver(const cn_db_t *db, const char *stmt)
+{
+    if (!strncmp(stmt, "sqlite:", 7)) {
+        return db->pgsql ? NULL : stmt + 7;
+    }
+    if (!strncmp(stmt, "pgsql:", 6)) {
+        return db->pgsql ? stmt + 6 : NULL;
+    }
+    return stmt;
+}
+
 apr_status_t cn_store_migrate(apr_pool_t *pool, cn_db_t *db, int *from, int *to,
                               const char **err)
 {
@@ -423,7 +473,8 @@ apr_status_t cn_store_migrate(apr_pool_t *pool, cn_db_t *db, int *from, int *to,
     while ((m = next_migration(version))) {
         const char *const *stmt;
         for (stmt = m->sql; *stmt; ++stmt) {
-            if (raw(pool, db, *stmt, err) != APR_SUCCESS) {
+            const char *sql = for_driver(db, *stmt);
+            if (sql && raw(pool, db, sql, err) != APR_SUCCESS) {
                 raw(pool, db, "ROLLBACK", NULL);
                 return APR_EGENERAL;
             }

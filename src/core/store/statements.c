@@ -41,6 +41,9 @@
     "token_lifetime, auth_time, expires_at"
 #define TOKEN_COLS \
     "digest, kind, app_id, grant_id, family, scope, lifetime, auth_time, expires_at, created_at"
+#define WEBHOOK_COLS \
+    "id, app_id, grant_key, log_id, type, body, status, attempts, next_attempt_at, retry_from, " \
+    "last_attempt_at, last_status, last_error, created_at, updated_at"
 #define CREDENTIAL_COLS \
     "id, integration_id, app_id, provider, name, credential_type, credential_data, " \
     "created_at, updated_at"
@@ -264,6 +267,50 @@ static const cn_stmt_def_t statements[] = {
     {"cn_job_purge_events",
      "DELETE FROM events WHERE log_id IN "
      "(SELECT log_id FROM events WHERE time < %lld LIMIT %d)"},
+    /* webhooks (src/core/jobs/webhook.c): the outbox of each application */
+    {"cn_webhook_insert",
+     "INSERT INTO webhook_deliveries (id, app_id, grant_key, log_id, type, body, status, "
+     "attempts, next_attempt_at, retry_from, created_at, updated_at) VALUES "
+     "(%s, %s, %s, %s, %s, %s, 'pending', 0, %lld, %lld, %lld, %lld)"},
+    /* due: the oldest pending delivery of its grant (a later one waits for
+     * it, whatever its time), whose time has come */
+    {"cn_webhook_due",
+     "SELECT seq, " WEBHOOK_COLS " FROM webhook_deliveries d "
+     "WHERE status = 'pending' AND next_attempt_at <= %lld AND NOT EXISTS "
+     "(SELECT 1 FROM webhook_deliveries e WHERE e.status = 'pending' AND e.app_id = d.app_id "
+     "AND e.grant_key = d.grant_key AND e.seq < d.seq) ORDER BY seq LIMIT %d"},
+    {"cn_webhook_any_due",
+     "SELECT seq FROM webhook_deliveries d WHERE status = 'pending' AND next_attempt_at <= %lld "
+     "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.status = 'pending' "
+     "AND e.app_id = d.app_id AND e.grant_key = d.grant_key AND e.seq < d.seq) LIMIT 1"},
+    /* the backlog, for the metrics */
+    {"cn_webhook_backlog", "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"},
+    /* the outcome of an attempt (ATTEMPTED 1) or of a decision without one (0) */
+    {"cn_webhook_set_delivered",
+     "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, "
+     "last_attempt_at = %lld, last_status = %d, last_error = NULL, updated_at = %lld "
+     "WHERE id = %s AND status = 'pending'"},
+    {"cn_webhook_set_retry",
+     "UPDATE webhook_deliveries SET attempts = attempts + %d, next_attempt_at = %lld, "
+     "last_attempt_at = COALESCE(%lld, last_attempt_at), last_status = %d, last_error = %s, "
+     "updated_at = %lld WHERE id = %s AND status = 'pending'"},
+    {"cn_webhook_set_failed",
+     "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + %d, "
+     "last_attempt_at = COALESCE(%lld, last_attempt_at), last_status = %d, last_error = %s, "
+     "updated_at = %lld WHERE id = %s AND status = 'pending'"},
+    /* GET /webhooks/deliveries[?status=], newest first; POST .../{id}/retry */
+    {"cn_webhook_list",
+     "SELECT " WEBHOOK_COLS " FROM webhook_deliveries WHERE app_id = %s "
+     "AND (%s = '' OR status = %s) ORDER BY seq DESC LIMIT %d OFFSET %d"},
+    {"cn_webhook_get", "SELECT " WEBHOOK_COLS " FROM webhook_deliveries WHERE id = %s AND app_id = %s"},
+    {"cn_webhook_requeue",
+     "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = %lld, "
+     "retry_from = %lld, updated_at = %lld WHERE id = %s AND app_id = %s "
+     "AND status IN ('pending', 'failed')"},
+    /* delivered and failed rows older than the event retention */
+    {"cn_webhook_purge",
+     "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries "
+     "WHERE updated_at < %lld AND status <> 'pending' LIMIT %d)"},
     {NULL, NULL}
 };
 
