@@ -310,4 +310,20 @@ apr_status_t cn_flow_imap_read(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_t
  * handle held. */
 json_t *cn_flow_imap_values(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_table_t *form);
 
+/* ---- the Context.IO API's sources (src/core/flow/contextio.c) ---- */
+
+/* The POST /grants body of the source PARAMS describe (Context.IO's names):
+ * server, username, password, port, use_ssl, type=IMAP (use_ssl=0: STARTTLS),
+ * or provider_refresh_token with provider_consumer_key (the client id of the
+ * application's google or microsoft integration). bad_request otherwise. */
+apr_status_t cn_cio_source_body(cn_ctx_t *ctx, const apr_table_t *params, const char *email,
+                                json_t **body);
+/* BODY proven and stored as cn_flow_native does, then a source of ACCOUNT. */
+apr_status_t cn_cio_source_add(cn_ctx_t *ctx, const cn_cio_account_t *account, json_t *body,
+                               cn_grant_t **grant);
+/* The source LABEL of the account deleted (its grant revoked); not_found_error. */
+apr_status_t cn_cio_source_remove(cn_ctx_t *ctx, const char *account_id, const char *label);
+/* The account, its connect tokens and its grants deleted. */
+apr_status_t cn_cio_account_delete(cn_ctx_t *ctx, const char *account_id);
+
 #endif
