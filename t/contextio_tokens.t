@@ -4,7 +4,7 @@
 # browser_redirect_url (below ConnectBaseURL); the token object has exactly
 # seed 000's fields (used 0, expires a time, account {} until used); lists,
 # reads and deletes are the application's own; an unused token past its 24
-# hours is gone; the token is stored as a digest and sealed, never in clear;
+# hours is gone (and purged); the token is stored as a digest and sealed, never in clear;
 # bad parameters are refused with nothing stored. The hosted connect UI is
 # not built yet: its URL answers a page that says so.
 use strict;
@@ -106,6 +106,19 @@ is $r->code, 404, 'an expired unused token: 404';
 is $r->{json}{type}, 'error', '... in the error shape';
 $r = cio(perl => GET => '/connect_tokens');
 is_deeply [map { $_->{token} } @{ $r->{json} }], [$token], '... and not listed';
+{
+    # the purge (mod_watchdog, every 2 s here) deletes it; the live one stays
+    my $deadline = time + 15;
+    my $gone;
+    until (($gone = !grep { $_->{digest} eq sha256_hex($token2) } db_rows('cio_connect_tokens'))
+           || time > $deadline) {
+        select undef, undef, undef, 0.25;
+    }
+    ok $gone, '... and purged by the background purge';
+    ok scalar(grep { $_->{digest} eq sha256_hex($token) } db_rows('cio_connect_tokens')),
+        '... the unexpired token stays';
+    like error_log(), qr/CN01502: purge: .*; [1-9]\d* unused connect tokens/, '... the purge says so';
+}
 
 # ---- delete --------------------------------------------------------------------------------------
 $r = cio(node => DELETE => "/connect_tokens/$token");

@@ -22,6 +22,8 @@ static const purge_step_t steps[] = {
     {"cn_job_purge_codes", "codes", APR_OFFSETOF(cn_purge_counts_t, codes), 0},
     {"cn_job_purge_tokens", "tokens", APR_OFFSETOF(cn_purge_counts_t, tokens), 0},
     {"cn_job_purge_events", "events", APR_OFFSETOF(cn_purge_counts_t, events), 1},
+    {"cn_job_purge_connect_tokens", "connect tokens",
+     APR_OFFSETOF(cn_purge_counts_t, connect_tokens), 0},
     {NULL, NULL, 0, 0}
 };
 
@@ -52,7 +54,7 @@ static apr_status_t purge_step(cn_ctx_t *ctx, const purge_step_t *step, apr_int6
 
 apr_status_t cn_job_purge(cn_ctx_t *ctx, int retention_days, cn_purge_counts_t *counts)
 {
-    cn_purge_counts_t c = {0, 0, 0, 0};
+    cn_purge_counts_t c = {0, 0, 0, 0, 0};
     const purge_step_t *step;
     apr_status_t rv = APR_SUCCESS;
     apr_int64_t events_before = ctx->now - (apr_int64_t)retention_days * 86400;
@@ -66,10 +68,11 @@ apr_status_t cn_job_purge(cn_ctx_t *ctx, int retention_days, cn_purge_counts_t *
         }
     }
     if (rv == APR_SUCCESS) {
-        cn_log(ctx, c.logins + c.codes + c.tokens + c.events ? CN_LOG_NOTICE : CN_LOG_INFO,
+        cn_log(ctx, c.logins + c.codes + c.tokens + c.events + c.connect_tokens ? CN_LOG_NOTICE
+                                                                                : CN_LOG_INFO,
                CNLOGNO(01502) "purge: %d expired login requests, %d codes, %d tokens and "
-               "%d events older than %d days deleted",
-               c.logins, c.codes, c.tokens, c.events, retention_days);
+               "%d events older than %d days deleted; %d unused connect tokens",
+               c.logins, c.codes, c.tokens, c.events, retention_days, c.connect_tokens);
     }
     if (counts) {
         *counts = c;

@@ -262,6 +262,15 @@ static const cn_stmt_def_t statements[] = {
      "ORDER BY created_at, digest LIMIT %d"},
     {"cn_cio_token_delete",
      "DELETE FROM cio_connect_tokens WHERE digest = %s AND app_id = %s"},
+    {"cn_job_purge_connect_tokens",
+     "DELETE FROM cio_connect_tokens WHERE digest IN (SELECT digest FROM cio_connect_tokens "
+     "WHERE used_at = 0 AND expires_at < %lld LIMIT %d)"},
+    /* ConnectReencrypt */
+    {"cn_cio_all_tokens", "SELECT digest, token FROM cio_connect_tokens"},
+    {"cn_cio_set_token", "UPDATE cio_connect_tokens SET token = %s WHERE digest = %s"},
+    {"cn_cio_all_account_secrets",
+     "SELECT id, access_token_secret FROM cio_accounts WHERE access_token_secret IS NOT NULL"},
+    {"cn_cio_set_account_secret", "UPDATE cio_accounts SET access_token_secret = %s WHERE id = %s"},
     {"cn_cio_token_delete_account",
      "DELETE FROM cio_connect_tokens WHERE account_id = %s AND app_id = %s"},
     {NULL, NULL}
