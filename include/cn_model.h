@@ -374,10 +374,11 @@ apr_status_t cn_cio_account_list(cn_ctx_t *ctx, const char *email, int limit, in
 /* bad_request unless EMAIL is an address and the names short text. */
 apr_status_t cn_cio_account_check(cn_ctx_t *ctx, const char *email, const char *first_name,
                                   const char *last_name);
-/* A new account; with THREE_LEGGED an access token and secret (the secret
+/* A new account, with GRANT_ID (may be NULL) as its source in the same
+ * transaction; with THREE_LEGGED an access token and secret (the secret
  * sealed in the row, handed back once in *SECRET). */
 apr_status_t cn_cio_account_create(cn_ctx_t *ctx, const char *email, const char *first_name,
-                                   const char *last_name, int three_legged,
+                                   const char *last_name, int three_legged, const char *grant_id,
                                    cn_cio_account_t **out, const char **secret);
 /* The account row and its connect tokens gone (its grants are the caller's). */
 apr_status_t cn_cio_account_remove(cn_ctx_t *ctx, const char *account_id);

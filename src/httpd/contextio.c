@@ -287,9 +287,8 @@ static int account_create(cn_req_t *req)
         || cn_cio_source_body(&req->ctx, req->cio_params, email, &body) != APR_SUCCESS
         || cn_flow_native(&req->ctx, body, &grant, &(int){0}) != APR_SUCCESS
         || cn_cio_account_create(&req->ctx, email, param(req, "first_name"),
-                                 param(req, "last_name"), req->app->three_legged, &a, &secret)
-               != APR_SUCCESS
-        || cn_cio_grant_link(&req->ctx, grant->id, a->id) != APR_SUCCESS) {
+                                 param(req, "last_name"), req->app->three_legged, grant->id, &a,
+                                 &secret) != APR_SUCCESS) {
         return cn_reply_result(req);
     }
     out = cn_json_own(p, json_pack("{s:b,s:s,s:s}", "success", 1, "id", a->id, "resource_url",

@@ -23,6 +23,17 @@ static apr_status_t bad(cn_ctx_t *ctx, const char *fmt, const char *arg)
     return cn_fail(ctx->pool, &ctx->res, CN_EV_BAD_REQUEST, fmt, arg);
 }
 
+/* The end of a database section: a failed statement RV is logged (with the
+ * driver's message, while the handle is still there) as internal_error. */
+static apr_status_t db_done(cn_ctx_t *ctx, apr_status_t rv)
+{
+    if (rv != APR_SUCCESS) {
+        rv = cn_fail_db(ctx);
+    }
+    cn_ctx_db_close(ctx);
+    return rv;
+}
+
 static const char *i64(apr_pool_t *p, apr_int64_t v)
 {
     return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
@@ -81,9 +92,8 @@ apr_status_t cn_cio_account_load(cn_ctx_t *ctx, const char *id, cn_cio_account_t
         return rv;
     }
     rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_account_get", 2, args, &rows);
-    cn_ctx_db_close(ctx);
-    if (rv != APR_SUCCESS) {
-        return cn_fail_db(ctx);
+    if (db_done(ctx, rv) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     if (!rows->nelts) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_NOT_FOUND_ERROR, "no such account");
@@ -105,9 +115,8 @@ apr_status_t cn_cio_account_by_access_token(cn_ctx_t *ctx, const char *access_to
         return rv;
     }
     rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_account_by_token", 2, args, &rows);
-    cn_ctx_db_close(ctx);
-    if (rv != APR_SUCCESS) {
-        return cn_fail_db(ctx);
+    if (db_done(ctx, rv) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     if (!rows->nelts) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_ERROR,
@@ -166,8 +175,7 @@ apr_status_t cn_cio_account_sources(cn_ctx_t *ctx, const char *account_id, json_
     }
     if (cn_db_select(ctx->pool, ctx->db, "cn_cio_account_grants", 2, args, &rows)
         != APR_SUCCESS) {
-        cn_ctx_db_close(ctx);
-        return cn_fail_db(ctx);
+        return db_done(ctx, APR_EGENERAL);
     }
     list = cn_json_own(ctx->pool, json_array());
     for (i = 0; i < rows->nelts; ++i) {
@@ -231,8 +239,7 @@ apr_status_t cn_cio_account_list(cn_ctx_t *ctx, const char *email, int limit, in
         return APR_EGENERAL;
     }
     if (cn_db_select(ctx->pool, ctx->db, "cn_cio_account_list", 5, args, &rows) != APR_SUCCESS) {
-        cn_ctx_db_close(ctx);
-        return cn_fail_db(ctx);
+        return db_done(ctx, APR_EGENERAL);
     }
     list = cn_json_own(ctx->pool, json_array());
     for (i = 0; i < rows->nelts; ++i) {
@@ -264,7 +271,7 @@ apr_status_t cn_cio_account_check(cn_ctx_t *ctx, const char *email, const char *
 }
 
 apr_status_t cn_cio_account_create(cn_ctx_t *ctx, const char *email, const char *first_name,
-                                   const char *last_name, int three_legged,
+                                   const char *last_name, int three_legged, const char *grant_id,
                                    cn_cio_account_t **out, const char **secret)
 {
     cn_cio_account_t *a = apr_pcalloc(ctx->pool, sizeof(*a));
@@ -309,10 +316,23 @@ apr_status_t cn_cio_account_create(cn_ctx_t *ctx, const char *email, const char 
     if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
         return rv;
     }
-    rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_account_insert", 9, args, NULL);
-    cn_ctx_db_close(ctx);
-    if (rv != APR_SUCCESS) {
-        return cn_fail_db(ctx);
+    /* the account and its first source at once */
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return db_done(ctx, APR_EGENERAL);
+    }
+    if (cn_db_exec(ctx->pool, ctx->db, "cn_cio_account_insert", 9, args, NULL) != APR_SUCCESS
+        || (grant_id
+            && cn_db_exec(ctx->pool, ctx->db, "cn_cio_grant_link", 3,
+                          (const char *[]){a->id, grant_id, ctx->app_id}, NULL)
+                   != APR_SUCCESS)) {
+        cn_db_rollback(ctx->db);
+        rv = APR_EGENERAL;
+    }
+    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS) {
+        rv = APR_EGENERAL;
+    }
+    if (db_done(ctx, rv) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     if (secret) {
         *secret = a->access_token_secret;
@@ -330,8 +350,7 @@ apr_status_t cn_cio_grant_link(cn_ctx_t *ctx, const char *grant_id, const char *
         return rv;
     }
     rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_grant_link", 3, args, NULL);
-    cn_ctx_db_close(ctx);
-    return rv == APR_SUCCESS ? APR_SUCCESS : cn_fail_db(ctx);
+    return db_done(ctx, rv);
 }
 
 apr_status_t cn_cio_account_grant_ids(cn_ctx_t *ctx, const char *account_id,
@@ -345,9 +364,8 @@ apr_status_t cn_cio_account_grant_ids(cn_ctx_t *ctx, const char *account_id,
         return rv;
     }
     rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_account_grants", 2, args, &rows);
-    cn_ctx_db_close(ctx);
-    if (rv != APR_SUCCESS) {
-        return cn_fail_db(ctx);
+    if (db_done(ctx, rv) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     *ids = apr_array_make(ctx->pool, rows->nelts + 1, sizeof(const char *));
     for (i = 0; i < rows->nelts; ++i) {
@@ -364,8 +382,7 @@ apr_status_t cn_cio_account_remove(cn_ctx_t *ctx, const char *account_id)
         return rv;
     }
     if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
-        cn_ctx_db_close(ctx);
-        return cn_fail_db(ctx);
+        return db_done(ctx, APR_EGENERAL);
     }
     if (cn_db_exec(ctx->pool, ctx->db, "cn_cio_token_delete_account", 2, args, NULL)
             != APR_SUCCESS
@@ -373,12 +390,10 @@ apr_status_t cn_cio_account_remove(cn_ctx_t *ctx, const char *account_id)
                != APR_SUCCESS) {
         cn_db_rollback(ctx->db);
         cn_db_end(ctx->pool, ctx->db);
-        cn_ctx_db_close(ctx);
-        return cn_fail_db(ctx);
+        return db_done(ctx, APR_EGENERAL);
     }
     rv = cn_db_end(ctx->pool, ctx->db);
-    cn_ctx_db_close(ctx);
-    return rv == APR_SUCCESS ? APR_SUCCESS : cn_fail_db(ctx);
+    return db_done(ctx, rv);
 }
 
 /* ---- connect tokens -------------------------------------------------------- */
@@ -473,8 +488,7 @@ apr_status_t cn_cio_token_create(cn_ctx_t *ctx, const char *account_id,
         return rv;
     }
     rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_token_insert", 12, args, NULL);
-    cn_ctx_db_close(ctx);
-    return rv == APR_SUCCESS ? APR_SUCCESS : cn_fail_db(ctx);
+    return db_done(ctx, rv);
 }
 
 /* Seed 000's token object: `used` 0 until used, `expires` a time until used,
@@ -529,9 +543,8 @@ static apr_status_t token_row(cn_ctx_t *ctx, const char *account_id, const char 
         return rv;
     }
     rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_token_get", 2, args, &rows);
-    cn_ctx_db_close(ctx);
-    if (rv != APR_SUCCESS) {
-        return cn_fail_db(ctx);
+    if (db_done(ctx, rv) != APR_SUCCESS) {
+        return APR_EGENERAL;
     }
     r = rows->nelts ? APR_ARRAY_IDX(rows, 0, cn_row_t *) : NULL;
     if (!r || (account_id && (strcmp(r->cols[4], "1") || strcmp(r->cols[3], account_id)))
@@ -570,8 +583,7 @@ apr_status_t cn_cio_token_list(cn_ctx_t *ctx, const char *account_id, json_t **o
                                    &rows)
                     : cn_db_select(ctx->pool, ctx->db, "cn_cio_token_list", 3, args_app, &rows);
     if (rv != APR_SUCCESS) {
-        cn_ctx_db_close(ctx);
-        return cn_fail_db(ctx);
+        return db_done(ctx, APR_EGENERAL);
     }
     list = cn_json_own(ctx->pool, json_array());
     for (i = 0; i < rows->nelts; ++i) {
@@ -601,6 +613,5 @@ apr_status_t cn_cio_token_delete(cn_ctx_t *ctx, const char *account_id, const ch
         return rv;
     }
     rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_token_delete", 2, args, NULL);
-    cn_ctx_db_close(ctx);
-    return rv == APR_SUCCESS ? APR_SUCCESS : cn_fail_db(ctx);
+    return db_done(ctx, rv);
 }
