@@ -312,6 +312,18 @@ json_t *cn_flow_imap_values(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_tabl
 
 /* ---- the Context.IO API's sources (src/core/flow/contextio.c) ---- */
 
+/* The connect UI (<ConnectBaseURL>/contextio/connect?token=): a kind of flow. */
+#define CN_FLOW_KIND_CONTEXTIO "contextio"
+
+/* The connect UI of connect token TOKEN (unknown, used or expired:
+ * login_id_invalid, a page telling the user to ask for a new link): with an
+ * email (the token's, else EMAIL typed, detected) or a provider CHOSEN, *OUT
+ * is a new flow of the application's integration for it; else *SCREEN is
+ * the login screen to show (the email box, then the integrations' buttons).
+ * Nothing is spent: the token is used when the flow ends. */
+apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *chosen,
+                                const char *email, cn_flow_t **out, cn_flow_screen_t **screen);
+
 /* The POST /grants body of the source PARAMS describe (Context.IO's names):
  * server, username, password, port, use_ssl, type=IMAP (use_ssl=0: STARTTLS),
  * or provider_refresh_token with provider_consumer_key (the client id of the

@@ -392,6 +392,25 @@ apr_status_t cn_cio_account_sources(cn_ctx_t *ctx, const char *account_id, json_
 apr_status_t cn_cio_source_read(cn_ctx_t *ctx, const char *account_id, const char *label,
                                 json_t **out);
 
+/* A connect token as the connect UI needs it. */
+typedef struct cn_cio_token_t {
+    const char *digest, *token, *app_id, *account_id, *email, *first_name, *last_name;
+    const char *callback_url;
+    int for_account;                 /* created under /accounts/{id}: adds a source to it */
+    apr_int64_t created_at, expires_at, used_at;
+} cn_cio_token_t;
+
+/* The unused, unexpired token whose SHA-256 is DIGEST, its token opened
+ * (login_id_invalid otherwise: the browser needs a new link). */
+apr_status_t cn_cio_token_by_digest(cn_ctx_t *ctx, const char *digest, cn_cio_token_t **out);
+/* T used by GRANT (the connect UI's end), in one transaction: a new account
+ * (T's email, else the grant's, and T's names), or T's account for an
+ * account-scoped token, gets the grant as a source, and T is marked used by
+ * it; a token used meanwhile is login_id_invalid and nothing changes.
+ * *ACCOUNT_ID gets the account. */
+apr_status_t cn_cio_token_use(cn_ctx_t *ctx, const cn_cio_token_t *t, const cn_grant_t *grant,
+                              const char **account_id);
+
 /* POST /connect_tokens (ACCOUNT_ID NULL) or /accounts/{id}/connect_tokens:
  * PARAMS (query and form, oauth_* ignored) checked; *TOKEN the new token. */
 apr_status_t cn_cio_token_create(cn_ctx_t *ctx, const char *account_id,

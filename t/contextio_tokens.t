@@ -5,8 +5,8 @@
 # seed 000's fields (used 0, expires a time, account {} until used); lists,
 # reads and deletes are the application's own; an unused token past its 24
 # hours is gone (and purged); the token is stored as a digest and sealed, never in clear;
-# bad parameters are refused with nothing stored. The hosted connect UI is
-# not built yet: its URL answers a page that says so.
+# bad parameters are refused with nothing stored. (The connect UI behind
+# browser_redirect_url: t/contextio_connect.t.)
 use strict;
 use warnings;
 use Apache::Test qw(-withtestmore);
@@ -90,12 +90,13 @@ $r = cio(perl => DELETE => "/connect_tokens/$token", {}, app => 'two');
 is $r->code, 404, 'app two deletes it: 404';
 is count_tokens(), 2, '... still there';
 
-# ---- the browser's URL: the connect UI is not there yet -------------------------------------------
+# ---- the browser's URL without an integration to connect with: a page --------------------------
 {
     my $res = CnTest::ua()->get(url("/contextio/connect?token=$token"));
-    is $res->code, 503, 'GET browser_redirect_url: 503 for now';
+    is $res->code, 404, 'GET browser_redirect_url of an application without integrations: 404';
     like $res->header('Content-Type'), qr{^text/html}, '... a page';
-    like $res->content, qr/not available|try again/i, '... saying it is not there';
+    like $res->content, qr/not set up to connect/, '... saying the application is not set up';
+    is count_tokens(), 2, '... the token not spent';
 }
 
 # ---- an unused token past its 24 hours is gone -----------------------------------------------------

@@ -365,12 +365,30 @@ static int source_delete(cn_req_t *req)
 
 /* ---- the connect UI ------------------------------------------------------------ */
 
+/* GET <ConnectBaseURL>/contextio/connect?token=[&email=|&provider=]: the
+ * login screen (its email box and the application's providers) unless the
+ * token has an email, then the flow of the provider for the address. */
 int cn_route_cio_connect(cn_req_t *req)
 {
-    /* The hosted connect UI (a flow kind whose finisher redirects to
-     * callback_url?contextio_token=) is not built yet. */
-    return cn_page_error(req, CN_EV_SERVICE_UNAVAILABLE,
-                         "the Context.IO connect UI is not available yet");
+    apr_pool_t *p = req->r->pool;
+    const char *token = apr_table_get(req->query, "token"), *action;
+    cn_flow_t *flow = NULL;
+    cn_flow_screen_t *screen = NULL;
+    if (cn_flow_cio_choose(&req->ctx, token, apr_table_get(req->query, "provider"),
+                           apr_table_get(req->query, "email"), &flow, &screen) != APR_SUCCESS) {
+        req->page_app_id = req->ctx.app_id;
+        return cn_page_result(req);
+    }
+    req->page_app_id = req->ctx.app_id;
+    if (screen) {
+        action = apr_pstrcat(p, req->ctx.base_url, CN_CIO_CONNECT_PATH, NULL);
+        return cn_login_screen(req, screen, action,
+                               cn_json_own(p, json_pack("[{s:s,s:s}]", "name", "token", "value",
+                                                        token)),
+                               apr_pstrcat(p, action, "?token=", cn_url_encode(p, token),
+                                           "&provider=", NULL));
+    }
+    return cn_route_flow_start(req, flow);
 }
 
 /* Every route of the Context.IO 2.0 API. App-level calls are signed 2-legged;

@@ -2,12 +2,17 @@
  * /accounts/{id}/sources): a source given by IMAP settings or by a provider
  * refresh token is proven the way POST /grants proves it (cn_flow_native:
  * an IMAP LOGIN, a provider refresh), then becomes a source of the account.
- * Deleting a source or an account deletes its grants (cn_grant_revoke). */
+ * Deleting a source or an account deletes its grants (cn_grant_revoke).
+ * And the connect UI: a kind of flow begun from a connect token, whose end
+ * stores the account and sends the browser to callback_url?contextio_token=. */
 #include <string.h>
 #include <apr_strings.h>
 
 #include "cn_flow.h"
+#include "cn_proto.h"
+#include "cn_discover.h"
 #include "cn_util.h"
+#include "flow.h"
 
 static apr_status_t bad(cn_ctx_t *ctx, const char *what)
 {
@@ -138,3 +143,168 @@ apr_status_t cn_cio_account_delete(cn_ctx_t *ctx, const char *account_id)
     }
     return cn_cio_account_remove(ctx, account_id);
 }
+
+/* ---- the connect UI: a kind of flow --------------------------------------------- */
+
+/* The providers the connect UI offers, in this order, when the application
+ * has an integration of them. */
+static const char *const ui_providers[] = {"google", "microsoft", "imap", NULL};
+
+apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *chosen,
+                                const char *email, cn_flow_t **out, cn_flow_screen_t **screen)
+{
+    cn_cio_token_t *t = NULL;
+    apr_array_header_t *usable;
+    cn_integration_t *it = NULL;
+    const char *const *p;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+    *out = NULL;
+    *screen = NULL;
+    if (!token || !*token || strlen(token) > 128) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID, "no connect link");
+    }
+    if (cn_cio_token_by_digest(ctx, cn_sha256_hex(ctx->pool, token, strlen(token)), &t)
+        != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    ctx->app_id = t->app_id;
+    usable = apr_array_make(ctx->pool, 3, sizeof(cn_integration_t *));
+    if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    for (p = ui_providers; *p && rv == APR_SUCCESS; ++p) {
+        cn_integration_t *one = NULL;
+        rv = cn_integration_load(ctx, *p, &one);
+        if (rv == APR_SUCCESS && one) {
+            APR_ARRAY_PUSH(usable, cn_integration_t *) = one;
+        }
+        else if (rv == APR_ENOENT) {
+            rv = APR_SUCCESS;
+        }
+    }
+    cn_ctx_db_close(ctx);
+    if (rv != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    if (!usable->nelts) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NOT_FOUND,
+                       "the application has no integration to connect a mailbox with");
+    }
+    if (*t->email) { /* given on creation: the first page is skipped (seed 000) */
+        email = t->email;
+    }
+    if (chosen) {
+        if (!(it = cn_flow_offered(usable, chosen))) {
+            return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
+                           "the provider chosen is not one this link offers");
+        }
+    }
+    else if (email) {
+        if (!cn_email_valid(email) || strlen(email) > 254) {
+            *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+            (*screen)->error = CN_EV_INVALID_REQUEST;
+        }
+        else if (!(it = cn_flow_offered(usable, cn_flow_detect_provider(ctx, email)))) {
+            *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+            (*screen)->error = CN_EV_PROVIDER_NOT_SUPPORTED;
+        }
+        if (*screen) {
+            (*screen)->email = email;
+        }
+    }
+    if (!it) {
+        if (!*screen) {
+            *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+        }
+        (*screen)->prompt.detect = 1;
+        (*screen)->prompt.detect_first = 1;
+        (*screen)->prompt.select = 1;
+        (*screen)->return_origin = cn_url_origin(ctx->pool, t->callback_url);
+        (*screen)->providers = apr_array_make(ctx->pool, usable->nelts, sizeof(const char *));
+        for (i = 0; i < usable->nelts; ++i) {
+            APR_ARRAY_PUSH((*screen)->providers, const char *) =
+                APR_ARRAY_IDX(usable, i, cn_integration_t *)->provider;
+        }
+        return APR_SUCCESS;
+    }
+    if (cn_flow_new(ctx, CN_FLOW_KIND_CONTEXTIO, out) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    (*out)->app_id = t->app_id;
+    (*out)->integration_id = it->id;
+    (*out)->provider = it->provider;
+    (*out)->origin = t->digest;
+    (*out)->deadline = t->expires_at;
+    (*out)->login_hint = email;
+    (*out)->return_origin = cn_url_origin(ctx->pool, t->callback_url);
+    return APR_SUCCESS;
+}
+
+/* The token of FLOW, still unused, and its integration as they are now. */
+static apr_status_t cio_origin(cn_ctx_t *ctx, const cn_flow_t *flow, cn_flow_origin_t *origin)
+{
+    cn_cio_token_t *t = NULL;
+    cn_integration_t *it = NULL;
+    apr_status_t rv;
+    if (cn_cio_token_by_digest(ctx, flow->origin, &t) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    ctx->app_id = t->app_id;
+    rv = cn_integration_load(ctx, flow->provider, &it);
+    if (rv == APR_ENOENT || (rv == APR_SUCCESS && strcmp(it->id, flow->integration_id))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NO_LONGER_EXISTS, NULL);
+    }
+    if (rv != APR_SUCCESS) {
+        return cn_fail_db(ctx);
+    }
+    origin->it = it;
+    origin->scope = it->scope;
+    origin->redirect_uri = t->callback_url;
+    origin->login_hint = flow->login_hint;
+    origin->data = t;
+    return APR_SUCCESS;
+}
+
+/* callback_url with contextio_token (and the error, when it failed). */
+static const char *back_to_app(cn_ctx_t *ctx, const cn_flow_origin_t *origin, const char *error)
+{
+    const cn_cio_token_t *t = origin->data;
+    const char *pairs[] = {"contextio_token", t->token, "error", error, NULL, NULL};
+    return cn_http_url_with_query(ctx->pool, t->callback_url, pairs);
+}
+
+static apr_status_t cio_done(cn_ctx_t *ctx, const cn_flow_t *flow, const cn_flow_origin_t *origin,
+                             const cn_flow_proof_t *proof, const char **location)
+{
+    cn_grant_t *grant = NULL;
+    const char *account = NULL;
+    int reauth = 0;
+    (void)flow;
+    if (cn_flow_connect(ctx, origin->it, origin->scope, NULL, NULL, proof, &grant, &reauth)
+            != APR_SUCCESS
+        || cn_cio_token_use(ctx, origin->data, grant, &account) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    cn_log(ctx, CN_LOG_INFO, CNLOGNO(03004) "connect token used: grant %s (%s) is a source of "
+           "account %s", grant->id, origin->it->provider, account);
+    *location = back_to_app(ctx, origin, NULL);
+    return APR_SUCCESS;
+}
+
+static const char *cio_failed(cn_ctx_t *ctx, const cn_flow_t *flow,
+                              const cn_flow_origin_t *origin)
+{
+    const cn_result_t *res = &ctx->res;
+    (void)flow;
+    cn_log(ctx, CN_LOG_WARNING, CNLOGNO(03005) "connect UI %s sign-in failed: %s (%d)%s%s",
+           origin->it->provider, res->event->type, res->event->code,
+           res->description ? ": " : "", res->description ? res->description : "");
+    return back_to_app(ctx, origin, res->event->type);
+}
+
+/* The token is spent when the flow ends (marked used with its account), not
+ * when it starts: the browser may go back and choose another way in. */
+const cn_flow_kind_t cn_flow_kind_contextio = {
+    CN_FLOW_KIND_CONTEXTIO, cio_origin, cio_origin, cio_done, cio_failed
+};

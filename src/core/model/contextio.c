@@ -615,3 +615,100 @@ apr_status_t cn_cio_token_delete(cn_ctx_t *ctx, const char *account_id, const ch
     rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_token_delete", 2, args, NULL);
     return db_done(ctx, rv);
 }
+
+/* ---- the connect UI's token ------------------------------------------------ */
+
+static cn_cio_token_t *token_from_row(apr_pool_t *p, const cn_row_t *r)
+{
+    cn_cio_token_t *t = apr_pcalloc(p, sizeof(*t));
+    t->digest = r->cols[0];
+    t->app_id = r->cols[2];
+    t->account_id = r->cols[3] && *r->cols[3] ? r->cols[3] : NULL;
+    t->for_account = r->cols[4] && !strcmp(r->cols[4], "1");
+    t->email = r->cols[5];
+    t->first_name = r->cols[6];
+    t->last_name = r->cols[7];
+    t->callback_url = r->cols[8];
+    t->created_at = apr_atoi64(r->cols[10]);
+    t->expires_at = apr_atoi64(r->cols[11]);
+    t->used_at = apr_atoi64(r->cols[12]);
+    return t;
+}
+
+apr_status_t cn_cio_token_by_digest(cn_ctx_t *ctx, const char *digest, cn_cio_token_t **out)
+{
+    const char *args[] = {digest};
+    apr_array_header_t *rows = NULL;
+    cn_cio_token_t *t;
+    cn_row_t *r;
+    apr_status_t rv;
+    *out = NULL;
+    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_token_by_digest", 1, args, &rows);
+    if (db_done(ctx, rv) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    r = rows->nelts ? APR_ARRAY_IDX(rows, 0, cn_row_t *) : NULL;
+    t = r ? token_from_row(ctx->pool, r) : NULL;
+    if (!t || t->used_at || t->expires_at <= ctx->now) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID,
+                       t ? "this connect link was used or has expired"
+                         : "no such connect link");
+    }
+    if (cn_crypto_open(ctx->pool, ctx->ring, r->cols[1],
+                       cn_crypto_aad(ctx->pool, TOKENS_TABLE, "token", t->digest), &t->token,
+                       NULL) != APR_SUCCESS) {
+        return cn_fail_internal(ctx, "a stored connect token does not open");
+    }
+    *out = t;
+    return APR_SUCCESS;
+}
+
+apr_status_t cn_cio_token_use(cn_ctx_t *ctx, const cn_cio_token_t *t, const cn_grant_t *grant,
+                              const char **account_id)
+{
+    const char *id = t->account_id, *now = i64(ctx->pool, ctx->now);
+    apr_status_t rv;
+    int n = 0;
+    *account_id = NULL;
+    ctx->app_id = t->app_id;
+    if (!t->for_account && cn_uuid(ctx->pool, &id) != APR_SUCCESS) {
+        return cn_fail_internal(ctx, "no random account id");
+    }
+    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+        return db_done(ctx, APR_EGENERAL);
+    }
+    if (!t->for_account) {
+        const char *args[] = {id, t->app_id, *t->email ? t->email : cn_lower(ctx->pool, grant->email),
+                              t->first_name, t->last_name, "0", NULL, now, NULL};
+        rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_account_insert", 9, args, NULL);
+    }
+    if (rv == APR_SUCCESS) {
+        const char *args[] = {id, grant->id, t->app_id};
+        rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_grant_link", 3, args, NULL);
+    }
+    if (rv == APR_SUCCESS) {
+        const char *args[] = {now, id, t->digest, now};
+        rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_token_use", 4, args, &n);
+    }
+    if (rv != APR_SUCCESS || n != 1) {
+        cn_db_rollback(ctx->db);
+        cn_db_end(ctx->pool, ctx->db);
+        if (rv != APR_SUCCESS) {
+            return db_done(ctx, rv);
+        }
+        cn_ctx_db_close(ctx);
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_LOGIN_ID_INVALID,
+                       "this connect link was used meanwhile");
+    }
+    if (db_done(ctx, cn_db_end(ctx->pool, ctx->db)) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *account_id = id;
+    return APR_SUCCESS;
+}

@@ -253,6 +253,12 @@ static const cn_stmt_def_t statements[] = {
     {"cn_cio_token_get",
      "SELECT " CIO_TOKEN_COLS " FROM cio_connect_tokens WHERE digest = %s AND app_id = %s"},
     /* unused tokens past their time are gone, purged or not */
+    /* the connect UI: a token by its digest alone (the browser names no application) */
+    {"cn_cio_token_by_digest",
+     "SELECT " CIO_TOKEN_COLS " FROM cio_connect_tokens WHERE digest = %s"},
+    {"cn_cio_token_use",
+     "UPDATE cio_connect_tokens SET used_at = %lld, account_id = %s "
+     "WHERE digest = %s AND used_at = 0 AND expires_at > %lld"},
     {"cn_cio_token_list",
      "SELECT " CIO_TOKEN_COLS " FROM cio_connect_tokens WHERE app_id = %s "
      "AND (used_at <> 0 OR expires_at > %lld) ORDER BY created_at, digest LIMIT %d"},

@@ -1,0 +1,113 @@
+# The Context.IO connect UI at a connect token's browser_redirect_url: a
+# kind of flow of the flow engine. A token with an email goes straight to the
+# provider auto-discovery finds for it (the fake Google here) or to the IMAP
+# form; a token without one shows the login screen (its email box and the
+# application's providers). At the end the account (new, or the token's for
+# an account-scoped token) gets the grant as a source, the token is marked
+# used (used = the time, expires = false, account filled) and the browser
+# goes to callback_url?contextio_token=TOKEN. A used, expired or unknown
+# token is a page telling the user to ask the application for a new link.
+use strict;
+use warnings;
+use Apache::Test qw(-withtestmore);
+use lib 't/lib';
+use Digest::SHA qw(sha256_hex);
+use CnTest qw(:all);
+use CnTest::Flow;
+use CnTest::ContextIO;
+
+plan skip_all => cio_missing() if cio_missing();
+
+reset_db();
+is make_integration('google')->code, 201, 'app one: a google integration';
+my $r = api(POST => '/integrations', { name => 'Mailboxes', provider => 'imap',
+                                       redirect_uris => ['http://localhost:3000/cb'] });
+is $r->code, 201, 'app one: an imap integration';
+my $cb = 'https://app.example/cio-back?user=7';
+sub token_of { cio(perl => GET => "/connect_tokens/$_[0]")->{json} }
+
+# ---- a token with a Gmail address: straight to Google, back with contextio_token -----------------
+my $t0 = time;
+$r = cio(perl => POST => '/connect_tokens', { callback_url => $cb, email => 'cio.user@gmail.com',
+                                              first_name => 'Cio', last_name => 'User' });
+is $r->code, 200, 'a connect token with an email' or diag $r->as_string;
+my ($token, $link) = @{ $r->{json} }{qw(token browser_redirect_url)};
+my $f = CnTest::Flow->new(provider => 'google');
+ok $f->login(url => $link), 'its link goes to Google' or diag $f->{error};
+is $f->{authorize_query}{login_hint}, 'cio.user@gmail.com', '... with the address as login_hint';
+is token_of($token)->{used}, 0, '... the token not used yet';
+ok $f->authorize && $f->callback, 'Google consents; the callback answers' or diag $f->{error};
+is $f->{final_url}, "$cb&contextio_token=$token", '... a 302 to callback_url?contextio_token=TOKEN';
+
+my $obj = token_of($token);
+ok $obj->{used} >= $t0, 'the token: used is the time';
+ok JSON::is_bool($obj->{expires}) && !$obj->{expires}, '... expires false';
+my $account = $obj->{account};
+ok $account->{id}, '... its account';
+is_deeply $account->{email_addresses}, ['cio.user@gmail.com'], '... the account\'s address';
+is $account->{first_name}, 'Cio', '... its first_name from the token';
+is scalar @{ $account->{sources} }, 1, '... one source';
+is $account->{sources}[0]{email}, 'cio.user@gmail.com', '... the Gmail mailbox';
+is $account->{sources}[0]{authentication_type}, 'oauth2', '... by OAuth';
+my $grant = $account->{sources}[0]{label};
+is api(GET => "/grants/$grant")->code, 200, '... a grant of the Unified Auth API';
+$r = cio(node => GET => '/accounts');
+is_deeply [map { $_->{id} } @{ $r->{json} }], [$account->{id}], 'GET /accounts lists it';
+
+# ---- the link again: spent --------------------------------------------------------------------------
+{
+    my $again = CnTest::Flow->new(provider => 'google');
+    my $res = $again->browser_get($link);
+    is $res->code, 400, 'the used link again: 400';
+    like $res->header('Content-Type') // '', qr{^text/html}, '... a page';
+    like $res->content, qr/new link/, '... telling the user to ask for a new link';
+}
+
+# ---- an account-scoped token adds a second source ------------------------------------------------------
+$r = cio(perl => POST => "/accounts/$account->{id}/connect_tokens",
+         { callback_url => 'https://app.example/more', email => 'second.box@gmail.com' });
+is $r->code, 200, 'an account-scoped connect token' or diag $r->as_string;
+my ($token2, $link2) = @{ $r->{json} }{qw(token browser_redirect_url)};
+$f = CnTest::Flow->new(provider => 'google');
+ok $f->login(url => $link2) && $f->authorize && $f->callback, 'its flow' or diag $f->{error};
+is $f->{final_url}, "https://app.example/more?contextio_token=$token2", '... back to its callback_url';
+$r = cio(perl => GET => "/accounts/$account->{id}");
+is_deeply [sort map { $_->{email} } @{ $r->{json}{sources} }],
+    ['cio.user@gmail.com', 'second.box@gmail.com'], 'the account has both mailboxes';
+is token_of($token2)->{account}{id}, $account->{id}, '... and the token names it';
+is scalar(my @a = db_rows('cio_accounts')), 1, '... no other account made';
+
+# ---- a token without an email: the login screen ------------------------------------------------------
+$r = cio(perl => POST => '/connect_tokens', { callback_url => $cb });
+my ($token3, $link3) = @{ $r->{json} }{qw(token browser_redirect_url)};
+my $b = browser();
+my $res = $b->get($link3);
+is $res->code, 200, 'a token without an email: a page' or diag $res->as_string;
+like $res->content, qr/<input[^>]+type="email"/, '... with an email box';
+like $res->content, qr/<input[^>]+name="token"[^>]+value="\Q$token3\E"|value="\Q$token3\E"[^>]+name="token"/,
+    '... carrying the token';
+like $res->content, qr/provider=google/, '... and a button per provider';
+$res = $b->get("$link3&email=" . 'typed.user%40gmail.com');
+is $res->code, 302, 'the address typed: 302' or diag $res->as_string;
+like $res->header('Location') // '', qr{\A\Q${\ fake_url('/google/authorize')}\E}, '... to Google';
+is query_of($res->header('Location'))->{login_hint}, 'typed.user@gmail.com', '... for that address';
+$res = $b->get("$link3&provider=imap");
+is $res->code, 302, 'the IMAP button: 302' or diag $res->as_string;
+like $res->header('Location') // '', qr{/connect/imap\?state=}, '... to the module\'s IMAP form';
+$res = $b->get("$link3&email=not-an-address");
+is $res->code, 200, 'an address that is not one: the screen again';
+is token_of($token3)->{used}, 0, 'the token is not used by any of that';
+
+# ---- links that cannot be used -----------------------------------------------------------------------
+for my $c (['an unknown token', url('/contextio/connect?token=no-such-token')],
+           ['no token', url('/contextio/connect')]) {
+    $res = browser()->get($c->[1]);
+    is $res->code, 400, "$c->[0]: 400";
+    like $res->content, qr/new link/, '... the page says to ask for a new link';
+}
+dbh()->do('UPDATE cio_connect_tokens SET expires_at = ? WHERE digest = ?', undef, time - 1,
+          sha256_hex($token3));
+$res = browser()->get($link3);
+is $res->code, 400, 'an expired token: 400';
+like $res->content, qr/new link/, '... the same page';
+done_testing();
