@@ -15,6 +15,8 @@ use Digest::SHA qw(sha256_hex);
 use CnTest qw(:all);
 use CnTest::Flow;
 use CnTest::ContextIO;
+use CnTest::Imap;
+use HTTP::Request::Common ();
 
 plan skip_all => cio_missing() if cio_missing();
 
@@ -97,6 +99,32 @@ like $res->header('Location') // '', qr{/connect/imap\?state=}, '... to the modu
 $res = $b->get("$link3&email=not-an-address");
 is $res->code, 200, 'an address that is not one: the screen again';
 is token_of($token3)->{used}, 0, 'the token is not used by any of that';
+
+# ---- the IMAP way: the module's form, proven by a LOGIN at Dovecot ------------------------------------
+SKIP: {
+    skip imap_missing(), 7 if imap_missing();
+    $r = cio(perl => POST => '/connect_tokens', { callback_url => $cb });
+    my ($token4, $link4) = @{ $r->{json} }{qw(token browser_redirect_url)};
+    my $f4 = CnTest::Flow->new(provider => 'imap');
+    my $go = $f4->browser_get("$link4&provider=imap");
+    is $go->code, 302, 'IMAP chosen on the screen: 302';
+    my $form_url = $go->header('Location') // '';
+    my $page = $f4->browser_get($form_url);
+    is $page->code, 200, '... the IMAP form';
+    my ($csrf) = $page->content =~ /<input type="hidden" name="csrf" value="([^"]*)"/;
+    my ($state) = $page->content =~ /<input type="hidden" name="state" value="([^"]*)"/;
+    my %form = (csrf => $csrf, state => $state, email => 'alice@example.test', username => 'alice',
+                host => '127.0.0.1', port => imap_port('imaps'), security => 'ssl');
+    my $wrong = $f4->{browser}->request(HTTP::Request::Common::POST(url('/imap'), { %form, password => 'wrong' }));
+    is $wrong->code, 200, '... a wrong password: the form again';
+    my $done = $f4->{browser}->request(HTTP::Request::Common::POST(url('/imap'),
+                                                                   { %form, password => imap_password('alice') }));
+    is $done->code, 303, '... the right one: 303 (after a POST)' or diag $done->as_string;
+    is $done->header('Location'), "$cb&contextio_token=$token4", '... to callback_url?contextio_token=';
+    my $o = token_of($token4);
+    is $o->{account}{sources}[0]{username}, 'alice', 'the token\'s account has the IMAP mailbox';
+    is_deeply $o->{account}{email_addresses}, ['alice@example.test'], '... and its address';
+}
 
 # ---- links that cannot be used -----------------------------------------------------------------------
 for my $c (['an unknown token', url('/contextio/connect?token=no-such-token')],
