@@ -140,6 +140,9 @@ typedef struct cn_flow_screen_t {
     cn_event_id_t error;            /* 0, or why the address typed cannot go on */
     const char *return_origin;      /* the origin of the application's redirect URI (where
                                      * the email box's answer may end), or NULL */
+    int names;                      /* the email box asks for first and last name too
+                                     * (the Context.IO connect UI's first page) */
+    const char *first_name, *last_name; /* what they show */
 } cn_flow_screen_t;
 
 /* GET /login with the login screen's answer: CHOSEN, the provider of a
@@ -319,10 +322,13 @@ json_t *cn_flow_imap_values(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_tabl
  * login_id_invalid, a page telling the user to ask for a new link): with an
  * email (the token's, else EMAIL typed, detected) or a provider CHOSEN, *OUT
  * is a new flow of the application's integration for it; else *SCREEN is
- * the login screen to show (the email box, then the integrations' buttons).
- * Nothing is spent: the token is used when the flow ends. */
+ * the login screen to show: the first page (email box with first and last
+ * name, then the integrations' buttons). FIRST_NAME and LAST_NAME typed
+ * there are kept on the token for its account. Nothing is spent: the token
+ * is used when the flow ends. */
 apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *chosen,
-                                const char *email, cn_flow_t **out, cn_flow_screen_t **screen);
+                                const char *email, const char *first_name, const char *last_name,
+                                cn_flow_t **out, cn_flow_screen_t **screen);
 
 /* The POST /grants body of the source PARAMS describe (Context.IO's names):
  * server, username, password, port, use_ssl, type=IMAP (use_ssl=0: STARTTLS),

@@ -403,6 +403,10 @@ typedef struct cn_cio_token_t {
 /* The unused, unexpired token whose SHA-256 is DIGEST, its token opened
  * (login_id_invalid otherwise: the browser needs a new link). */
 apr_status_t cn_cio_token_by_digest(cn_ctx_t *ctx, const char *digest, cn_cio_token_t **out);
+/* The names the user typed on the connect UI's first page, kept on T (its
+ * account gets them); bad_request for more than 100 bytes of text each. */
+apr_status_t cn_cio_token_names(cn_ctx_t *ctx, cn_cio_token_t *t, const char *first_name,
+                                const char *last_name);
 /* T used by GRANT (the connect UI's end), in one transaction: a new account
  * (T's email, else the grant's, and T's names), or T's account for an
  * account-scoped token, gets the grant as a source, and T is marked used by

@@ -1,8 +1,8 @@
 # The Context.IO connect UI at a connect token's browser_redirect_url: a
 # kind of flow of the flow engine. A token with an email goes straight to the
 # provider auto-discovery finds for it (the fake Google here) or to the IMAP
-# form; a token without one shows the login screen (its email box and the
-# application's providers). At the end the account (new, or the token's for
+# form; a token without one shows the first page (the login screen's email
+# box with first and last name, and the application's providers). At the end the account (new, or the token's for
 # an account-scoped token) gets the grant as a source, the token is marked
 # used (used = the time, expires = false, account filled) and the browser
 # goes to callback_url?contextio_token=TOKEN. A used, expired or unknown
@@ -89,16 +89,28 @@ like $res->content, qr/<input[^>]+type="email"/, '... with an email box';
 like $res->content, qr/<input[^>]+name="token"[^>]+value="\Q$token3\E"|value="\Q$token3\E"[^>]+name="token"/,
     '... carrying the token';
 like $res->content, qr/provider=google/, '... and a button per provider';
-$res = $b->get("$link3&email=" . 'typed.user%40gmail.com');
-is $res->code, 302, 'the address typed: 302' or diag $res->as_string;
-like $res->header('Location') // '', qr{\A\Q${\ fake_url('/google/authorize')}\E}, '... to Google';
-is query_of($res->header('Location'))->{login_hint}, 'typed.user@gmail.com', '... for that address';
+like $res->content, qr/<input id="first_name" name="first_name"/, '... a first name box';
+like $res->content, qr/<input id="last_name" name="last_name"/, '... a last name box';
+$res = $b->get("$link3&email=not-an-address&first_name=Ty");
+is $res->code, 200, 'an address that is not one: the first page again';
+like $res->content, qr/<input id="first_name"[^>]* value="Ty"/, '... keeping the name typed';
 $res = $b->get("$link3&provider=imap");
 is $res->code, 302, 'the IMAP button: 302' or diag $res->as_string;
 like $res->header('Location') // '', qr{/connect/imap\?state=}, '... to the module\'s IMAP form';
-$res = $b->get("$link3&email=not-an-address");
-is $res->code, 200, 'an address that is not one: the screen again';
 is token_of($token3)->{used}, 0, 'the token is not used by any of that';
+{
+    my $f3 = CnTest::Flow->new(provider => 'google', browser => $b);
+    ok $f3->login(url => "$link3&email=typed.user%40gmail.com&first_name=Ty&last_name=Ped"),
+        'the first page answered with an address and names: to Google' or diag $f3->{error};
+    is $f3->{authorize_query}{login_hint}, 'typed.user@gmail.com', '... for that address';
+    ok $f3->authorize && $f3->callback, '... and back' or diag $f3->{error};
+    is $f3->{final_url}, "$cb&contextio_token=$token3", '... to callback_url?contextio_token=';
+    my $o = token_of($token3);
+    is_deeply [@{ $o->{account} }{qw(first_name last_name)}], ['Ty', 'Ped'],
+        'the account has the names typed';
+    is_deeply $o->{account}{email_addresses}, ['typed.user@gmail.com'], '... and the mailbox\'s address';
+    is_deeply [@$o{qw(first_name last_name)}], ['Ty', 'Ped'], '... so has the token';
+}
 
 # ---- the IMAP way: the module's form, proven by a LOGIN at Dovecot ------------------------------------
 SKIP: {
@@ -133,9 +145,11 @@ for my $c (['an unknown token', url('/contextio/connect?token=no-such-token')],
     is $res->code, 400, "$c->[0]: 400";
     like $res->content, qr/new link/, '... the page says to ask for a new link';
 }
+$r = cio(perl => POST => '/connect_tokens', { callback_url => $cb });
+my ($token5, $link5) = @{ $r->{json} }{qw(token browser_redirect_url)};
 dbh()->do('UPDATE cio_connect_tokens SET expires_at = ? WHERE digest = ?', undef, time - 1,
-          sha256_hex($token3));
-$res = browser()->get($link3);
+          sha256_hex($token5));
+$res = browser()->get($link5);
 is $res->code, 400, 'an expired token: 400';
 like $res->content, qr/new link/, '... the same page';
 done_testing();

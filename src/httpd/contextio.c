@@ -375,7 +375,10 @@ int cn_route_cio_connect(cn_req_t *req)
     cn_flow_t *flow = NULL;
     cn_flow_screen_t *screen = NULL;
     if (cn_flow_cio_choose(&req->ctx, token, apr_table_get(req->query, "provider"),
-                           apr_table_get(req->query, "email"), &flow, &screen) != APR_SUCCESS) {
+                           apr_table_get(req->query, "email"),
+                           apr_table_get(req->query, "first_name"),
+                           apr_table_get(req->query, "last_name"), &flow, &screen)
+        != APR_SUCCESS) {
         req->page_app_id = req->ctx.app_id;
         return cn_page_result(req);
     }

@@ -151,7 +151,8 @@ apr_status_t cn_cio_account_delete(cn_ctx_t *ctx, const char *account_id)
 static const char *const ui_providers[] = {"google", "microsoft", "imap", NULL};
 
 apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *chosen,
-                                const char *email, cn_flow_t **out, cn_flow_screen_t **screen)
+                                const char *email, const char *first_name, const char *last_name,
+                                cn_flow_t **out, cn_flow_screen_t **screen)
 {
     cn_cio_token_t *t = NULL;
     apr_array_header_t *usable;
@@ -194,6 +195,14 @@ apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *ch
     if (*t->email) { /* given on creation: the first page is skipped (seed 000) */
         email = t->email;
     }
+    else if ((first_name || last_name)
+             && cn_cio_token_names(ctx, t, first_name, last_name) != APR_SUCCESS) {
+        /* names that cannot be kept: the first page again, saying so */
+        *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+        (*screen)->error = CN_EV_INVALID_REQUEST;
+        (*screen)->email = email;
+        email = NULL;
+    }
     if (chosen) {
         if (!(it = cn_flow_offered(usable, chosen))) {
             return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
@@ -220,6 +229,9 @@ apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *ch
         (*screen)->prompt.detect = 1;
         (*screen)->prompt.detect_first = 1;
         (*screen)->prompt.select = 1;
+        (*screen)->names = !*t->email;
+        (*screen)->first_name = first_name ? first_name : t->first_name;
+        (*screen)->last_name = last_name ? last_name : t->last_name;
         (*screen)->return_origin = cn_url_origin(ctx->pool, t->callback_url);
         (*screen)->providers = apr_array_make(ctx->pool, usable->nelts, sizeof(const char *));
         for (i = 0; i < usable->nelts; ++i) {

@@ -712,3 +712,24 @@ apr_status_t cn_cio_token_use(cn_ctx_t *ctx, const cn_cio_token_t *t, const cn_g
     *account_id = id;
     return APR_SUCCESS;
 }
+
+apr_status_t cn_cio_token_names(cn_ctx_t *ctx, cn_cio_token_t *t, const char *first_name,
+                                const char *last_name)
+{
+    const char *first = first_name ? first_name : "", *last = last_name ? last_name : "";
+    const char *args[] = {first, last, t->digest};
+    apr_status_t rv;
+    if (!name_ok(ctx->pool, first) || !name_ok(ctx->pool, last)) {
+        return bad(ctx, "first_name and last_name must be at most %s bytes of text", "100");
+    }
+    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_token_names", 3, args, NULL);
+    if (db_done(ctx, rv) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    t->first_name = first;
+    t->last_name = last;
+    return APR_SUCCESS;
+}

@@ -256,6 +256,9 @@ static const cn_stmt_def_t statements[] = {
     /* the connect UI: a token by its digest alone (the browser names no application) */
     {"cn_cio_token_by_digest",
      "SELECT " CIO_TOKEN_COLS " FROM cio_connect_tokens WHERE digest = %s"},
+    {"cn_cio_token_names",
+     "UPDATE cio_connect_tokens SET first_name = %s, last_name = %s "
+     "WHERE digest = %s AND used_at = 0"},
     {"cn_cio_token_use",
      "UPDATE cio_connect_tokens SET used_at = %lld, account_id = %s "
      "WHERE digest = %s AND used_at = 0 AND expires_at > %lld"},
