@@ -396,6 +396,7 @@ apr_status_t cn_cio_source_read(cn_ctx_t *ctx, const char *account_id, const cha
 typedef struct cn_cio_token_t {
     const char *digest, *token, *app_id, *account_id, *email, *first_name, *last_name;
     const char *callback_url;
+    const char *source_callback_url; /* POSTed to once the source is connected, or NULL */
     int for_account;                 /* created under /accounts/{id}: adds a source to it */
     apr_int64_t created_at, expires_at, used_at;
 } cn_cio_token_t;

@@ -4,8 +4,9 @@
 # form; a token without one shows the first page (the login screen's email
 # box with first and last name, and the application's providers). At the end the account (new, or the token's for
 # an account-scoped token) gets the grant as a source, the token is marked
-# used (used = the time, expires = false, account filled) and the browser
-# goes to callback_url?contextio_token=TOKEN. A used, expired or unknown
+# used (used = the time, expires = false, account filled), the browser
+# goes to callback_url?contextio_token=TOKEN and source_callback_url, when
+# given, gets a POST. A used, expired or unknown
 # token is a page telling the user to ask the application for a new link.
 use strict;
 use warnings;
@@ -30,8 +31,10 @@ sub token_of { cio(perl => GET => "/connect_tokens/$_[0]")->{json} }
 
 # ---- a token with a Gmail address: straight to Google, back with contextio_token -----------------
 my $t0 = time;
+my $fake_seen = scalar @{ fake_log() };
 $r = cio(perl => POST => '/connect_tokens', { callback_url => $cb, email => 'cio.user@gmail.com',
-                                              first_name => 'Cio', last_name => 'User' });
+                                              first_name => 'Cio', last_name => 'User',
+                                              source_callback_url => fake_url('/hooks/source') });
 is $r->code, 200, 'a connect token with an email' or diag $r->as_string;
 my ($token, $link) = @{ $r->{json} }{qw(token browser_redirect_url)};
 my $f = CnTest::Flow->new(provider => 'google');
@@ -55,6 +58,14 @@ my $grant = $account->{sources}[0]{label};
 is api(GET => "/grants/$grant")->code, 200, '... a grant of the Unified Auth API';
 $r = cio(node => GET => '/accounts');
 is_deeply [map { $_->{id} } @{ $r->{json} }], [$account->{id}], 'GET /accounts lists it';
+{
+    my @log = @{ fake_log() };
+    my @hooks = grep { $_->{path} eq '/hooks/source' } @log[$fake_seen .. $#log];
+    is scalar @hooks, 1, 'source_callback_url got one POST';
+    is_deeply $hooks[0] && $hooks[0]{params},
+        { account_id => $account->{id}, source_label => $grant, email => 'cio.user@gmail.com', status => 'OK' },
+        '... naming the account and its new source';
+}
 
 # ---- the link again: spent --------------------------------------------------------------------------
 {

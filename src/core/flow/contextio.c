@@ -286,6 +286,38 @@ static const char *back_to_app(cn_ctx_t *ctx, const cn_flow_origin_t *origin, co
     return cn_http_url_with_query(ctx->pool, t->callback_url, pairs);
 }
 
+/* source_callback_url, when the token has one, hears of the new source: a
+ * form POST (account_id, source_label, email, status), best effort, after
+ * the database is done with. The application chose the URL: it is held to
+ * the address rule of user-chosen destinations (ConnectAllowAddresses). */
+static void tell_source_callback(cn_ctx_t *ctx, const cn_cio_token_t *t, const char *account,
+                                 const cn_grant_t *grant)
+{
+    const char *pairs[] = {"account_id", account, "source_label", grant->id, "email",
+                           grant->email, "status", "OK", NULL, NULL};
+    cn_http_request_t req = {0};
+    cn_http_response_t resp = {0};
+    apr_status_t rv;
+    if (!t->source_callback_url || !ctx->http || !ctx->http->perform) {
+        return;
+    }
+    req.method = "POST";
+    req.url = t->source_callback_url;
+    req.content_type = "application/x-www-form-urlencoded";
+    req.body = cn_http_form(ctx->pool, pairs);
+    req.body_len = strlen(req.body);
+    req.accept = "*/*";
+    req.max_response = 4096;
+    req.timeout_ms = 5000;
+    req.user_chosen = 1;
+    req.allow = ctx->discover ? ctx->discover->allow : NULL;
+    rv = ctx->http->perform(ctx->http, ctx->pool, &req, &resp);
+    cn_log(ctx, rv == APR_SUCCESS && resp.status / 100 == 2 ? CN_LOG_INFO : CN_LOG_WARNING,
+           CNLOGNO(03006) "source_callback_url of account %s: %s %d%s%s", account,
+           rv == APR_SUCCESS ? "answered" : "not reached, status", rv == APR_SUCCESS ? resp.status : rv,
+           resp.error ? ": " : "", resp.error ? resp.error : "");
+}
+
 static apr_status_t cio_done(cn_ctx_t *ctx, const cn_flow_t *flow, const cn_flow_origin_t *origin,
                              const cn_flow_proof_t *proof, const char **location)
 {
@@ -300,6 +332,7 @@ static apr_status_t cio_done(cn_ctx_t *ctx, const cn_flow_t *flow, const cn_flow
     }
     cn_log(ctx, CN_LOG_INFO, CNLOGNO(03004) "connect token used: grant %s (%s) is a source of "
            "account %s", grant->id, origin->it->provider, account);
+    tell_source_callback(ctx, origin->data, account, grant);
     *location = back_to_app(ctx, origin, NULL);
     return APR_SUCCESS;
 }

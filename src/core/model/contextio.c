@@ -629,6 +629,14 @@ static cn_cio_token_t *token_from_row(apr_pool_t *p, const cn_row_t *r)
     t->first_name = r->cols[6];
     t->last_name = r->cols[7];
     t->callback_url = r->cols[8];
+    {
+        json_t *options = cn_json_load_stored(p, r->cols[9]);
+        const char *v = NULL;
+        if (options && cn_json_get_string(options, "source_callback_url", &v) == APR_SUCCESS
+            && v && *v) {
+            t->source_callback_url = v;
+        }
+    }
     t->created_at = apr_atoi64(r->cols[10]);
     t->expires_at = apr_atoi64(r->cols[11]);
     t->used_at = apr_atoi64(r->cols[12]);
