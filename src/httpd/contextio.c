@@ -21,13 +21,14 @@ int cn_cio_reply_error(cn_req_t *req, int status, const char *message)
 }
 
 /* The URL the client called, up to the mount: scheme, host and port of the
- * request (what it signed), then the <Location>'s path. */
+ * request (what it signed; ServerName's with UseCanonicalName On), then the
+ * <Location>'s path. */
 static const char *api_base(cn_req_t *req)
 {
     request_rec *r = req->r;
     apr_size_t n = strlen(r->uri), k = strlen(req->path);
     const char *mount = n >= k ? apr_pstrndup(r->pool, r->uri, n - k) : "";
-    const char *host = r->hostname ? r->hostname : r->server->server_hostname;
+    const char *host = ap_get_server_name(r);
     const char *url = cn_oauth1_base_uri(r->pool, ap_http_scheme(r), host ? host : "localhost",
                                          ap_get_server_port(r), mount);
     n = strlen(url);
@@ -111,7 +112,9 @@ int cn_cio_authenticate(cn_req_t *req, const cn_route_t *rt, int *answer)
                                        : "this application signs 2-legged: oauth_token must be "
                                          "empty");
     }
-    host = r->hostname ? r->hostname : r->server->server_hostname;
+    /* what the client called: the Host header's name and port (UseCanonicalName
+     * Off, the default), or ServerName's, scheme included, behind a proxy */
+    host = ap_get_server_name(r);
     base_uri = cn_oauth1_base_uri(r->pool, ap_http_scheme(r), host ? host : "localhost",
                                   ap_get_server_port(r), r->parsed_uri.path);
     if (!cn_oauth1_signature_valid(r->pool, s, r->method, base_uri, app->oauth1_secret,
