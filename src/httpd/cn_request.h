@@ -62,7 +62,7 @@ extern const cn_route_t cn_api_routes[];
 extern const cn_route_t cn_cio_routes[];
 /* contextio.c: the OAuth 1.0a signature of the request to route RT (its
  * application in req->app, the signing account in req->account_id, the
- * parameters in req->params); 0 with the 401 already answered in *ANSWER. */
+ * parameters in req->cio_params); 0 with the 401 already answered in *ANSWER. */
 int cn_cio_authenticate(cn_req_t *req, const cn_route_t *rt, int *answer);
 /* The Context.IO error answer: {"type":"error","value":MESSAGE}. */
 int cn_cio_reply_error(cn_req_t *req, int status, const char *message);

@@ -220,8 +220,9 @@ static const char *const migration_8[] = {
  * sources) of one application's user; 3-legged applications sign an
  * account's calls with its access token (its secret sealed). Connect tokens
  * are kept as a digest (looked up) and sealed (listed back), like other
- * issued secrets. Versions 9 and 10 are other changes: the loop above takes
- * every version above the database's in order, gaps included. */
+ * issued secrets. Versions 9 and 10 are other changes: cn_store_migrate
+ * runs every version above the database's in the table's order, so a gap
+ * before this one is no step. */
 static const char *const migration_11[] = {
     "CREATE TABLE cio_accounts ("
     " id TEXT PRIMARY KEY,"
