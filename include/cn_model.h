@@ -380,6 +380,12 @@ apr_status_t cn_cio_account_check(cn_ctx_t *ctx, const char *email, const char *
 apr_status_t cn_cio_account_create(cn_ctx_t *ctx, const char *email, const char *first_name,
                                    const char *last_name, int three_legged, const char *grant_id,
                                    cn_cio_account_t **out, const char **secret);
+/* An access token and secret for account ID of a 3-legged application that
+ * has none yet (one made by the connect UI): *TOKEN and *SECRET, the secret
+ * sealed in the row; both NULL when the account has a token already (it was
+ * handed out before: never twice). */
+apr_status_t cn_cio_account_issue_token(cn_ctx_t *ctx, const char *id, const char **token,
+                                        const char **secret);
 /* The account row and its connect tokens gone (its grants are the caller's). */
 apr_status_t cn_cio_account_remove(cn_ctx_t *ctx, const char *account_id);
 /* The ids of the account's grants (its sources), oldest first. */

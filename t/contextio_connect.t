@@ -6,7 +6,8 @@
 # an account-scoped token) gets the grant as a source, the token is marked
 # used (used = the time, expires = false, account filled), the browser
 # goes to callback_url?contextio_token=TOKEN and source_callback_url, when
-# given, gets a POST. A used, expired or unknown
+# given, gets a POST. A 3-legged application reads the new account's access
+# token and secret once, with the used token. A used, expired or unknown
 # token is a page telling the user to ask the application for a new link.
 use strict;
 use warnings;
@@ -148,6 +149,27 @@ SKIP: {
     is $o->{account}{sources}[0]{username}, 'alice', 'the token\'s account has the IMAP mailbox';
     is_deeply $o->{account}{email_addresses}, ['alice@example.test'], '... and its address';
 }
+
+# ---- a 3-legged application: the account's token on the first read of the used token -----------------
+is make_integration('google', app => 'three')->code, 201, 'app three (3-legged): a google integration';
+$r = cio(perl => POST => '/connect_tokens', { callback_url => $cb, email => 'three.legs@gmail.com' },
+         app => 'three');
+my ($token6, $link6) = @{ $r->{json} }{qw(token browser_redirect_url)};
+$f = CnTest::Flow->new(provider => 'google', app => 'three');
+ok $f->login(url => $link6) && $f->authorize && $f->callback, 'app three: the connect UI\'s flow'
+    or diag $f->{error};
+$r = cio(node => GET => "/connect_tokens/$token6", {}, app => 'three');
+my ($acc6, $at6, $ats6) = @{ $r->{json}{account} }{qw(id access_token access_token_secret)};
+ok $acc6 && $at6 && $ats6, 'the first read of the used token: the account with access_token and secret';
+$r = cio(node => GET => "/connect_tokens/$token6", {}, app => 'three');
+ok !exists $r->{json}{account}{access_token} && !exists $r->{json}{account}{access_token_secret},
+    '... the next read: not again';
+my ($row6) = grep { $_->{id} eq $acc6 } db_rows('cio_accounts');
+like $row6->{access_token_secret}, sealed_re(), '... the secret sealed at rest';
+$r = cio(perl => GET => "/accounts/$acc6", {}, app => 'three', token => [$at6, $ats6]);
+is $r->code, 200, '... and account calls signed with it work' or diag $r->as_string;
+$r = cio(perl => GET => "/accounts/$acc6", {}, app => 'three');
+is $r->code, 401, '... unsigned by it, refused';
 
 # ---- links that cannot be used -----------------------------------------------------------------------
 for my $c (['an unknown token', url('/contextio/connect?token=no-such-token')],

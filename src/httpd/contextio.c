@@ -186,11 +186,26 @@ static int token_list(cn_req_t *req)
     return ANSWER(req, rv, ok(req, out));
 }
 
+/* A 3-legged application learns the access token of an account the connect
+ * UI made from the first read of its used token: added to OUT's account
+ * that once (the secret is sealed in the row from then on). */
+static json_t *with_account_token(cn_req_t *req, json_t *out)
+{
+    json_t *account = out ? json_object_get(out, "account") : NULL;
+    const char *id = json_string_value(json_object_get(account, "id")), *token, *secret;
+    if (req->app->three_legged && id
+        && cn_cio_account_issue_token(&req->ctx, id, &token, &secret) == APR_SUCCESS && token) {
+        json_object_set_new(account, "access_token", json_string(token));
+        json_object_set_new(account, "access_token_secret", json_string(secret));
+    }
+    return out;
+}
+
 static int token_read(cn_req_t *req)
 {
     json_t *out = NULL;
     apr_status_t rv = cn_cio_token_read(&req->ctx, NULL, req->params[0], &out);
-    return ANSWER(req, rv, ok(req, out));
+    return ANSWER(req, rv, ok(req, with_account_token(req, out)));
 }
 
 static int token_delete(cn_req_t *req)
@@ -239,7 +254,7 @@ static int account_token_read(cn_req_t *req)
         return cn_reply_result(req);
     }
     rv = cn_cio_token_read(&req->ctx, a->id, req->params[1], &out);
-    return ANSWER(req, rv, ok(req, out));
+    return ANSWER(req, rv, ok(req, with_account_token(req, out)));
 }
 
 static int account_token_delete(cn_req_t *req)

@@ -741,3 +741,35 @@ apr_status_t cn_cio_token_names(cn_ctx_t *ctx, cn_cio_token_t *t, const char *fi
     t->last_name = last;
     return APR_SUCCESS;
 }
+
+apr_status_t cn_cio_account_issue_token(cn_ctx_t *ctx, const char *id, const char **token,
+                                        const char **secret)
+{
+    const char *t = NULL, *s = NULL, *sealed = NULL, *args[4];
+    apr_status_t rv;
+    int n = 0;
+    *token = *secret = NULL;
+    if (cn_random_token(ctx->pool, 16, &t) != APR_SUCCESS
+        || cn_random_token(ctx->pool, 32, &s) != APR_SUCCESS
+        || cn_crypto_seal(ctx->pool, ctx->ring, s, strlen(s),
+                          cn_crypto_aad(ctx->pool, ACCOUNTS_TABLE, "access_token_secret", id),
+                          &sealed) != APR_SUCCESS) {
+        return cn_fail_internal(ctx, "no access token for a 3-legged account");
+    }
+    args[0] = t;
+    args[1] = sealed;
+    args[2] = id;
+    args[3] = ctx->app_id;
+    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_account_set_token", 4, args, &n);
+    if (db_done(ctx, rv) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (n == 1) {
+        *token = t;
+        *secret = s;
+    }
+    return APR_SUCCESS;
+}

@@ -243,6 +243,10 @@ static const cn_stmt_def_t statements[] = {
      "SELECT " CIO_ACCOUNT_COLS " FROM cio_accounts WHERE app_id = %s "
      "AND (%s = '' OR email = %s) ORDER BY created_at, id LIMIT %d OFFSET %d"},
     {"cn_cio_account_delete", "DELETE FROM cio_accounts WHERE id = %s AND app_id = %s"},
+    /* a 3-legged account made by the connect UI gets its token once */
+    {"cn_cio_account_set_token",
+     "UPDATE cio_accounts SET access_token = %s, access_token_secret = %s "
+     "WHERE id = %s AND app_id = %s AND access_token IS NULL"},
     {"cn_cio_account_grants",
      "SELECT id FROM grants WHERE app_id = %s AND account_id = %s ORDER BY created_at, id"},
     {"cn_cio_grant_link",
