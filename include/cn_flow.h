@@ -141,6 +141,9 @@ typedef struct cn_flow_screen_t {
     cn_event_id_t error;            /* 0, or why the address typed cannot go on */
     const char *return_origin;      /* the origin of the application's redirect URI (where
                                      * the email box's answer may end), or NULL */
+    int names;                      /* the email box asks for first and last name too
+                                     * (the Context.IO connect UI's first page) */
+    const char *first_name, *last_name; /* what they show */
 } cn_flow_screen_t;
 
 /* GET /login with the login screen's answer: CHOSEN, the provider of a
@@ -376,5 +379,36 @@ apr_status_t cn_flow_imap_read(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_t
  * discovery finds for it, or for the flow's mailbox kind). No database
  * handle held. */
 json_t *cn_flow_imap_values(cn_ctx_t *ctx, const cn_flow_t *flow, const apr_table_t *form);
+
+/* ---- the Context.IO API's sources (src/core/flow/contextio.c) ---- */
+
+/* The connect UI (<ConnectBaseURL>/contextio/connect?token=): a kind of flow. */
+#define CN_FLOW_KIND_CONTEXTIO "contextio"
+
+/* The connect UI of connect token TOKEN (unknown, used or expired:
+ * login_id_invalid, a page telling the user to ask for a new link): with an
+ * email (the token's, else EMAIL typed, detected) or a provider CHOSEN, *OUT
+ * is a new flow of the application's integration for it; else *SCREEN is
+ * the login screen to show: the first page (email box with first and last
+ * name, then the integrations' buttons). FIRST_NAME and LAST_NAME typed
+ * there are kept on the token for its account. Nothing is spent: the token
+ * is used when the flow ends. */
+apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *chosen,
+                                const char *email, const char *first_name, const char *last_name,
+                                cn_flow_t **out, cn_flow_screen_t **screen);
+
+/* The POST /grants body of the source PARAMS describe (Context.IO's names):
+ * server, username, password, port, use_ssl, type=IMAP (use_ssl=0: STARTTLS),
+ * or provider_refresh_token with provider_consumer_key (the client id of the
+ * application's google or microsoft integration). bad_request otherwise. */
+apr_status_t cn_cio_source_body(cn_ctx_t *ctx, const apr_table_t *params, const char *email,
+                                json_t **body);
+/* BODY proven and stored as cn_flow_native does, then a source of ACCOUNT. */
+apr_status_t cn_cio_source_add(cn_ctx_t *ctx, const cn_cio_account_t *account, json_t *body,
+                               cn_grant_t **grant);
+/* The source LABEL of the account deleted (its grant revoked); not_found_error. */
+apr_status_t cn_cio_source_remove(cn_ctx_t *ctx, const char *account_id, const char *label);
+/* The account, its connect tokens and its grants deleted. */
+apr_status_t cn_cio_account_delete(cn_ctx_t *ctx, const char *account_id);
 
 #endif

@@ -35,6 +35,7 @@ typedef struct cn_purge_counts_t {
     int codes;  /* the OAuth server's authorization codes */
     int tokens; /* the OAuth server's access and refresh tokens */
     int events; /* events older than the retention */
+    int connect_tokens; /* Context.IO connect tokens unused past their 24 hours */
 } cn_purge_counts_t;
 
 /* Delete what has expired by ctx->now and the events older than

@@ -408,4 +408,88 @@ apr_status_t cn_token_info(cn_ctx_t *ctx, const char *access_token, const char *
  * gets how many rows went. */
 apr_status_t cn_oauth_purge(cn_ctx_t *ctx, int *count);
 
+/* ---- the Context.IO 2.0 API: accounts, their sources, connect tokens ---- */
+
+#define CN_CIO_TOKEN_LIFETIME 86400 /* seconds an unused connect token lives */
+
+/* An account: one application's user; its sources are its grants. */
+typedef struct cn_cio_account_t {
+    const char *id, *app_id, *email, *first_name, *last_name;
+    const char *access_token;        /* 3-legged applications: names the account; else NULL */
+    const char *access_token_secret; /* sealed (as stored), or NULL */
+    apr_int64_t suspended, created_at;
+} cn_cio_account_t;
+
+/* The account ID of the application (not_found_error). */
+apr_status_t cn_cio_account_load(cn_ctx_t *ctx, const char *id, cn_cio_account_t **out);
+/* The account whose access token is ACCESS_TOKEN, and its secret opened
+ * (invalid_request_error for an unknown token). */
+apr_status_t cn_cio_account_by_access_token(cn_ctx_t *ctx, const char *access_token,
+                                            cn_cio_account_t **out, const char **secret);
+/* id, created, suspended, email_addresses, first_name, last_name, sources. */
+apr_status_t cn_cio_account_json(cn_ctx_t *ctx, const cn_cio_account_t *a, json_t **out);
+/* The application's accounts (of EMAIL when given), oldest first. */
+apr_status_t cn_cio_account_list(cn_ctx_t *ctx, const char *email, int limit, int offset,
+                                 json_t **out);
+/* bad_request unless EMAIL is an address and the names short text. */
+apr_status_t cn_cio_account_check(cn_ctx_t *ctx, const char *email, const char *first_name,
+                                  const char *last_name);
+/* A new account, with GRANT_ID (may be NULL) as its source in the same
+ * transaction; with THREE_LEGGED an access token and secret (the secret
+ * sealed in the row, handed back once in *SECRET). */
+apr_status_t cn_cio_account_create(cn_ctx_t *ctx, const char *email, const char *first_name,
+                                   const char *last_name, int three_legged, const char *grant_id,
+                                   cn_cio_account_t **out, const char **secret);
+/* An access token and secret for account ID of a 3-legged application that
+ * has none yet (one made by the connect UI): *TOKEN and *SECRET, the secret
+ * sealed in the row; both NULL when the account has a token already (it was
+ * handed out before: never twice). */
+apr_status_t cn_cio_account_issue_token(cn_ctx_t *ctx, const char *id, const char **token,
+                                        const char **secret);
+/* The account row and its connect tokens gone (its grants are the caller's). */
+apr_status_t cn_cio_account_remove(cn_ctx_t *ctx, const char *account_id);
+/* The ids of the account's grants (its sources), oldest first. */
+apr_status_t cn_cio_account_grant_ids(cn_ctx_t *ctx, const char *account_id,
+                                      apr_array_header_t **ids);
+/* Grant GRANT_ID becomes a source of ACCOUNT_ID. */
+apr_status_t cn_cio_grant_link(cn_ctx_t *ctx, const char *grant_id, const char *account_id);
+/* The account's sources in Context.IO's shape (label = the grant id). */
+apr_status_t cn_cio_account_sources(cn_ctx_t *ctx, const char *account_id, json_t **out);
+apr_status_t cn_cio_source_read(cn_ctx_t *ctx, const char *account_id, const char *label,
+                                json_t **out);
+
+/* A connect token as the connect UI needs it. */
+typedef struct cn_cio_token_t {
+    const char *digest, *token, *app_id, *account_id, *email, *first_name, *last_name;
+    const char *callback_url;
+    const char *source_callback_url; /* POSTed to once the source is connected, or NULL */
+    int for_account;                 /* created under /accounts/{id}: adds a source to it */
+    apr_int64_t created_at, expires_at, used_at;
+} cn_cio_token_t;
+
+/* The unused, unexpired token whose SHA-256 is DIGEST, its token opened
+ * (login_id_invalid otherwise: the browser needs a new link). */
+apr_status_t cn_cio_token_by_digest(cn_ctx_t *ctx, const char *digest, cn_cio_token_t **out);
+/* The names the user typed on the connect UI's first page, kept on T (its
+ * account gets them); bad_request for more than 100 bytes of text each. */
+apr_status_t cn_cio_token_names(cn_ctx_t *ctx, cn_cio_token_t *t, const char *first_name,
+                                const char *last_name);
+/* T used by GRANT (the connect UI's end), in one transaction: a new account
+ * (T's email, else the grant's, and T's names), or T's account for an
+ * account-scoped token, gets the grant as a source, and T is marked used by
+ * it; a token used meanwhile is login_id_invalid and nothing changes.
+ * *ACCOUNT_ID gets the account. */
+apr_status_t cn_cio_token_use(cn_ctx_t *ctx, const cn_cio_token_t *t, const cn_grant_t *grant,
+                              const char **account_id);
+
+/* POST /connect_tokens (ACCOUNT_ID NULL) or /accounts/{id}/connect_tokens:
+ * PARAMS (query and form, oauth_* ignored) checked; *TOKEN the new token. */
+apr_status_t cn_cio_token_create(cn_ctx_t *ctx, const char *account_id,
+                                 const apr_table_t *params, const char **token);
+/* Seed 000's token object; ACCOUNT_ID NULL finds account-scoped tokens too. */
+apr_status_t cn_cio_token_read(cn_ctx_t *ctx, const char *account_id, const char *token,
+                               json_t **out);
+apr_status_t cn_cio_token_list(cn_ctx_t *ctx, const char *account_id, json_t **out);
+apr_status_t cn_cio_token_delete(cn_ctx_t *ctx, const char *account_id, const char *token);
+
 #endif

@@ -405,4 +405,93 @@ json_t *cn_jose_algs(apr_pool_t *pool, const cn_signing_keys_t *keys);
 json_t *cn_oidc_discovery(apr_pool_t *pool, const char *base_url,
                           const cn_signing_keys_t *keys);
 
+/* ---- OAuth 1.0a request signatures (RFC 5849): the Context.IO API ---- */
+
+#define CN_OAUTH1_WINDOW 300       /* seconds a timestamp may be off the server's time */
+#define CN_OAUTH1_PARAMS_MAX 200   /* parameters of one signed request */
+#define CN_OAUTH1_HEADER_MAX 8192  /* bytes of an Authorization header */
+#define CN_OAUTH1_NONCE_MAX 255
+
+/* One request parameter, decoded; duplicates and their order are kept. */
+typedef struct cn_oauth1_param_t {
+    const char *name;
+    const char *value;
+} cn_oauth1_param_t;
+
+/* A request as the signer saw it. */
+typedef struct cn_oauth1_request_t {
+    const char *method;        /* "GET", "POST", ... */
+    const char *authorization; /* the Authorization header, or NULL */
+    const char *query;         /* the raw query string, or NULL */
+    const char *form;          /* an application/x-www-form-urlencoded body, or NULL */
+    apr_size_t form_len;
+} cn_oauth1_request_t;
+
+/* What a request says about its signature: the protocol parameters and the
+ * parameters of its base string. */
+typedef struct cn_oauth1_signed_t {
+    const char *consumer_key, *token, *signature, *signature_method, *timestamp, *nonce,
+        *version;                      /* token and version may be NULL */
+    apr_array_header_t *params;        /* cn_oauth1_param_t: header (no realm), query, form */
+    apr_array_header_t *dedup_params;  /* the same counting a form parameter that is also in
+                                        * the query string once (the PHP client), or NULL */
+    int from_header;
+} cn_oauth1_signed_t;
+
+/* S percent-encoded per RFC 5849 §3.6 (all but A-Z a-z 0-9 - . _ ~, upper
+ * case hex digits); NULL when out of memory. */
+const char *cn_oauth1_encode(apr_pool_t *pool, const char *s);
+
+/* The parameters of an `Authorization: OAuth ...` header (§3.5.1: name="value"
+ * pairs separated by commas and optional white space, percent-decoded, realm
+ * left out), each name at most once. APR_EINVAL with *WHY otherwise. */
+apr_status_t cn_oauth1_header_parse(apr_pool_t *pool, const char *header,
+                                    apr_array_header_t **out, const char **why);
+
+/* The pairs of an application/x-www-form-urlencoded string S[LEN] (a query
+ * string or a form body; '+' is a space), appended to OUT in order. A bad
+ * escape, a NUL or more than CN_OAUTH1_PARAMS_MAX pairs: APR_EINVAL. */
+apr_status_t cn_oauth1_form_parse(apr_pool_t *pool, const char *s, apr_size_t len,
+                                  apr_array_header_t *out, const char **why);
+
+/* §3.4.1.2: scheme and host in lower case, the port unless it is the
+ * scheme's default (PORT <= 0: none), the path ("/" when empty). */
+const char *cn_oauth1_base_uri(apr_pool_t *pool, const char *scheme, const char *host, int port,
+                               const char *path);
+
+/* §3.4.1: the signature base string of METHOD (upper-cased), BASE_URI and
+ * PARAMS (oauth_signature left out; names and values encoded, then sorted
+ * by name and value). NULL when out of memory. */
+const char *cn_oauth1_base_string(apr_pool_t *pool, const char *method, const char *base_uri,
+                                  const apr_array_header_t *params);
+
+/* §3.4.2: base64 of HMAC-SHA1(enc(CONSUMER_SECRET)&enc(TOKEN_SECRET), BASE);
+ * a NULL secret is empty. */
+const char *cn_oauth1_sign(apr_pool_t *pool, const char *base, const char *consumer_secret,
+                           const char *token_secret);
+
+/* The signature parameters of REQ: from the header when it has the OAuth
+ * scheme, else the query string, else the form; the base string's parameters
+ * from all three. A protocol parameter given twice, a missing one, or a
+ * malformed source: APR_EINVAL with *WHY. */
+apr_status_t cn_oauth1_collect(apr_pool_t *pool, const cn_oauth1_request_t *req,
+                               cn_oauth1_signed_t **out, const char **why);
+
+/* The checks that need no secret: HMAC-SHA1, version 1.0 when given, a
+ * timestamp within CN_OAUTH1_WINDOW of NOW, a nonce of 1-255 characters. */
+apr_status_t cn_oauth1_check_fields(const cn_oauth1_signed_t *s, apr_int64_t now,
+                                    const char **why);
+
+/* True when S's signature is that of METHOD and BASE_URI with the secrets,
+ * for its parameters or (the PHP client's duplicates) its dedup_params;
+ * compared in constant time. */
+int cn_oauth1_signature_valid(apr_pool_t *pool, const cn_oauth1_signed_t *s, const char *method,
+                              const char *base_uri, const char *consumer_secret,
+                              const char *token_secret);
+
+/* Spend S's nonce in ctx->cache (consumer, token, timestamp, nonce, for
+ * twice the window): invalid_request_error when it was spent before;
+ * service_unavailable when there is no cache or it fails (fail closed). */
+apr_status_t cn_oauth1_nonce_spend(cn_ctx_t *ctx, const cn_oauth1_signed_t *s);
+
 #endif

@@ -298,4 +298,15 @@ like $r->content, qr{Token refreshes: \d+ done, \d+ coalesced, \d+ failed}, '...
     $sa->stop;
 }
 
+# The Context.IO API's routes are counted under api="contextio": an unsigned
+# call is a 401 of its route.
+{
+    my $before = scrape();
+    is get_path(GET => base_url() . '/2.0/connect_tokens')->code, 401, 'an unsigned Context.IO call: 401';
+    my $after = scrape();
+    my %cio = (api => 'contextio', route => '/connect_tokens', method => 'GET', status => '4xx');
+    is value($after, 'connect_http_requests_total', %cio) - value($before, 'connect_http_requests_total', %cio), 1,
+        'connect_http_requests_total{api="contextio",route="/connect_tokens",...,status="4xx"}: +1';
+}
+
 done_testing();

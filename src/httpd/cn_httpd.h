@@ -55,6 +55,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 
 #define CN_HANDLER "connect"
 #define CN_METRICS_HANDLER "connect-metrics"
+#define CN_HANDLER_CIO "contextio" /* the Context.IO 2.0 API */
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
 #define CN_DEFAULT_MAX_BODY (64 * 1024)
 #define CN_DEFAULT_PROVIDER_TIMEOUT 15
@@ -80,6 +81,10 @@ typedef struct cn_app_t {
     const char *color;         /* color= "#rrggbb", or NULL */
     const char *theme_asset;   /* the stylesheet of that colour ("theme-<hash>.css"), or NULL */
     cn_webhook_target_t *webhook; /* webhook_url= and webhook_secret=, or NULL */
+    /* The Context.IO API checks HMAC-SHA1 signatures keyed with the secret
+     * itself (RFC 5849 §3.4.2): it is kept for that, and only that. */
+    const char *oauth1_secret;
+    int three_legged;          /* three_legged=on: accounts sign with their own tokens */
 } cn_app_t;
 
 /* The hosted pages of a server: compiled templates and the files served

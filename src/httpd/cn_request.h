@@ -19,13 +19,19 @@ typedef struct cn_req_t {
     const char *page_app_id;             /* the application a page speaks for (a flow's), or NULL */
     const struct cn_route_t *route;      /* the matched row of the route table, or NULL */
     cn_ctx_t ctx;                        /* for the core's operations */
+    int contextio;                       /* the Context.IO API: its answers' shapes */
+    apr_table_t *cio_params;             /* contextio: the query's and the form's parameters */
+    const char *account_id;              /* contextio, 3-legged: the account that signed */
 } cn_req_t;
 
 typedef enum {
     CN_AUTH_PUBLIC, /* no credentials */
     CN_AUTH_BASIC,  /* an application's client id and secret */
     CN_AUTH_CLIENT_ID_OR_BASIC, /* ?client_id= of a configured application, else Basic */
-    CN_AUTH_BEARER  /* an access token the OAuth server issued (the handler's core call checks it) */
+    CN_AUTH_BEARER, /* an access token the OAuth server issued (the handler's core call checks it) */
+    CN_AUTH_OAUTH1, /* Context.IO: an OAuth 1.0a signature of an application (2-legged) */
+    CN_AUTH_OAUTH1_ACCOUNT /* the same under /accounts/{id}: signed with the account's
+                            * access token when the application is 3-legged */
 } cn_auth_kind_t;
 
 /* How a route answers, its failures included: the API's JSON envelope, or
@@ -53,6 +59,20 @@ typedef struct cn_route_t {
 
 /* The routes of the Unified Auth API (cn_routes.c). */
 extern const cn_route_t cn_api_routes[];
+/* The routes of the Context.IO 2.0 API (contextio.c). */
+extern const cn_route_t cn_cio_routes[];
+/* contextio.c: the OAuth 1.0a signature of the request to route RT (its
+ * application in req->app, the signing account in req->account_id, the
+ * parameters in req->cio_params); 0 with the 401 already answered in *ANSWER. */
+int cn_cio_authenticate(cn_req_t *req, const cn_route_t *rt, int *answer);
+/* The Context.IO error answer: {"type":"error","value":MESSAGE}. */
+int cn_cio_reply_error(cn_req_t *req, int status, const char *message);
+/* The challenge of a 401 of the Context.IO API. */
+#define CN_OAUTH_CHALLENGE "OAuth realm=\"mod_connect\""
+/* GET <mount>/contextio/connect?token=: the hosted connect UI's first page
+ * (a connect token's browser_redirect_url, below ConnectBaseURL). */
+#define CN_CIO_CONNECT_PATH "/contextio/connect"
+int cn_route_cio_connect(cn_req_t *req);
 
 /* metrics.c: count the request REQ answered through ROUTES (its matched row
  * in req->route, or none), its handler having returned RV. */

@@ -529,11 +529,12 @@ static const char *check_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_ap
         }
         app->color = cn_lower(pconf, v);
     }
-    /* Reserved for the Context.IO API (3-legged OAuth 1.0a signatures). */
+    /* The Context.IO API: 3-legged OAuth 1.0a signatures for account calls. */
     if ((v = apr_table_get(app->options, "three_legged")) && strcasecmp(v, "on")
         && strcasecmp(v, "off")) {
         return apr_psprintf(ptemp, "three_legged= must be on or off, got '%s'", v);
     }
+    app->three_legged = v && !strcasecmp(v, "on");
     return cn_webhooks_app_options(pconf, ptemp, app);
 }
 
@@ -561,8 +562,10 @@ static int load_apps(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_ser
                           apr_psprintf(ptemp, "%s: the secret must be at least 16 characters",
                                        app->client_id));
         }
-        /* Only the digest is kept: the secret itself never stays in memory. */
+        /* The digest checks Basic and /token credentials; the Context.IO API's
+         * HMAC-SHA1 signatures need the secret itself (RFC 5849 §3.4.2). */
         cn_sha256(secret, len, app->secret_digest);
+        app->oauth1_secret = apr_pstrmemdup(pconf, secret, len);
         if ((err = check_app_options(pconf, ptemp, app))) {
             return refuse(s, CN_DIR_APPLICATION, apr_psprintf(ptemp, "%s: %s", app->client_id,
                                                               err));

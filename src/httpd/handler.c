@@ -88,6 +88,13 @@ int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char 
     if (!status) {
         status = ev->http_code ? ev->http_code : HTTP_BAD_REQUEST;
     }
+    if (req->contextio) {
+        ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_ERR : APLOG_INFO, 0, req->r,
+                      "[%s] " CNLOGNO(03002) "%s %s -> %d %s%s%s", req->request_id,
+                      req->r->method, req->path ? req->path : req->r->uri, status, ev->type,
+                      description ? ": " : "", description ? description : "");
+        return cn_cio_reply_error(req, status, description ? description : ev->message);
+    }
     body = cn_json_own(req->r->pool,
                        json_pack("{s:b,s:{s:s,s:i,s:i,s:s,s:s}}", "success", 0, "error", "type",
                                  ev->type, "http_code", status, "event_code", ev->code,
@@ -411,8 +418,13 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
         const char *cid = apr_table_get(req->query, "client_id");
         req->app = cid ? apr_hash_get(req->sc->apps_by_id, cid, APR_HASH_KEY_STRING) : NULL;
     }
+    if (rt->auth == CN_AUTH_OAUTH1 || rt->auth == CN_AUTH_OAUTH1_ACCOUNT) {
+        if (!cn_cio_authenticate(req, rt, &answer)) {
+            return answer;
+        }
+    }
     /* A bearer token is the handler's to check: its core call knows tokens. */
-    if (rt->auth != CN_AUTH_PUBLIC && rt->auth != CN_AUTH_BEARER && !req->app) {
+    else if (rt->auth != CN_AUTH_PUBLIC && rt->auth != CN_AUTH_BEARER && !req->app) {
         req->app = authenticate_basic(req);
         if (!req->app) {
             return cn_reply_error(req, CN_EV_INVALID_REQUEST_ERROR,
@@ -517,16 +529,18 @@ static void init_req(cn_req_t *req, request_rec *r)
 int cn_handler(request_rec *r)
 {
     cn_req_t req;
-    int rv;
-    if (!r->handler || strcmp(r->handler, CN_HANDLER)) {
+    int rv, cio;
+    if (!r->handler || (strcmp(r->handler, CN_HANDLER) && strcmp(r->handler, CN_HANDLER_CIO))) {
         return DECLINED;
     }
+    cio = !strcmp(r->handler, CN_HANDLER_CIO);
     init_req(&req, r);
+    req.contextio = cio;
     req.path = path_below_mount(r, req.sc);
-    rv = dispatch(&req, cn_api_routes);
+    rv = dispatch(&req, cio ? cn_cio_routes : cn_api_routes);
     /* Whatever a handler did not read is drained, so keep-alive stays sane. */
     ap_discard_request_body(r);
-    cn_metrics_request_done(&req, cn_api_routes, rv);
+    cn_metrics_request_done(&req, cio ? cn_cio_routes : cn_api_routes, rv);
     return rv;
 }
 
@@ -543,9 +557,11 @@ static int location_handler_is_connect(request_rec *r)
     if (cd->expr_handler) {
         val = ap_expr_str_exec(r, cd->expr_handler, &err);
         return !err && val
-               && (!strcasecmp(val, CN_HANDLER) || !strcasecmp(val, CN_METRICS_HANDLER));
+               && (!strcasecmp(val, CN_HANDLER) || !strcasecmp(val, CN_HANDLER_CIO)
+                   || !strcasecmp(val, CN_METRICS_HANDLER));
     }
     return cd->handler && (!strcasecmp(cd->handler, CN_HANDLER)
+                           || !strcasecmp(cd->handler, CN_HANDLER_CIO)
                            || !strcasecmp(cd->handler, CN_METRICS_HANDLER));
 }
 

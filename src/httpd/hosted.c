@@ -104,6 +104,13 @@ int cn_login_screen(cn_req_t *req, const cn_flow_screen_t *screen, const char *a
         json_object_set_new(values, "error", json_pack("{s:s,s:s}", "message", error, "field",
                                                        "email"));
     }
+    if (values && screen->names) {
+        json_object_set_new(values, "names", json_true());
+        json_object_set_new(values, "first_name",
+                            json_string(screen->first_name ? screen->first_name : ""));
+        json_object_set_new(values, "last_name",
+                            json_string(screen->last_name ? screen->last_name : ""));
+    }
     return cn_page_render(req, HTTP_OK, "choose.html", values, screen_form_action(req, screen));
 }
 

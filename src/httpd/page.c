@@ -414,7 +414,8 @@ static const struct preview_t {
      "\"action\":\"{mount}/preview/choose\",\"hidden\":[{\"name\":\"id\","
      "\"value\":\"preview-id\"}],\"email\":\"\"}",
      "{\"providers\":[],\"detect\":true,\"action\":\"{mount}/preview/choose\","
-     "\"hidden\":[{\"name\":\"id\",\"value\":\"preview-id\"}],\"email\":\"someone@nowhere.invalid\",\"error\":{\"message\":"
+     "\"hidden\":[{\"name\":\"id\",\"value\":\"preview-id\"}],\"email\":\"someone@nowhere.invalid\","
+     "\"names\":true,\"first_name\":\"Ann\",\"last_name\":\"\",\"error\":{\"message\":"
      "\"We could not find out how to connect this address. Check it, or choose your "
      "provider.\"}}"},
     {NULL, NULL, NULL, NULL}

@@ -214,6 +214,8 @@ const cn_route_t cn_api_routes[] = {
     {M_GET, "/callback", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_callback},
     {M_GET, CN_FLOW_IMAP_FORM_PATH, CN_AUTH_PUBLIC, PAGE, NONE, cn_route_imap_form},
     {M_POST, CN_FLOW_IMAP_FORM_PATH, CN_AUTH_PUBLIC, PAGE, NONE, cn_route_imap_submit},
+    /* the Context.IO connect UI (browser_redirect_url of a connect token) */
+    {M_GET, CN_CIO_CONNECT_PATH, CN_AUTH_PUBLIC, PAGE, NONE, cn_route_cio_connect},
     /* the pages' stylesheets */
     {M_GET, "/assets/{name}", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_asset},
     {M_GET, "/preview/{page}", CN_AUTH_PUBLIC, PAGE, NONE, cn_route_preview},

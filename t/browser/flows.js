@@ -350,7 +350,29 @@ async function screenOther(h) {
   await v.close();
 }
 
+// The Context.IO connect UI: a connect token without an email shows its first
+// page; the address and names typed go on through the fake Google back to
+// the application with contextio_token.
+async function contextioConnect(h) {
+  const v = await openFlow(h, cfg.logins.cio, 360);
+  await checkBoth(h, v, 'contextio-first-page', {
+    status: 200, text: [/Connect your mailbox/, /Email address/, /First name/, /Last name/, /Continue with Google/],
+  });
+  await field(v, 'Email address').fill('cio.walk@gmail.com');
+  await field(v, 'First name').fill('Walk');
+  await field(v, 'Last name').fill('Er');
+  const resp = await navigate(v, () => v.page.getByRole('button', { name: 'Continue' }).click());
+  const way = hops(resp);
+  const authorize = way.map((u) => new URL(u)).find((u) => u.origin === FAKE.origin);
+  h.ok(authorize && authorize.pathname === '/google/authorize', 'the connect UI: on to the fake Google', way.join('\n'));
+  const q = atApplication(h, v, 'the connect UI');
+  h.ok(q.contextio_token === cfg.cio_token, '... back with contextio_token', JSON.stringify(q));
+  await cleanWay(h, v, 'the connect UI');
+  await v.close();
+}
+
 lib.main(async (h) => {
+  await contextioConnect(h);
   await imapForm(h);
   await imapLimit(h);
   await screenButton(h);

@@ -73,12 +73,13 @@ sub url { base_url() . mount() . (defined $_[0] ? $_[0] : '') }
 
 my %secrets;
 
-# (client_id, secret) of 'one' or 'two' (or 'app-one' / 'app-two').
+# (client_id, secret) of 'one', 'two' or 'three' (or 'app-one' ...; three is the
+# Context.IO API's 3-legged application).
 sub app_creds {
     my $which = shift;
     $which = 'one' unless defined $which;
     $which =~ s/^app-//;
-    croak "app_creds: no application '$which' (one, two)" unless $which =~ /^(one|two)$/;
+    croak "app_creds: no application '$which' (one, two, three)" unless $which =~ /^(one|two|three)$/;
     my $id = "app-$which";
     unless (defined $secrets{$id}) {
         my $file = File::Spec->catfile(t_dir(), 'conf', 'keys', "$id.secret");

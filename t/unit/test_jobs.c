@@ -303,6 +303,17 @@ static void add_token(const char *id, const char *kind, apr_int64_t expires_at)
                      id, kind, NOW - DAY, expires_at, NOW - DAY));
 }
 
+/* A Context.IO connect token: USED_AT 0 until it was used. */
+static void add_connect_token(const char *id, apr_int64_t expires_at, apr_int64_t used_at)
+{
+    sql(apr_psprintf(pool, "INSERT INTO cio_connect_tokens (digest, token, app_id, account_id, "
+                           "for_account, email, first_name, last_name, callback_url, options, "
+                           "created_at, expires_at, used_at) VALUES ('%s', 'sealed', 'app', '', "
+                           "0, '', '', '', 'https://app.example/cb', '{}', %d, %" APR_INT64_T_FMT
+                           ", %" APR_INT64_T_FMT ")",
+                     id, NOW - DAY, expires_at, used_at));
+}
+
 static void add_event(const char *id, apr_int64_t time)
 {
     sql(apr_psprintf(pool, "INSERT INTO events (log_id, app_id, code, type, level, message, "
@@ -326,7 +337,7 @@ static const char *ids(const char *q)
 
 START_TEST(test_purge_boundaries)
 {
-    cn_purge_counts_t c = {-1, -1, -1, -1};
+    cn_purge_counts_t c = {-1, -1, -1, -1, -1};
     /* expired a second ago, expiring now (still good: "expires_at < now"), later */
     add_login("login-old", NOW - 1);
     add_login("login-now", NOW);
@@ -344,6 +355,10 @@ START_TEST(test_purge_boundaries)
     add_event("ev-30d", NOW - 30 * DAY);
     add_event("ev-1d", NOW - DAY);
     add_event("ev-now", NOW);
+    /* connect tokens: unused past their time go; used ones stay */
+    add_connect_token("ct-unused-old", NOW - 1, 0);
+    add_connect_token("ct-unused-live", NOW + 3600, 0);
+    add_connect_token("ct-used-old", NOW - 1, NOW - 7200);
 
     ck_assert_int_eq(cn_job_purge(&w.ctx, 30, &c), APR_SUCCESS);
     check_sections();
@@ -351,13 +366,16 @@ START_TEST(test_purge_boundaries)
     ck_assert_int_eq(c.codes, 1);
     ck_assert_int_eq(c.tokens, 3);
     ck_assert_int_eq(c.events, 2);
+    ck_assert_int_eq(c.connect_tokens, 1);
+    ck_assert_str_eq(ids("SELECT digest FROM cio_connect_tokens ORDER BY 1"),
+                     "ct-unused-live ct-used-old");
     ck_assert_str_eq(ids("SELECT id_digest FROM login_requests ORDER BY 1"), "login-new login-now");
     ck_assert_str_eq(ids("SELECT digest FROM oauth_codes ORDER BY 1"), "code-new");
     ck_assert_str_eq(ids("SELECT digest FROM oauth_tokens ORDER BY 1"),
                      "tok-live-access tok-live-refresh");
     ck_assert_str_eq(ids("SELECT log_id FROM events ORDER BY 1"), "ev-1d ev-30d ev-now");
     ck_assert_int_eq(logged("5 CN01502: purge: 1 expired login requests, 1 codes, 3 tokens and "
-                            "2 events older than 30 days deleted"), 1);
+                            "2 events older than 30 days deleted; 1 unused connect tokens"), 1);
 
     /* Nothing left to delete: nothing deleted, an info line. */
     ck_assert_int_eq(cn_job_purge(&w.ctx, 30, &c), APR_SUCCESS);
@@ -392,7 +410,7 @@ START_TEST(test_purge_batches)
     ck_assert_int_eq(c.events, 1234);
     ck_assert_str_eq(ids("SELECT log_id FROM events"), "ev-keep");
     /* three batches of events (500, 500, 234), one each for the other tables */
-    ck_assert_int_eq(w.opens, 3 + 3);
+    ck_assert_int_eq(w.opens, 3 + 4);
 }
 END_TEST
 
@@ -450,8 +468,9 @@ START_TEST(test_purge_batch_size)
     check_sections();
     ck_assert_int_eq(c.logins, 7);
     ck_assert_str_eq(ids("SELECT id_digest FROM login_requests"), "login-keep");
-    /* logins in 3 + 3 + 1, then one statement for each other table */
-    ck_assert_int_eq(w.opens, 3 + 3);
+    /* logins in 3 + 3 + 1, then one statement for each other table (codes,
+     * tokens, events, connect tokens) */
+    ck_assert_int_eq(w.opens, 3 + 4);
 }
 END_TEST
 
@@ -459,7 +478,7 @@ END_TEST
  * counts so far. */
 START_TEST(test_purge_failure)
 {
-    cn_purge_counts_t c = {-1, -1, -1, -1};
+    cn_purge_counts_t c = {-1, -1, -1, -1, -1};
     add_login("login-old", NOW - 1);
     /* the tokens' statement is not there (a DROP TABLE would make SQLite
      * refuse every statement prepared before it) */

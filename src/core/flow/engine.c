@@ -12,6 +12,7 @@ static const cn_flow_kind_t *const kinds[] = {
     &cn_flow_kind_hosted,
     &cn_flow_kind_authorize,
     &cn_flow_kind_adminconsent,
+    &cn_flow_kind_contextio,
     NULL
 };
 

@@ -11,6 +11,10 @@ extern const cn_flow_kind_t cn_flow_kind_hosted;
  * with an authorization code for the application. */
 extern const cn_flow_kind_t cn_flow_kind_authorize;
 
+/* flow/contextio.c: the Context.IO connect UI, begun from a connect token,
+ * ending with callback_url?contextio_token=. */
+extern const cn_flow_kind_t cn_flow_kind_contextio;
+
 /* flow/hosted.c: what kinds begun from a stored login request share. */
 /* A new flow of LOGIN's kind for it (the login is what it launches with). */
 apr_status_t cn_flow_from_login(cn_ctx_t *ctx, cn_login_t *login, cn_flow_t **out);

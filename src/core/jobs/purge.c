@@ -20,6 +20,8 @@ static const purge_step_t steps[] = {
     {"cn_job_purge_codes", "codes", APR_OFFSETOF(cn_purge_counts_t, codes), 0},
     {"cn_job_purge_tokens", "tokens", APR_OFFSETOF(cn_purge_counts_t, tokens), 0},
     {"cn_job_purge_events", "events", APR_OFFSETOF(cn_purge_counts_t, events), 1},
+    {"cn_job_purge_connect_tokens", "connect tokens",
+     APR_OFFSETOF(cn_purge_counts_t, connect_tokens), 0},
     {NULL, NULL, 0, 0}
 };
 
@@ -69,7 +71,7 @@ apr_status_t cn_job_purge_batch(cn_ctx_t *ctx, int retention_days, int batch,
 apr_status_t cn_job_purge_leased(cn_ctx_t *ctx, int retention_days, int batch,
                                  cn_job_lease_t *lease, cn_purge_counts_t *counts)
 {
-    cn_purge_counts_t c = {0, 0, 0, 0};
+    cn_purge_counts_t c = {0, 0, 0, 0, 0};
     const purge_step_t *step;
     apr_status_t rv = APR_SUCCESS;
     apr_int64_t start = ctx->now;
@@ -86,10 +88,11 @@ apr_status_t cn_job_purge_leased(cn_ctx_t *ctx, int retention_days, int batch,
         }
     }
     if (rv == APR_SUCCESS) {
-        cn_log(ctx, c.logins + c.codes + c.tokens + c.events ? CN_LOG_NOTICE : CN_LOG_INFO,
+        cn_log(ctx, c.logins + c.codes + c.tokens + c.events + c.connect_tokens ? CN_LOG_NOTICE
+                                                                                : CN_LOG_INFO,
                CNLOGNO(01502) "purge: %d expired login requests, %d codes, %d tokens and "
-               "%d events older than %d days deleted%s",
-               c.logins, c.codes, c.tokens, c.events, retention_days,
+               "%d events older than %d days deleted; %d unused connect tokens%s",
+               c.logins, c.codes, c.tokens, c.events, retention_days, c.connect_tokens,
                held ? "" : "; stopped: the lease was lost");
     }
     if (counts) {

@@ -18,6 +18,10 @@ static const sealed_column_t columns[] = {
     /* a mailbox password, in the same column under its own AAD */
     {"cn_grant_all_password", "cn_grant_set_refresh", "grants", CN_GRANT_PASSWORD_AAD},
     {"cn_grant_all_access", "cn_grant_set_access", "grants", "access_token"},
+    /* the Context.IO API's connect tokens and 3-legged account secrets */
+    {"cn_cio_all_tokens", "cn_cio_set_token", "cio_connect_tokens", "token"},
+    {"cn_cio_all_account_secrets", "cn_cio_set_account_secret", "cio_accounts",
+     "access_token_secret"},
     {NULL, NULL, NULL, NULL}
 };
 

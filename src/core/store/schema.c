@@ -279,6 +279,48 @@ static const char *const migration_12[] = {
 };
 
 /* In any order: the migrator applies them by version. */
+/* Version 11: the Context.IO 2.0 API. An account groups the grants (its
+ * sources) of one application's user; 3-legged applications sign an
+ * account's calls with its access token (its secret sealed). Connect tokens
+ * are kept as a digest (looked up) and sealed (listed back), like other
+ * issued secrets. Versions 9 and 10 are other changes: cn_store_migrate
+ * runs every version above the database's in the table's order, so a gap
+ * before this one is no step. */
+static const char *const migration_11[] = {
+    "CREATE TABLE cio_accounts ("
+    " id TEXT PRIMARY KEY,"
+    " app_id TEXT NOT NULL,"
+    " email TEXT NOT NULL,"
+    " first_name TEXT NOT NULL,"
+    " last_name TEXT NOT NULL,"
+    " suspended BIGINT NOT NULL DEFAULT 0,"
+    " access_token TEXT UNIQUE,"
+    " access_token_secret TEXT,"
+    " created_at BIGINT NOT NULL)",
+    "CREATE INDEX cio_accounts_app_created ON cio_accounts (app_id, created_at, id)",
+    "CREATE INDEX cio_accounts_app_email ON cio_accounts (app_id, email)",
+    "CREATE TABLE cio_connect_tokens ("
+    " digest TEXT PRIMARY KEY,"
+    " token TEXT NOT NULL,"
+    " app_id TEXT NOT NULL,"
+    " account_id TEXT,"
+    " for_account INTEGER NOT NULL,"
+    " email TEXT NOT NULL,"
+    " first_name TEXT NOT NULL,"
+    " last_name TEXT NOT NULL,"
+    " callback_url TEXT NOT NULL,"
+    " options TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " used_at BIGINT NOT NULL DEFAULT 0)",
+    "CREATE INDEX cio_connect_tokens_app_created ON cio_connect_tokens (app_id, created_at)",
+    "CREATE INDEX cio_connect_tokens_account ON cio_connect_tokens (account_id)",
+    "CREATE INDEX cio_connect_tokens_expires ON cio_connect_tokens (expires_at)",
+    "ALTER TABLE grants ADD COLUMN account_id TEXT",
+    "CREATE INDEX grants_account ON grants (account_id)",
+    NULL
+};
+
 static const migration_t migrations[] = {
     {1, migration_1},
     {2, migration_2},
@@ -290,6 +332,7 @@ static const migration_t migrations[] = {
     {8, migration_8},
     {9, migration_9},
     {10, migration_10},
+    {11, migration_11},
     {12, migration_12},
     {0, NULL}
 };

@@ -48,6 +48,12 @@
     "id, integration_id, app_id, provider, name, credential_type, credential_data, " \
     "created_at, updated_at"
 
+#define CIO_ACCOUNT_COLS \
+    "id, app_id, email, first_name, last_name, suspended, access_token, created_at"
+#define CIO_TOKEN_COLS \
+    "digest, token, app_id, account_id, for_account, email, first_name, last_name, " \
+    "callback_url, options, created_at, expires_at, used_at"
+
 static const cn_stmt_def_t statements[] = {
     /* integrations */
     {"cn_integration_insert",
@@ -311,6 +317,63 @@ static const cn_stmt_def_t statements[] = {
     {"cn_webhook_purge",
      "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries "
      "WHERE updated_at < %lld AND status <> 'pending' LIMIT %d)"},
+    /* the Context.IO API: accounts (a user's grants are its sources) and
+     * connect tokens (a digest to look up, the token sealed to list back) */
+    {"cn_cio_account_insert",
+     "INSERT INTO cio_accounts (" CIO_ACCOUNT_COLS ", access_token_secret) VALUES "
+     "(%s, %s, %s, %s, %s, %lld, %s, %lld, %s)"},
+    {"cn_cio_account_get",
+     "SELECT " CIO_ACCOUNT_COLS " FROM cio_accounts WHERE id = %s AND app_id = %s"},
+    {"cn_cio_account_by_token",
+     "SELECT " CIO_ACCOUNT_COLS ", access_token_secret FROM cio_accounts "
+     "WHERE access_token = %s AND app_id = %s"},
+    {"cn_cio_account_list",
+     "SELECT " CIO_ACCOUNT_COLS " FROM cio_accounts WHERE app_id = %s "
+     "AND (%s = '' OR email = %s) ORDER BY created_at, id LIMIT %d OFFSET %d"},
+    {"cn_cio_account_delete", "DELETE FROM cio_accounts WHERE id = %s AND app_id = %s"},
+    /* a 3-legged account made by the connect UI gets its token once */
+    {"cn_cio_account_set_token",
+     "UPDATE cio_accounts SET access_token = %s, access_token_secret = %s "
+     "WHERE id = %s AND app_id = %s AND access_token IS NULL"},
+    {"cn_cio_account_grants",
+     "SELECT id FROM grants WHERE app_id = %s AND account_id = %s ORDER BY created_at, id"},
+    {"cn_cio_grant_link",
+     "UPDATE grants SET account_id = %s WHERE id = %s AND app_id = %s"},
+    {"cn_cio_token_insert",
+     "INSERT INTO cio_connect_tokens (" CIO_TOKEN_COLS ") VALUES "
+     "(%s, %s, %s, %s, %d, %s, %s, %s, %s, %s, %lld, %lld, 0)"},
+    {"cn_cio_token_get",
+     "SELECT " CIO_TOKEN_COLS " FROM cio_connect_tokens WHERE digest = %s AND app_id = %s"},
+    /* unused tokens past their time are gone, purged or not */
+    /* the connect UI: a token by its digest alone (the browser names no application) */
+    {"cn_cio_token_by_digest",
+     "SELECT " CIO_TOKEN_COLS " FROM cio_connect_tokens WHERE digest = %s"},
+    {"cn_cio_token_names",
+     "UPDATE cio_connect_tokens SET first_name = %s, last_name = %s "
+     "WHERE digest = %s AND used_at = 0"},
+    {"cn_cio_token_use",
+     "UPDATE cio_connect_tokens SET used_at = %lld, account_id = %s "
+     "WHERE digest = %s AND used_at = 0 AND expires_at > %lld"},
+    {"cn_cio_token_list",
+     "SELECT " CIO_TOKEN_COLS " FROM cio_connect_tokens WHERE app_id = %s "
+     "AND (used_at <> 0 OR expires_at > %lld) ORDER BY created_at, digest LIMIT %d"},
+    {"cn_cio_token_list_account",
+     "SELECT " CIO_TOKEN_COLS " FROM cio_connect_tokens WHERE app_id = %s AND account_id = %s "
+     "AND for_account = 1 AND (used_at <> 0 OR expires_at > %lld) "
+     "ORDER BY created_at, digest LIMIT %d"},
+    {"cn_cio_token_delete",
+     "DELETE FROM cio_connect_tokens WHERE digest = %s AND app_id = %s"},
+    {"cn_job_purge_connect_tokens",
+     "DELETE FROM cio_connect_tokens WHERE digest IN (SELECT digest FROM cio_connect_tokens "
+     "WHERE used_at = 0 AND expires_at < %lld LIMIT %d)"},
+    /* ConnectReencrypt */
+    {"cn_cio_all_tokens", "SELECT digest, token FROM cio_connect_tokens"},
+    {"cn_cio_set_token", "UPDATE cio_connect_tokens SET token = %s WHERE digest = %s"},
+    {"cn_cio_all_account_secrets",
+     "SELECT id, access_token_secret FROM cio_accounts WHERE access_token_secret IS NOT NULL"},
+    {"cn_cio_set_account_secret", "UPDATE cio_accounts SET access_token_secret = %s WHERE id = %s"},
+    {"cn_cio_token_delete_account",
+     "DELETE FROM cio_connect_tokens WHERE account_id = %s AND app_id = %s"},
     {NULL, NULL}
 };
 
