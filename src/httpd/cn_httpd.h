@@ -49,6 +49,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_REFRESH_UNUSED_DAYS "ConnectRefreshUnusedDays"
 #define CN_DIR_JOB_LEASE "ConnectJobLease"
 #define CN_DIR_PURGE_BATCH "ConnectPurgeBatch"
+#define CN_DIR_WEBHOOK_URL "ConnectWebhookURL"
 #define CN_DIR_WEBHOOK_INTERVAL "ConnectWebhookInterval"
 #define CN_DIR_WEBHOOK_BACKOFF "ConnectWebhookBackoff"
 #define CN_DIR_WEBHOOK_TIMEOUT "ConnectWebhookTimeout"
@@ -135,6 +136,10 @@ typedef struct cn_server_conf_t {
                                     * with a webhook (post_config); NULL: none */
     cn_webhook_policy_t *webhook_policy; /* ConnectWebhook*: main server only (webhooks.c) */
     int webhook_interval;          /* ConnectWebhookInterval, seconds, -1: unset */
+    const char *webhook_url;       /* ConnectWebhookURL: the applications without their own */
+    const char *webhook_url_secret; /* its file:/env: signing secret; NULL: each app's secret */
+    const char *webhook_default_secret; /* read at start-up (post_config) */
+    apr_size_t webhook_default_secret_len;
     int configured;                /* any Connect* directive seen here */
 } cn_server_conf_t;
 
@@ -198,6 +203,13 @@ const char *cn_webhooks_set_timeout(cmd_parms *cmd, void *dc, const char *v);
 /* The options webhook_url= and webhook_secret= of APP, read in post_config:
  * an error message, or NULL (APP->webhook set when both are given). */
 const char *cn_webhooks_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_app_t *app);
+/* ConnectWebhookURL URL [file:PATH|env:VAR] (per server). */
+const char *cn_webhooks_set_url(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
+/* In post_config, after the options: APP without a webhook of its own gets
+ * SC's ConnectWebhookURL, signed with its secret source or else with the
+ * application's own secret. An error message, or NULL. */
+const char *cn_webhooks_default_target(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                       cn_server_conf_t *sc, cn_app_t *app);
 /* In post_config: register the delivery with mod_watchdog (when an
  * application has a webhook), or log that it is off. */
 int cn_webhooks_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);

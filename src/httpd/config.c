@@ -70,6 +70,8 @@ void *cn_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                              : base->refresh_unused_days;
     sc->job_lease = add->job_lease != -1 ? add->job_lease : base->job_lease;
     sc->purge_batch = add->purge_batch != -1 ? add->purge_batch : base->purge_batch;
+    sc->webhook_url = add->webhook_url ? add->webhook_url : base->webhook_url;
+    sc->webhook_url_secret = add->webhook_url ? add->webhook_url_secret : base->webhook_url_secret;
     cn_discover_conf_merge(sc, base, add);
     sc->configured = add->configured || base->configured;
     return sc;
@@ -342,6 +344,10 @@ const command_rec cn_cmds[] = {
     AP_INIT_TAKE1(CN_DIR_PURGE_BATCH, cn_jobs_set_purge_batch, NULL, RSRC_CONF,
                   "rows the purge deletes per statement, so that no statement holds locks "
                   "long (1 to 100000, default 500; main server only)"),
+    AP_INIT_TAKE_ARGV(CN_DIR_WEBHOOK_URL, cn_webhooks_set_url, NULL, RSRC_CONF,
+                      "URL [file:PATH|env:VAR]: where the events of applications without a "
+                      "webhook_url= of their own are POSTed, signed with the given secret or "
+                      "else with each application's own secret"),
     AP_INIT_TAKE1(CN_DIR_WEBHOOK_INTERVAL, cn_webhooks_set_interval, NULL, RSRC_CONF,
                   "seconds between looks for due webhook deliveries (1 to 3600, default 5; "
                   "main server only)"),
@@ -569,6 +575,9 @@ static int load_apps(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_ser
         if ((err = check_app_options(pconf, ptemp, app))) {
             return refuse(s, CN_DIR_APPLICATION, apr_psprintf(ptemp, "%s: %s", app->client_id,
                                                               err));
+        }
+        if ((err = cn_webhooks_default_target(pconf, ptemp, sc, app))) {
+            return refuse(s, CN_DIR_WEBHOOK_URL, err);
         }
         if (app->webhook) {
             if (!sc->webhooks) {

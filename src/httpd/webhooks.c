@@ -114,13 +114,47 @@ const char *cn_webhooks_set_timeout(cmd_parms *cmd, void *dc, const char *v)
 
 /* ---- the application options ------------------------------------------ */
 
+/* URL as a webhook target: http or https, a host, no user or fragment. */
+static const char *check_url(apr_pool_t *ptemp, const char *url, const char *what)
+{
+    apr_uri_t uri;
+    if (strlen(url) > CN_WEBHOOK_URL_MAX || apr_uri_parse(ptemp, url, &uri) != APR_SUCCESS
+        || !uri.scheme || !uri.hostname || !*uri.hostname
+        || (strcasecmp(uri.scheme, "http") && strcasecmp(uri.scheme, "https")) || uri.user
+        || uri.password || uri.fragment || strpbrk(url, " \t\r\n")) {
+        return apr_psprintf(ptemp, "%s must be an http or https URL of at most %d bytes, "
+                            "without user or fragment; got '%s'", what, CN_WEBHOOK_URL_MAX, url);
+    }
+    return NULL;
+}
+
+/* The signing key of SOURCE (file:PATH or env:VAR), kept in PCONF for as
+ * long as the configuration lives. */
+static const char *read_secret(apr_pool_t *pconf, apr_pool_t *ptemp, const char *source,
+                               const char *what, const char **secret, apr_size_t *len)
+{
+    const char *err;
+    if (strncmp(source, "file:", 5) && strncmp(source, "env:", 4)) {
+        return apr_psprintf(ptemp, "%s must be file:PATH or env:VAR", what);
+    }
+    if ((err = cn_config_read_source(pconf, source, secret, len))) {
+        return apr_psprintf(ptemp, "%s: %s", what, err);
+    }
+    while (*len && ((*secret)[*len - 1] == '\n' || (*secret)[*len - 1] == '\r')) {
+        --*len;
+    }
+    if (*len < CN_WEBHOOK_SECRET_MIN) {
+        return apr_psprintf(ptemp, "%s must be at least %d bytes", what, CN_WEBHOOK_SECRET_MIN);
+    }
+    return NULL;
+}
+
 const char *cn_webhooks_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_app_t *app)
 {
     const char *url = apr_table_get(app->options, "webhook_url");
     const char *source = apr_table_get(app->options, "webhook_secret");
     const char *secret = NULL, *err;
     apr_size_t len = 0;
-    apr_uri_t uri;
     app->webhook = NULL;
     if (!url && !source) {
         return NULL;
@@ -128,32 +162,68 @@ const char *cn_webhooks_app_options(apr_pool_t *pconf, apr_pool_t *ptemp, cn_app
     if (!url || !source) {
         return "webhook_url= and webhook_secret= go together";
     }
-    if (strlen(url) > CN_WEBHOOK_URL_MAX || apr_uri_parse(ptemp, url, &uri) != APR_SUCCESS
-        || !uri.scheme || !uri.hostname || !*uri.hostname
-        || (strcasecmp(uri.scheme, "http") && strcasecmp(uri.scheme, "https")) || uri.user
-        || uri.password || uri.fragment || strpbrk(url, " \t\r\n")) {
-        return apr_psprintf(ptemp, "webhook_url= must be an http or https URL of at most %d "
-                            "bytes, without user or fragment; got '%s'", CN_WEBHOOK_URL_MAX,
-                            url);
-    }
-    if (strncmp(source, "file:", 5) && strncmp(source, "env:", 4)) {
-        return "webhook_secret= must be file:PATH or env:VAR";
-    }
-    /* Kept for signing, in the configuration's pool, for as long as it lives. */
-    if ((err = cn_config_read_source(pconf, source, &secret, &len))) {
-        return apr_psprintf(ptemp, "webhook_secret=: %s", err);
-    }
-    while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r')) {
-        --len;
-    }
-    if (len < CN_WEBHOOK_SECRET_MIN) {
-        return apr_psprintf(ptemp, "webhook_secret= must be at least %d bytes",
-                            CN_WEBHOOK_SECRET_MIN);
+    if ((err = check_url(ptemp, url, "webhook_url="))
+        || (err = read_secret(pconf, ptemp, source, "webhook_secret=", &secret, &len))) {
+        return err;
     }
     app->webhook = apr_pcalloc(pconf, sizeof(*app->webhook));
     app->webhook->url = apr_pstrdup(pconf, url);
     app->webhook->secret = (const unsigned char *)secret;
     app->webhook->secret_len = len;
+    return NULL;
+}
+
+/* ConnectWebhookURL URL [file:PATH|env:VAR]: where the events of the
+ * applications without a webhook_url= of their own go. */
+const char *cn_webhooks_set_url(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    const char *err;
+    if (argc < 1 || argc > 2) {
+        return CN_DIR_WEBHOOK_URL " takes URL [file:PATH|env:VAR]";
+    }
+    if ((err = check_url(cmd->temp_pool, argv[0], CN_DIR_WEBHOOK_URL))) {
+        return err;
+    }
+    if (argc == 2 && strncmp(argv[1], "file:", 5) && strncmp(argv[1], "env:", 4)) {
+        return CN_DIR_WEBHOOK_URL ": the signing secret must be file:PATH or env:VAR";
+    }
+    sc->configured = 1;
+    sc->webhook_url = argv[0];
+    sc->webhook_url_secret = argc == 2 ? argv[1] : NULL;
+    return NULL;
+}
+
+const char *cn_webhooks_default_target(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                       cn_server_conf_t *sc, cn_app_t *app)
+{
+    if (app->webhook || !sc->webhook_url) {
+        return NULL;
+    }
+    if (!sc->webhook_default_secret) {
+        const char *secret = NULL, *err;
+        apr_size_t len = 0;
+        if (sc->webhook_url_secret) {
+            if ((err = read_secret(pconf, ptemp, sc->webhook_url_secret,
+                                   CN_DIR_WEBHOOK_URL "'s secret", &secret, &len))) {
+                return err;
+            }
+            sc->webhook_default_secret = secret;
+            sc->webhook_default_secret_len = len;
+        }
+    }
+    app->webhook = apr_pcalloc(pconf, sizeof(*app->webhook));
+    app->webhook->url = sc->webhook_url;
+    if (sc->webhook_default_secret) {
+        app->webhook->secret = (const unsigned char *)sc->webhook_default_secret;
+        app->webhook->secret_len = sc->webhook_default_secret_len;
+    }
+    else {
+        /* Signed with the application's own secret: each application's
+         * events can be checked by the application alone. */
+        app->webhook->secret = (const unsigned char *)app->oauth1_secret;
+        app->webhook->secret_len = strlen(app->oauth1_secret);
+    }
     return NULL;
 }
 
