@@ -40,6 +40,14 @@ sub cio_missing {
 
 sub cio_url { CnTest::base_url() . '/2.0' . (defined $_[0] ? $_[0] : '') }
 
+# The URL of PATH at ORIGIN (another server's scheme://host:port), or at the
+# test server's.
+sub _url_at {
+    my ($origin, $path) = @_;
+    return cio_url($path) unless defined $origin;
+    return $origin . '/2.0' . (defined $path ? $path : '');
+}
+
 # RFC 3986 percent-encoding, as both signers do it.
 sub _enc { uri_escape_utf8(defined $_[0] ? $_[0] : '', '^A-Za-z0-9\-._~') }
 
@@ -111,7 +119,7 @@ sub cio {
         key       => $key,
         secret    => $secret,
         method    => uc($opt{method_signed} || $method),
-        url       => cio_url(defined $opt{path_signed} ? $opt{path_signed} : $path),
+        url       => _url_at($opt{origin}, defined $opt{path_signed} ? $opt{path_signed} : $path),
         data      => $params,
         timestamp => defined $opt{timestamp} ? $opt{timestamp} : time,
         nonce     => defined $opt{nonce} ? $opt{nonce} : sprintf('n%d-%d-%d', $$, time, ++$NONCES),
@@ -122,7 +130,7 @@ sub cio {
     my $oauth = $signer eq 'perl' ? _sign_perl(\%o) : _sign_node(\%o);
     $opt{tamper}->($oauth) if $opt{tamper};
 
-    my $url = cio_url($path);
+    my $url = _url_at($opt{origin}, $path);
     my $is_post = uc $method eq 'POST';
     my ($query, $form, $auth) = ('', undef, undef);
     if ($mode =~ /^(header|header-nospace|realm)$/) {
