@@ -378,7 +378,8 @@ typedef struct cn_oauth_client_t {
 /* POST /token with PARAMS (grant_type authorization_code or refresh_token)
  * from CLIENT: *ANSWER is RFC 6749 §5.1's (access_token, expires_in,
  * refresh_token when issued, scope, token_type, id_token when a signing key
- * is configured, grant_id). A code is spent once; a second redemption
+ * is configured, grant_id, the grant's email and provider). A code is spent
+ * once; a second redemption
  * revokes every token issued from it. A refresh token is exchanged once for
  * a new one of the same family; presenting a spent one revokes the family.
  * Failures in ctx->res with the events invalid_request, invalid_client,

@@ -48,6 +48,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_REFRESH_UNUSED_DAYS "ConnectRefreshUnusedDays"
 
 #define CN_HANDLER "connect"
+#define CN_V3_HANDLER "connect-v3" /* the same API in the Nylas v3 layout */
 #define CN_METRICS_HANDLER "connect-metrics"
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
 #define CN_DEFAULT_MAX_BODY (64 * 1024)
@@ -87,6 +88,7 @@ typedef struct cn_server_conf_t {
     cn_signing_keys_t *signing;    /* loaded in post_config; NULL: none configured */
     apr_array_header_t *apps;      /* cn_app_t * */
     apr_hash_t *apps_by_id;        /* client_id -> cn_app_t * */
+    apr_hash_t *apps_by_key;       /* SHA-256 of the secret (32 bytes) -> cn_app_t *; post_config */
     apr_table_t *endpoints;        /* "provider:name" -> URL */
     const char *ca_file;
     apr_off_t max_body;            /* -1: unset */

@@ -292,6 +292,13 @@ static apr_status_t mint(cn_ctx_t *ctx, const issue_t *is, minted_t *m)
     if (!m->answer) {
         return cn_fail_internal(ctx, "an answer with tokens");
     }
+    /* who signed in, as the Nylas SDKs' code exchange answer has it */
+    if (is->grant->email) {
+        json_object_set_new(m->answer, "email", json_string(is->grant->email));
+    }
+    if (is->grant->provider) {
+        json_object_set_new(m->answer, "provider", json_string(is->grant->provider));
+    }
     if (m->refresh) {
         json_object_set_new(m->answer, "refresh_token", json_string(m->refresh));
     }
