@@ -17,8 +17,9 @@ static json_t *v3_envelope(cn_req_t *req, cn_envelope_t kind, json_t *data, int 
     if (!body) {
         return NULL;
     }
-    json_object_set_new(body, "request_id", json_string(req->request_id));
+    /* data first: a list's ready renderings are spliced into it */
     json_object_set(body, "data", data ? data : cn_json_own(p, json_object()));
+    json_object_set_new(body, "request_id", json_string(req->request_id));
     /* A full page may have a next one: its offset is the cursor. A shorter
      * page is the last, and without a cursor the SDKs' iterators stop. */
     if (kind == CN_ENVELOPE_LIST && limit > 0 && n >= limit) {
