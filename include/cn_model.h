@@ -378,8 +378,7 @@ typedef struct cn_oauth_client_t {
 /* POST /token with PARAMS (grant_type authorization_code or refresh_token)
  * from CLIENT: *ANSWER is RFC 6749 §5.1's (access_token, expires_in,
  * refresh_token when issued, scope, token_type, id_token when a signing key
- * is configured, grant_id, the grant's email and provider). A code is spent
- * once; a second redemption
+ * is configured, grant_id). A code is spent once; a second redemption
  * revokes every token issued from it. A refresh token is exchanged once for
  * a new one of the same family; presenting a spent one revokes the family.
  * Failures in ctx->res with the events invalid_request, invalid_client,
@@ -387,6 +386,11 @@ typedef struct cn_oauth_client_t {
  * (cn_oauth_token_error names them). In one transaction per request. */
 apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
                                const apr_table_t *params, json_t **answer);
+/* The same, with *GRANT the grant the tokens were issued for (answers in
+ * other layouts name its email and provider). */
+apr_status_t cn_token_exchange_grant(cn_ctx_t *ctx, const cn_oauth_client_t *client,
+                                     const apr_table_t *params, json_t **answer,
+                                     const cn_grant_t **grant);
 
 /* POST /revoke (RFC 7009): TOKEN (an access, refresh or id token) and every
  * token of its family (its siblings and its refresh tokens) revoked. An

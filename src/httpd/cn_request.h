@@ -81,6 +81,10 @@ typedef struct cn_dialect_t {
     /* The body of an error of event EV answered with STATUS, MESSAGE the
      * caller may read. */
     json_t *(*error)(cn_req_t *req, const cn_event_t *ev, int status, const char *message);
+    /* What the dialect's answers add to the seed's (NULL: nothing): the
+     * token answer of GRANT's tokens; a detection's DATA. */
+    void (*token_answer)(cn_req_t *req, json_t *answer, const cn_grant_t *grant);
+    void (*detected)(cn_req_t *req, json_t *data);
     const char *challenge;        /* WWW-Authenticate of a 401 */
     int api_key;                  /* "Authorization: Bearer <application secret>" authenticates */
     int request_id_in_body;       /* every JSON object answered carries request_id */

@@ -174,7 +174,7 @@ static json_t *connect_error(cn_req_t *req, const cn_event_t *ev, int status, co
 }
 
 const cn_dialect_t cn_connect_dialect = {
-    CN_HANDLER, cn_api_routes, connect_envelope, connect_error, CN_BASIC_CHALLENGE,
+    CN_HANDLER, cn_api_routes, connect_envelope, connect_error, NULL, NULL, CN_BASIC_CHALLENGE,
     0, /* API keys: no, the seed's applications use Basic */
     0, /* request_id in the error only */
     0, /* RFC 6749 errors as the RFC has them */

@@ -212,12 +212,16 @@ int cn_route_token(cn_req_t *req)
 {
     apr_table_t *params = NULL;
     cn_oauth_client_t client;
+    const cn_grant_t *grant = NULL;
     json_t *answer = NULL;
     int basic = 0;
     if (read_params(req, &params) != APR_SUCCESS
         || oauth_client(req, params, &client, &basic) != APR_SUCCESS
-        || cn_token_exchange(&req->ctx, &client, params, &answer) != APR_SUCCESS) {
+        || cn_token_exchange_grant(&req->ctx, &client, params, &answer, &grant) != APR_SUCCESS) {
         return oauth_error(req, basic);
+    }
+    if (req->dialect && req->dialect->token_answer && grant) {
+        req->dialect->token_answer(req, answer, grant);
     }
     no_cache(req);
     return cn_reply_json(req, HTTP_OK, answer);

@@ -166,6 +166,9 @@ int cn_route_providers_detect(cn_req_t *req)
         return cn_reply_error(req, CN_EV_INVALID_QUERY_PARAMS, "email is required");
     }
     rv = cn_providers_detect(&req->ctx, email, all, &out);
+    if (rv == APR_SUCCESS && req->dialect && req->dialect->detected) {
+        req->dialect->detected(req, out);
+    }
     return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
 }
 

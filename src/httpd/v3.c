@@ -38,8 +38,29 @@ static json_t *v3_error(cn_req_t *req, const cn_event_t *ev, int status, const c
                                  "type", ev->type, "message", message, "provider_error"));
 }
 
+/* The SDKs' code exchange answer names who signed in. */
+static void v3_token_answer(cn_req_t *req, json_t *answer, const cn_grant_t *grant)
+{
+    (void)req;
+    if (grant->email) {
+        json_object_set_new(answer, "email", json_string(grant->email));
+    }
+    json_object_set_new(answer, "provider", json_string(grant->provider));
+}
+
+/* The SDKs read the address as email_address. */
+static void v3_detected(cn_req_t *req, json_t *data)
+{
+    json_t *email = json_object_get(data, "email");
+    (void)req;
+    if (email) {
+        json_object_set(data, "email_address", email);
+        json_object_del(data, "email");
+    }
+}
+
 const cn_dialect_t cn_v3_dialect = {
-    CN_V3_HANDLER, cn_v3_routes, v3_envelope, v3_error,
+    CN_V3_HANDLER, cn_v3_routes, v3_envelope, v3_error, v3_token_answer, v3_detected,
     "Bearer realm=\"mod_connect\"",
     1, /* API keys */
     1, /* request_id in every body */

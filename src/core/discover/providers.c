@@ -175,8 +175,7 @@ apr_status_t cn_providers_detect(cn_ctx_t *ctx, const char *email, int all_provi
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         return rv;
     }
-    /* email as the seed names it, email_address as the Nylas SDKs read it */
-    data = cn_json_own(ctx->pool, json_pack("{s:s,s:s}", "email", email, "email_address", email));
+    data = cn_json_own(ctx->pool, json_pack("{s:s}", "email", email));
     if (ms) {
         if (all_provider_types) {
             detected = 1;
