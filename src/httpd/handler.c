@@ -42,11 +42,17 @@ static int reply_text(request_rec *r, int status, const char *text, apr_size_t l
     return reply_text_cc(r, status, text, len, "no-store");
 }
 
+/* The dialect of the request; before routing (the quick handler), the seed's. */
+static const cn_dialect_t *dialect_of(const cn_req_t *req)
+{
+    return req->dialect ? req->dialect : &cn_connect_dialect;
+}
+
 /* BODY as the dialect of the request answers it: with its request id when
  * the dialect wants it in every body. */
 static json_t *stamped(cn_req_t *req, json_t *body)
 {
-    if (body && json_is_object(body) && req->dialect && req->dialect->request_id_in_body
+    if (body && json_is_object(body) && dialect_of(req)->request_id_in_body
         && !json_object_get(body, "request_id")) {
         json_object_set_new(body, "request_id", json_string(req->request_id));
     }
@@ -79,7 +85,7 @@ int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description)
 int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char *description)
 {
     const cn_event_t *ev = cn_event(type);
-    const cn_dialect_t *d = req->dialect ? req->dialect : &cn_connect_dialect;
+    const cn_dialect_t *d = dialect_of(req);
     json_t *body;
     if (!status) {
         status = ev->http_code ? ev->http_code : HTTP_BAD_REQUEST;
@@ -106,11 +112,6 @@ int cn_reply_result(cn_req_t *req)
     }
     return cn_reply_error(req, res->event ? res->event->id : CN_EV_INTERNAL_ERROR,
                           res->description);
-}
-
-static const cn_dialect_t *dialect_of(const cn_req_t *req)
-{
-    return req->dialect ? req->dialect : &cn_connect_dialect;
 }
 
 int cn_reply_data(cn_req_t *req, int status, json_t *data)
@@ -173,12 +174,13 @@ static json_t *connect_error(cn_req_t *req, const cn_event_t *ev, int status, co
                                  "message", message, "request_id", req->request_id));
 }
 
+/* Basic only; request_id in errors only; RFC 6749 errors as the RFC has them. */
 const cn_dialect_t cn_connect_dialect = {
-    CN_HANDLER, cn_api_routes, connect_envelope, connect_error, NULL, NULL, CN_BASIC_CHALLENGE,
-    0, /* API keys: no, the seed's applications use Basic */
-    0, /* request_id in the error only */
-    0, /* RFC 6749 errors as the RFC has them */
-    NULL
+    .handler = CN_HANDLER,
+    .routes = cn_api_routes,
+    .envelope = connect_envelope,
+    .error = connect_error,
+    .challenge = CN_BASIC_CHALLENGE,
 };
 
 /* ---- input ------------------------------------------------------------ */

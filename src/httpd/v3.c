@@ -60,12 +60,17 @@ static void v3_detected(cn_req_t *req, json_t *data)
 }
 
 const cn_dialect_t cn_v3_dialect = {
-    CN_V3_HANDLER, cn_v3_routes, v3_envelope, v3_error, v3_token_answer, v3_detected,
-    "Bearer realm=\"mod_connect\"",
-    1, /* API keys */
-    1, /* request_id in every body */
-    1, /* error_code in RFC 6749 bodies */
-    "page_token"
+    .handler = CN_V3_HANDLER,
+    .routes = cn_v3_routes,
+    .envelope = v3_envelope,
+    .error = v3_error,
+    .token_answer = v3_token_answer,
+    .detected = v3_detected,
+    .challenge = "Bearer realm=\"mod_connect\"",
+    .api_key = 1,
+    .request_id_in_body = 1,
+    .oauth_error_code = 1,
+    .cursor_param = "page_token",
 };
 
 /* The routes below the mount (/v3), each the `connect` table's handler of
