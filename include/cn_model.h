@@ -386,6 +386,11 @@ typedef struct cn_oauth_client_t {
  * (cn_oauth_token_error names them). In one transaction per request. */
 apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
                                const apr_table_t *params, json_t **answer);
+/* The same, with *GRANT the grant the tokens were issued for (answers in
+ * other layouts name its email and provider). */
+apr_status_t cn_token_exchange_grant(cn_ctx_t *ctx, const cn_oauth_client_t *client,
+                                     const apr_table_t *params, json_t **answer,
+                                     const cn_grant_t **grant);
 
 /* POST /revoke (RFC 7009): TOKEN (an access, refresh or id token) and every
  * token of its family (its siblings and its refresh tokens) revoked. An

@@ -36,6 +36,7 @@ fi
 
 # The tests' npm packages, from their committed package-lock.json files; again
 # only when missing or stale: the OpenID Connect relying party of t/oidc_rp.t,
+# the Nylas Node.js SDK of t/nylas_sdk.t,
 # and the browser harness of t/browser_*.t (playwright-core driving Debian's
 # chromium above, never a browser of its own; axe-core); the independent
 # OAuth 1.0a signer (oauth-1.0a) of the Context.IO tests in t/cio.
@@ -44,7 +45,7 @@ if ! command -v npm >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || { echo "make deps: npm is missing (run as root to install it)" >&2; exit 1; }
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
-for dir in t/oidc t/browser t/cio; do
+for dir in t/oidc t/nylas t/browser t/cio; do
   if [ ! -d $dir/node_modules ] || [ $dir/package-lock.json -nt $dir/node_modules ]; then
     echo "make deps: npm ci in $dir"
     npm ci --prefix $dir --no-audit --no-fund --loglevel=error >/dev/null

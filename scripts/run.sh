@@ -72,9 +72,13 @@ Try it:
        http://127.0.0.1:$PORT/connect/auth
   curl -s 'http://127.0.0.1:$PORT/connect/providers/find?client_id=demo-app'
   curl -s http://127.0.0.1:$PORT/connect/.well-known/openid-configuration
+  curl -s -H "Authorization: Bearer $SECRET" http://127.0.0.1:$PORT/v3/grants
 
 The "url" of the POST /auth answer is a login link: open it in a browser for the login
 screen (Google, or another mailbox through the module's IMAP form).
+
+The Nylas v3 layout is at http://127.0.0.1:$PORT/v3: a Nylas SDK works with
+apiUri http://127.0.0.1:$PORT and apiKey $SECRET (the last example above).
 
 Stop it with: make stop  (the database and keys in $WHERE stay for the next make run)
 TXT

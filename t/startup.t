@@ -57,6 +57,7 @@ sub refuses {
     my $garbage = $h->write_file('garbage.b64', "this is not base64 at all!!\n");
     my $missing_secret = $h->path('no-such-secret');
     my $short_secret = $h->write_file('short.secret', "tooshort\n");
+    my $shared_secret = $h->write_file('shared.secret', "one-secret-for-two-apps\n");
     # ConnectSigningKey: keys made here with openssl (none is any good).
     my $missing_pem = $h->path('no-such-key.pem');
     my $rsa1024 = genpkey($h, 'rsa1024.pem', qw(-algorithm RSA -pkeyopt rsa_keygen_bits:1024));
@@ -91,6 +92,10 @@ sub refuses {
          qr/ConnectApplication: app: cannot read \Q$missing_secret\E/],
         ['application secret too short', { apps => [['app', "file:$short_secret"]] },
          qr/ConnectApplication: app: the secret must be at least 16 characters/],
+        # A secret is an API key too (the v3 layout): it must name one application.
+        ['two applications with one secret',
+         { apps => [['app-a', "file:$shared_secret"], ['app-b', "file:$shared_secret"]] },
+         qr/ConnectApplication: app-b: another application has the same secret/],
         ['no ConnectBaseURL', { base_url => undef },
          qr/ConnectBaseURL: not set/],
         ['mod_dbd not loaded', { modules => $mods, dbd => 0 },

@@ -55,6 +55,7 @@ extern module AP_MODULE_DECLARE_DATA connect_module;
 #define CN_DIR_WEBHOOK_TIMEOUT "ConnectWebhookTimeout"
 
 #define CN_HANDLER "connect"
+#define CN_V3_HANDLER "connect-v3" /* the same API in the Nylas v3 layout */
 #define CN_METRICS_HANDLER "connect-metrics"
 #define CN_HANDLER_CIO "contextio" /* the Context.IO 2.0 API */
 #define CN_REQUEST_ID_HEADER "X-Request-Id"
@@ -101,6 +102,7 @@ typedef struct cn_server_conf_t {
     cn_signing_keys_t *signing;    /* loaded in post_config; NULL: none configured */
     apr_array_header_t *apps;      /* cn_app_t * */
     apr_hash_t *apps_by_id;        /* client_id -> cn_app_t * */
+    apr_hash_t *apps_by_key;       /* SHA-256 of the secret (32 bytes) -> cn_app_t *; post_config */
     apr_table_t *endpoints;        /* "provider:name" -> URL */
     const char *ca_file;
     apr_off_t max_body;            /* -1: unset */

@@ -8,6 +8,8 @@
 
 #define CN_MAX_PARAMS 4
 
+struct cn_dialect_t;
+
 typedef struct cn_req_t {
     request_rec *r;
     cn_server_conf_t *sc;
@@ -18,6 +20,7 @@ typedef struct cn_req_t {
     const cn_app_t *app;                 /* the authenticated application */
     const char *page_app_id;             /* the application a page speaks for (a flow's), or NULL */
     const struct cn_route_t *route;      /* the matched row of the route table, or NULL */
+    const struct cn_dialect_t *dialect;  /* how the mount's API speaks (its shapes, its keys) */
     cn_ctx_t ctx;                        /* for the core's operations */
     int contextio;                       /* the Context.IO API: its answers' shapes */
     apr_table_t *cio_params;             /* contextio: the query's and the form's parameters */
@@ -57,7 +60,8 @@ typedef struct cn_route_t {
     cn_route_fn fn;
 } cn_route_t;
 
-/* The routes of the Unified Auth API (cn_routes.c). */
+/* The routes of the Unified Auth API (routes.c), and of the same API in
+ * the Nylas v3 layout (v3.c): rows pointing at the same handlers. */
 extern const cn_route_t cn_api_routes[];
 /* The routes of the Context.IO 2.0 API (contextio.c). */
 extern const cn_route_t cn_cio_routes[];
@@ -73,6 +77,45 @@ int cn_cio_reply_error(cn_req_t *req, int status, const char *message);
  * (a connect token's browser_redirect_url, below ConnectBaseURL). */
 #define CN_CIO_CONNECT_PATH "/contextio/connect"
 int cn_route_cio_connect(cn_req_t *req);
+extern const cn_route_t cn_v3_routes[];
+
+/* What an answer wraps: a fetched object, a created or changed one, a list. */
+typedef enum {
+    CN_ENVELOPE_DATA,
+    CN_ENVELOPE_SUCCESS,
+    CN_ENVELOPE_LIST
+} cn_envelope_t;
+
+/* How one route table speaks: the same handlers and core calls answer in
+ * its shapes and accept its credentials. A handler never asks which
+ * dialect it serves; the reply layer (handler.c) and the OAuth client
+ * check (oauth.c) do. */
+typedef struct cn_dialect_t {
+    const char *handler;          /* the SetHandler name */
+    const cn_route_t *routes;
+    /* The body of an answer of KIND around DATA (NULL: none; for a list,
+     * the array its items are spliced into), with paging LIMIT, OFFSET and
+     * N items on this page. */
+    json_t *(*envelope)(cn_req_t *req, cn_envelope_t kind, json_t *data, int limit, int offset,
+                        int n);
+    /* The body of an error of event EV answered with STATUS, MESSAGE the
+     * caller may read. */
+    json_t *(*error)(cn_req_t *req, const cn_event_t *ev, int status, const char *message);
+    /* What the dialect's answers add to the seed's (NULL: nothing): the
+     * token answer of GRANT's tokens; a detection's DATA. */
+    void (*token_answer)(cn_req_t *req, json_t *answer, const cn_grant_t *grant);
+    void (*detected)(cn_req_t *req, json_t *data);
+    const char *challenge;        /* WWW-Authenticate of a 401 */
+    int api_key;                  /* "Authorization: Bearer <application secret>" authenticates */
+    int request_id_in_body;       /* every JSON object answered carries request_id */
+    int oauth_error_code;         /* RFC 6749 error bodies carry the event's error_code */
+    const char *cursor_param;     /* a query parameter that is the list's offset, or NULL */
+} cn_dialect_t;
+
+/* The dialects of the `connect` (handler.c) and `connect-v3` (v3.c) tables. */
+extern const cn_dialect_t cn_connect_dialect;
+extern const cn_dialect_t cn_v3_dialect;
+extern const cn_dialect_t cn_cio_dialect;
 
 /* metrics.c: count the request REQ answered through ROUTES (its matched row
  * in req->route, or none), its handler having returned RV. */
@@ -153,6 +196,8 @@ int cn_route_grant_read(cn_req_t *req);
 int cn_route_grant_update(cn_req_t *req);
 int cn_route_grant_delete(cn_req_t *req);
 int cn_route_grant_access_token(cn_req_t *req);
+/* GET /providers/detect (routes.c). */
+int cn_route_providers_detect(cn_req_t *req);
 
 /* Route handlers of the webhook deliveries (webhooks.c). */
 int cn_route_webhook_deliveries(cn_req_t *req);
@@ -171,6 +216,14 @@ apr_status_t cn_read_body(cn_req_t *req, int json_only, const char **body, apr_s
 /* The application CLIENT_ID whose secret is SECRET (compared in constant
  * time, unknown ids too), or NULL. */
 const cn_app_t *cn_app_check(cn_req_t *req, const char *client_id, const char *secret);
+
+/* The application whose secret is KEY (an API key: "Authorization: Bearer
+ * KEY"), looked up by the secret's digest and compared in constant time, or
+ * NULL. */
+const cn_app_t *cn_app_by_key(cn_req_t *req, const char *key);
+
+/* The value of "Authorization: Bearer <value>" (RFC 6750 §2.1), or NULL. */
+const char *cn_bearer_value(request_rec *r);
 
 /* The challenge of a 401 to an application that may use HTTP Basic. */
 #define CN_BASIC_CHALLENGE "Basic realm=\"mod_connect\""

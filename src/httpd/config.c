@@ -551,6 +551,7 @@ static int load_apps(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_ser
         return refuse(s, CN_DIR_APPLICATION, "no application configured; nobody could call "
                                              "the API");
     }
+    sc->apps_by_key = apr_hash_make(pconf);
     for (i = 0; i < sc->apps->nelts; ++i) {
         cn_app_t *app = APR_ARRAY_IDX(sc->apps, i, cn_app_t *);
         const char *secret = NULL, *err;
@@ -572,6 +573,15 @@ static int load_apps(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, cn_ser
          * HMAC-SHA1 signatures need the secret itself (RFC 5849 §3.4.2). */
         cn_sha256(secret, len, app->secret_digest);
         app->oauth1_secret = apr_pstrmemdup(pconf, secret, len);
+        /* The secret is an API key too (the Nylas v3 layout): it must name
+         * one application. */
+        if (apr_hash_get(sc->apps_by_key, app->secret_digest, sizeof(app->secret_digest))) {
+            return refuse(s, CN_DIR_APPLICATION,
+                          apr_psprintf(ptemp, "%s: another application has the same secret; "
+                                       "each secret must name one application",
+                                       app->client_id));
+        }
+        apr_hash_set(sc->apps_by_key, app->secret_digest, sizeof(app->secret_digest), app);
         if ((err = check_app_options(pconf, ptemp, app))) {
             return refuse(s, CN_DIR_APPLICATION, apr_psprintf(ptemp, "%s: %s", app->client_id,
                                                               err));

@@ -56,10 +56,27 @@ static int reply_text(request_rec *r, int status, const char *text, apr_size_t l
     return reply_text_cc(r, status, text, len, "no-store");
 }
 
+/* The dialect of the request; before routing (the quick handler), the seed's. */
+static const cn_dialect_t *dialect_of(const cn_req_t *req)
+{
+    return req->dialect ? req->dialect : &cn_connect_dialect;
+}
+
+/* BODY as the dialect of the request answers it: with its request id when
+ * the dialect wants it in every body. */
+static json_t *stamped(cn_req_t *req, json_t *body)
+{
+    if (body && json_is_object(body) && dialect_of(req)->request_id_in_body
+        && !json_object_get(body, "request_id")) {
+        json_object_set_new(body, "request_id", json_string(req->request_id));
+    }
+    return body;
+}
+
 int cn_reply_json(cn_req_t *req, int status, json_t *body)
 {
     apr_size_t len = 0;
-    const char *text = body ? cn_json_dump_len(req->r->pool, body, &len) : NULL;
+    const char *text = body ? cn_json_dump_len(req->r->pool, stamped(req, body), &len) : NULL;
     return reply_text(req->r, status, text, len);
 }
 
@@ -82,6 +99,7 @@ int cn_reply_error(cn_req_t *req, cn_event_id_t type, const char *description)
 int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char *description)
 {
     const cn_event_t *ev;
+    const cn_dialect_t *d = dialect_of(req);
     json_t *body;
     cn_db_unavailable_answer(req, &status, &type, &description);
     ev = cn_event(type);
@@ -95,19 +113,15 @@ int cn_reply_error_as(cn_req_t *req, int status, cn_event_id_t type, const char 
                       description ? ": " : "", description ? description : "");
         return cn_cio_reply_error(req, status, description ? description : ev->message);
     }
-    body = cn_json_own(req->r->pool,
-                       json_pack("{s:b,s:{s:s,s:i,s:i,s:s,s:s}}", "success", 0, "error", "type",
-                                 ev->type, "http_code", status, "event_code", ev->code,
-                                 "message", description ? description : ev->message,
-                                 "request_id", req->request_id));
+    body = d->error(req, ev, status, description ? description : ev->message);
     ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_ERR : APLOG_INFO, 0, req->r,
                   "[%s] " CNLOGNO(00101) "%s %s -> %d %s (%d)%s%s", req->request_id,
                   req->r->method, req->path ? req->path : req->r->uri, status, ev->type,
                   ev->code, description ? ": " : "", description ? description : "");
-    /* Basic, unless the route asked for another scheme (Bearer) already. */
+    /* The dialect's scheme, unless the route asked for another (Bearer) already. */
     if (status == HTTP_UNAUTHORIZED
         && !apr_table_get(req->r->err_headers_out, "WWW-Authenticate")) {
-        apr_table_setn(req->r->err_headers_out, "WWW-Authenticate", CN_BASIC_CHALLENGE);
+        apr_table_setn(req->r->err_headers_out, "WWW-Authenticate", d->challenge);
     }
     return cn_reply_json(req, status, body);
 }
@@ -126,32 +140,82 @@ int cn_reply_result(cn_req_t *req)
 int cn_reply_data(cn_req_t *req, int status, json_t *data)
 {
     return cn_reply_json(req, status,
-                         cn_json_own(req->r->pool, json_pack("{s:O}", "data", data)));
+                         dialect_of(req)->envelope(req, CN_ENVELOPE_DATA, data, 0, 0, 0));
 }
 
 int cn_reply_success(cn_req_t *req, int status, json_t *data)
 {
-    json_t *body = data ? json_pack("{s:b,s:O}", "success", 1, "data", data)
-                        : json_pack("{s:b}", "success", 1);
-    return cn_reply_json(req, status, cn_json_own(req->r->pool, body));
+    return cn_reply_json(req, status,
+                         dialect_of(req)->envelope(req, CN_ENVELOPE_SUCCESS, data, 0, 0, 0));
 }
 
 int cn_reply_list(cn_req_t *req, json_t *data, int limit, int offset)
 {
     return cn_reply_json(req, HTTP_OK,
-                         cn_json_own(req->r->pool, json_pack("{s:O,s:i,s:i}", "data", data,
-                                                             "limit", limit, "offset", offset)));
+                         dialect_of(req)->envelope(req, CN_ENVELOPE_LIST, data, limit, offset,
+                                                   (int)json_array_size(data)));
 }
 
 int cn_reply_list_texts(cn_req_t *req, const cn_text_t *items, int n, int limit, int offset)
 {
     apr_pool_t *p = req->r->pool;
     apr_size_t len = 0;
-    json_t *skeleton = cn_json_own(p, json_pack("{s:[],s:i,s:i}", "data", "limit", limit,
-                                                 "offset", offset));
-    const char *text = cn_json_splice_array(p, skeleton, items, n, &len);
+    json_t *empty = cn_json_own(p, json_array());
+    json_t *skeleton = stamped(req, dialect_of(req)->envelope(req, CN_ENVELOPE_LIST, empty, limit,
+                                                              offset, n));
+    const char *text = skeleton ? cn_json_splice_array(p, skeleton, items, n, &len) : NULL;
     return reply_text(req->r, HTTP_OK, text, len);
 }
+
+/* ---- the `connect` dialect: the seed's shapes ---------------------------- */
+
+static json_t *connect_envelope(cn_req_t *req, cn_envelope_t kind, json_t *data, int limit,
+                                int offset, int n)
+{
+    json_t *body;
+    (void)n;
+    switch (kind) {
+    case CN_ENVELOPE_SUCCESS:
+        body = data ? json_pack("{s:b,s:O}", "success", 1, "data", data)
+                    : json_pack("{s:b}", "success", 1);
+        break;
+    case CN_ENVELOPE_LIST:
+        body = json_pack("{s:O,s:i,s:i}", "data", data, "limit", limit, "offset", offset);
+        break;
+    default:
+        body = json_pack("{s:O}", "data", data);
+        break;
+    }
+    return cn_json_own(req->r->pool, body);
+}
+
+static json_t *connect_error(cn_req_t *req, const cn_event_t *ev, int status, const char *message)
+{
+    return cn_json_own(req->r->pool,
+                       json_pack("{s:b,s:{s:s,s:i,s:i,s:s,s:s}}", "success", 0, "error", "type",
+                                 ev->type, "http_code", status, "event_code", ev->code,
+                                 "message", message, "request_id", req->request_id));
+}
+
+/* Basic only; request_id in errors only; RFC 6749 errors as the RFC has them. */
+const cn_dialect_t cn_connect_dialect = {
+    .handler = CN_HANDLER,
+    .routes = cn_api_routes,
+    .envelope = connect_envelope,
+    .error = connect_error,
+    .challenge = CN_BASIC_CHALLENGE,
+};
+
+/* The Context.IO 2.0 API: its handlers answer in its own shapes
+ * (contextio.c), its errors too (cn_reply_error, req->contextio); what it
+ * shares with the seed's layout is the route machinery. */
+const cn_dialect_t cn_cio_dialect = {
+    .handler = CN_HANDLER_CIO,
+    .routes = cn_cio_routes,
+    .envelope = connect_envelope,
+    .error = connect_error,
+    .challenge = CN_OAUTH_CHALLENGE,
+};
 
 /* ---- input ------------------------------------------------------------ */
 
@@ -305,6 +369,49 @@ const cn_app_t *cn_app_check(cn_req_t *req, const char *client_id, const char *s
     return (app && ok) ? app : NULL;
 }
 
+const cn_app_t *cn_app_by_key(cn_req_t *req, const char *key)
+{
+    unsigned char digest[32];
+    const cn_app_t *app;
+    int ok;
+    if (!key || !req->sc->apps_by_key) {
+        return NULL;
+    }
+    cn_sha256(key, strlen(key), digest);
+    app = apr_hash_get(req->sc->apps_by_key, digest, sizeof(digest));
+    /* The table finds a candidate by the digest; the digest is still
+     * compared in constant time, as every secret is. */
+    ok = app && CRYPTO_memcmp(digest, app->secret_digest, sizeof(digest)) == 0;
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return ok ? app : NULL;
+}
+
+const char *cn_bearer_value(request_rec *r)
+{
+    const char *auth = apr_table_get(r->headers_in, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7)) {
+        return NULL;
+    }
+    auth += 7;
+    while (*auth == ' ') {
+        ++auth;
+    }
+    return *auth ? auth : NULL;
+}
+
+static const cn_app_t *authenticate_basic(cn_req_t *req);
+
+/* The calling application: HTTP Basic, or an API key where the dialect
+ * takes one. */
+static const cn_app_t *authenticate(cn_req_t *req)
+{
+    const char *key;
+    if (dialect_of(req)->api_key && (key = cn_bearer_value(req->r))) {
+        return cn_app_by_key(req, key);
+    }
+    return authenticate_basic(req);
+}
+
 static const cn_app_t *authenticate_basic(cn_req_t *req)
 {
     const char *user = NULL, *pw = NULL;
@@ -414,6 +521,13 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
         return refuse(req, rt, CN_EV_INVALID_QUERY_PARAMS, CN_EV_LOGIN_ID_INVALID,
                       "the query string is not valid percent-encoding");
     }
+    /* The dialect's list cursor is the offset the handlers read. */
+    if (req->dialect->cursor_param) {
+        const char *cursor = apr_table_get(req->query, req->dialect->cursor_param);
+        if (cursor) {
+            apr_table_set(req->query, "offset", cursor);
+        }
+    }
     if (rt->auth == CN_AUTH_CLIENT_ID_OR_BASIC) {
         const char *cid = apr_table_get(req->query, "client_id");
         req->app = cid ? apr_hash_get(req->sc->apps_by_id, cid, APR_HASH_KEY_STRING) : NULL;
@@ -425,7 +539,7 @@ static int dispatch(cn_req_t *req, const cn_route_t *routes)
     }
     /* A bearer token is the handler's to check: its core call knows tokens. */
     else if (rt->auth != CN_AUTH_PUBLIC && rt->auth != CN_AUTH_BEARER && !req->app) {
-        req->app = authenticate_basic(req);
+        req->app = authenticate(req);
         if (!req->app) {
             return cn_reply_error(req, CN_EV_INVALID_REQUEST_ERROR,
                                   "missing or wrong application credentials");
@@ -526,21 +640,39 @@ static void init_req(cn_req_t *req, request_rec *r)
     req->ctx.user_agent = ua ? cn_json_utf8_prefix(r->pool, ua, 512) : NULL;
 }
 
+/* The route tables a <Location> may mount, by their SetHandler names: a
+ * table added is a row here (and one in metrics.c's apis[]). */
+static const cn_dialect_t *const dialects[] = {&cn_connect_dialect, &cn_v3_dialect,
+                                               &cn_cio_dialect};
+#define N_DIALECTS ((int)(sizeof(dialects) / sizeof(dialects[0])))
+
+static const cn_dialect_t *dialect_named(const char *handler)
+{
+    int i;
+    for (i = 0; handler && i < N_DIALECTS; ++i) {
+        if (!strcasecmp(handler, dialects[i]->handler)) {
+            return dialects[i];
+        }
+    }
+    return NULL;
+}
+
 int cn_handler(request_rec *r)
 {
+    const cn_dialect_t *d = dialect_named(r->handler);
     cn_req_t req;
-    int rv, cio;
-    if (!r->handler || (strcmp(r->handler, CN_HANDLER) && strcmp(r->handler, CN_HANDLER_CIO))) {
+    int rv;
+    if (!d) {
         return DECLINED;
     }
-    cio = !strcmp(r->handler, CN_HANDLER_CIO);
     init_req(&req, r);
-    req.contextio = cio;
+    req.dialect = d;
+    req.contextio = d == &cn_cio_dialect;
     req.path = path_below_mount(r, req.sc);
-    rv = dispatch(&req, cio ? cn_cio_routes : cn_api_routes);
+    rv = dispatch(&req, d->routes);
     /* Whatever a handler did not read is drained, so keep-alive stays sane. */
     ap_discard_request_body(r);
-    cn_metrics_request_done(&req, cio ? cn_cio_routes : cn_api_routes, rv);
+    cn_metrics_request_done(&req, d->routes, rv);
     return rv;
 }
 
@@ -556,12 +688,9 @@ static int location_handler_is_connect(request_rec *r)
     }
     if (cd->expr_handler) {
         val = ap_expr_str_exec(r, cd->expr_handler, &err);
-        return !err && val
-               && (!strcasecmp(val, CN_HANDLER) || !strcasecmp(val, CN_HANDLER_CIO)
-                   || !strcasecmp(val, CN_METRICS_HANDLER));
+        return !err && val && (dialect_named(val) || !strcasecmp(val, CN_METRICS_HANDLER));
     }
-    return cd->handler && (!strcasecmp(cd->handler, CN_HANDLER)
-                           || !strcasecmp(cd->handler, CN_HANDLER_CIO)
+    return cd->handler && (dialect_named(cd->handler)
                            || !strcasecmp(cd->handler, CN_METRICS_HANDLER));
 }
 

@@ -24,6 +24,7 @@ static const struct {
     const cn_route_t *routes;
 } apis[] = {
     {CN_HANDLER, cn_api_routes},
+    {CN_V3_HANDLER, cn_v3_routes},
     {CN_HANDLER_CIO, cn_cio_routes},
 };
 #define N_APIS ((int)(sizeof(apis) / sizeof(apis[0])))

@@ -97,6 +97,10 @@ static int oauth_error(cn_req_t *req, int basic)
     json_t *body = cn_json_own(req->r->pool,
                                json_pack("{s:s,s:s}", "error", error, "error_description",
                                          cn_oauth_error_description(req->r->pool, res)));
+    /* The Nylas layout's clients read the event's code as error_code too. */
+    if (body && req->dialect && req->dialect->oauth_error_code) {
+        json_object_set_new(body, "error_code", json_integer(ev->code));
+    }
     ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_ERR : APLOG_INFO, 0, req->r,
                   "[%s] " CNLOGNO(00301) "%s %s -> %d %s: %s (%d)%s%s", req->request_id,
                   req->r->method, req->path, status, error, ev->type, ev->code,
@@ -137,6 +141,27 @@ static apr_status_t oauth_client(cn_req_t *req, const apr_table_t *params, cn_oa
     c->client_id = NULL;
     c->authenticated = 0;
     *basic = auth && !strncasecmp(auth, "Basic", 5) && (!auth[5] || apr_isspace(auth[5]));
+    /* Where the dialect takes API keys, "Bearer <application secret>"
+     * authenticates the client as Basic would (the SDKs send it on every
+     * call, and the same secret as client_secret in code exchanges). */
+    if (!*basic && req->dialect && req->dialect->api_key && cn_bearer_value(r)) {
+        const cn_app_t *app = cn_app_by_key(req, cn_bearer_value(r));
+        if (!app) {
+            return cn_fail(r->pool, &req->ctx.res, CN_EV_INVALID_CLIENT,
+                           "the API key is not an application's");
+        }
+        if (id && strcmp(id, app->client_id)) {
+            return cn_fail(r->pool, &req->ctx.res, CN_EV_INVALID_REQUEST,
+                           "client_id is not the one of the API key");
+        }
+        if (secret && !cn_app_check(req, app->client_id, secret)) {
+            return cn_fail(r->pool, &req->ctx.res, CN_EV_INVALID_CLIENT,
+                           "client_secret is not the application's");
+        }
+        c->client_id = app->client_id;
+        c->authenticated = 1;
+        return APR_SUCCESS;
+    }
     if (*basic) {
         const char *user = NULL, *pw = NULL;
         if (ap_get_basic_auth_components(r, &user, &pw) != APR_SUCCESS || !user || !*user) {
@@ -187,12 +212,16 @@ int cn_route_token(cn_req_t *req)
 {
     apr_table_t *params = NULL;
     cn_oauth_client_t client;
+    const cn_grant_t *grant = NULL;
     json_t *answer = NULL;
     int basic = 0;
     if (read_params(req, &params) != APR_SUCCESS
         || oauth_client(req, params, &client, &basic) != APR_SUCCESS
-        || cn_token_exchange(&req->ctx, &client, params, &answer) != APR_SUCCESS) {
+        || cn_token_exchange_grant(&req->ctx, &client, params, &answer, &grant) != APR_SUCCESS) {
         return oauth_error(req, basic);
+    }
+    if (req->dialect && req->dialect->token_answer && grant) {
+        req->dialect->token_answer(req, answer, grant);
     }
     no_cache(req);
     return cn_reply_json(req, HTTP_OK, answer);
@@ -226,23 +255,9 @@ int cn_route_revoke(cn_req_t *req)
 
 /* ---- GET /grants/me, GET /tokeninfo --------------------------------------------------- */
 
-/* The access token of "Authorization: Bearer <token>" (RFC 6750 §2.1), or NULL. */
-static const char *bearer_token(request_rec *r)
-{
-    const char *auth = apr_table_get(r->headers_in, "Authorization");
-    if (!auth || strncasecmp(auth, "Bearer ", 7)) {
-        return NULL;
-    }
-    auth += 7;
-    while (*auth == ' ') {
-        ++auth;
-    }
-    return *auth ? auth : NULL;
-}
-
 int cn_route_grant_me(cn_req_t *req)
 {
-    const char *token = bearer_token(req->r);
+    const char *token = cn_bearer_value(req->r);
     cn_grant_t *grant = NULL;
     if (!token) {
         apr_table_setn(req->r->err_headers_out, "WWW-Authenticate", CN_BEARER_CHALLENGE);

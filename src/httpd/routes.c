@@ -146,7 +146,7 @@ static int providers_find(cn_req_t *req)
                                                      json_pack("{s:O}", "data", out))));
 }
 
-static int providers_detect(cn_req_t *req)
+int cn_route_providers_detect(cn_req_t *req)
 {
     int all = 0;
     const char *email = apr_table_get(req->query, "email");
@@ -166,6 +166,9 @@ static int providers_detect(cn_req_t *req)
         return cn_reply_error(req, CN_EV_INVALID_QUERY_PARAMS, "email is required");
     }
     rv = cn_providers_detect(&req->ctx, email, all, &out);
+    if (rv == APR_SUCCESS && req->dialect && req->dialect->detected) {
+        req->dialect->detected(req, out);
+    }
     return ANSWER(req, rv, cn_reply_data(req, HTTP_OK, out));
 }
 
@@ -237,7 +240,7 @@ const cn_route_t cn_api_routes[] = {
     {M_GET, "/providers/find", CN_AUTH_PUBLIC, JSON, DB, providers_find},
     /* detection may ask DNS and autoconfig servers: the core opens a short
      * section for the integration afterwards */
-    {M_GET, "/providers/detect", CN_AUTH_CLIENT_ID_OR_BASIC, JSON, NONE, providers_detect},
+    {M_GET, "/providers/detect", CN_AUTH_CLIENT_ID_OR_BASIC, JSON, NONE, cn_route_providers_detect},
     /* what a relying party that knows only the issuer (ConnectBaseURL) reads */
     {M_GET, "/.well-known/openid-configuration", CN_AUTH_PUBLIC, JSON, NONE, openid_configuration},
     {M_GET, "/.well-known/jwks.json", CN_AUTH_PUBLIC, JSON, NONE, jwks},

@@ -78,15 +78,15 @@ ok -f "$printed/db/connect.db", 'the database is in the state directory';
 my ($block) = $run =~ /^Try it:\n(.*?)\n\s*\n/ms;
 (my $joined = $block // '') =~ s/\\\n\s*/ /g;
 my @curls = grep { /^\s*curl / } split /\n/, $joined;
-is scalar @curls, 6, 'six curl examples' or diag $run;
+is scalar @curls, 7, 'seven curl examples' or diag $run;
 # create two integrations, list them, a hosted login with the login screen,
-# find the providers, OpenID Connect discovery
-my @expect = (201, 201, 200, 200, 200, 200);
+# find the providers, OpenID Connect discovery, the grants in the v3 layout
+my @expect = (201, 201, 200, 200, 200, 200, 200);
 for my $i (0 .. $#curls) {
     (my $cmd = $curls[$i]) =~ s/^\s+//;
     my $res = `$cmd -w '\n%{http_code}' 2>&1`;
     my ($body, $code) = $res =~ /\A(.*)\n(\d{3})\z/s;
-    my ($what) = $cmd =~ m{(/connect/\S*?)'?$};
+    my ($what) = $cmd =~ m{(/(?:connect|v3)/\S*?)'?$};
     is $code, $expect[$i], "curl example " . ($i + 1) . " ($what): $expect[$i]"
         or diag "$cmd\n$res\n" . in_clone("tail -5 '$printed/log/error.log' var/log/error.log");
     like $body // '', qr/\A\{"(?:data|success|issuer)"/, '... the module\'s JSON';

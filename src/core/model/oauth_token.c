@@ -384,7 +384,8 @@ static apr_status_t commit_exchange(cn_ctx_t *ctx, const char *spend, const char
 /* grant_type=authorization_code: read and checked outside any transaction,
  * the tokens minted, then one short transaction (commit_exchange). */
 static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
-                                const apr_table_t *params, json_t **answer)
+                                const apr_table_t *params, json_t **answer,
+                                const cn_grant_t **grant)
 {
     const char *code = apr_table_get(params, "code"), *digest, *why = NULL;
     const char *redirect_uri = apr_table_get(params, "redirect_uri");
@@ -450,6 +451,7 @@ static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
         return APR_EGENERAL;
     }
     *answer = m.answer;
+    *grant = is.grant;
     return APR_SUCCESS;
 }
 
@@ -468,7 +470,7 @@ static int scope_within(apr_pool_t *pool, const json_t *requested, const char *g
 
 /* grant_type=refresh_token, as redeem_code. */
 static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
-                            const apr_table_t *params, json_t **answer)
+                            const apr_table_t *params, json_t **answer, const cn_grant_t **grant)
 {
     const char *token = apr_table_get(params, "refresh_token"), *digest;
     const char *scope = apr_table_get(params, "scope");
@@ -526,15 +528,24 @@ static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
         return APR_EGENERAL;
     }
     *answer = m.answer;
+    *grant = is.grant;
     return APR_SUCCESS;
 }
 
 apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
                                const apr_table_t *params, json_t **answer)
 {
+    const cn_grant_t *grant = NULL;
+    return cn_token_exchange_grant(ctx, client, params, answer, &grant);
+}
+
+apr_status_t cn_token_exchange_grant(cn_ctx_t *ctx, const cn_oauth_client_t *client,
+                                     const apr_table_t *params, json_t **answer,
+                                     const cn_grant_t **grant)
+{
     const char *grant_type = apr_table_get(params, "grant_type");
     apr_status_t (*exchange)(cn_ctx_t *, const cn_oauth_client_t *, const apr_table_t *,
-                             json_t **);
+                             json_t **, const cn_grant_t **);
     apr_status_t rv;
 
     if (!grant_type || !*grant_type) {
@@ -558,7 +569,8 @@ apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
     if (cn_ctx_db_open(ctx) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    rv = exchange(ctx, client, params, answer);
+    *grant = NULL;
+    rv = exchange(ctx, client, params, answer, grant);
     cn_ctx_db_close(ctx);
     return rv;
 }
