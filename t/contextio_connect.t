@@ -1,8 +1,9 @@
 # The Context.IO connect UI at a connect token's browser_redirect_url: a
 # kind of flow of the flow engine. A token with an email goes straight to the
 # provider auto-discovery finds for it (the fake Google here) or to the IMAP
-# form; a token without one shows the first page (the login screen's email
-# box with first and last name, and the application's providers). At the end the account (new, or the token's for
+# form; a token without one shows the first page (connect.html: one form with
+# the email box, first and last name, Continue and a button per provider of
+# the application, each sending what was typed). At the end the account (new, or the token's for
 # an account-scoped token) gets the grant as a source, the token is marked
 # used (used = the time, expires = false, account filled), the browser
 # goes to callback_url?contextio_token=TOKEN and source_callback_url, when
@@ -102,7 +103,10 @@ is $res->code, 200, 'a token without an email: a page' or diag $res->as_string;
 like $res->content, qr/<input[^>]+type="email"/, '... with an email box';
 like $res->content, qr/<input[^>]+name="token"[^>]+value="\Q$token3\E"|value="\Q$token3\E"[^>]+name="token"/,
     '... carrying the token';
-like $res->content, qr/provider=google/, '... and a button per provider';
+like $res->content, qr/<input id="first_name" name="first_name"/, '... its own page (connect.html): names asked';
+is scalar(() = $res->content =~ /<form\b/g), 1, '... in one form';
+like $res->content, qr/<button type="submit" class="button provider provider-google" name="provider" value="google" formnovalidate>/,
+    '... whose provider buttons send what was typed, with the provider';
 like $res->content, qr/<input id="first_name" name="first_name"/, '... a first name box';
 like $res->content, qr/<input id="last_name" name="last_name"/, '... a last name box';
 $res = $b->get("$link3&email=not-an-address&first_name=Ty");
@@ -111,6 +115,9 @@ like $res->content, qr/<input id="first_name"[^>]* value="Ty"/, '... keeping the
 $res = $b->get("$link3&provider=imap");
 is $res->code, 302, 'the IMAP button: 302' or diag $res->as_string;
 like $res->header('Location') // '', qr{/connect/imap\?state=}, '... to the module\'s IMAP form';
+$res = $b->get("$link3&email=not-an-address&first_name=Ty&last_name=&provider=google");
+is $res->code, 200, 'a provider button with an address that is not one: the first page again';
+like $res->content, qr/<input id="email"[^>]* aria-invalid="true"/, '... the email box marked';
 is token_of($token3)->{used}, 0, 'the token is not used by any of that';
 {
     my $f3 = CnTest::Flow->new(provider => 'google', browser => $b);
@@ -177,6 +184,19 @@ for my $hook ('http://10.0.0.1:' . conf_value('cn_fakeport') . '/hooks/source',
         "... not called: the log says $host is not a public address";
     my @log = @{ fake_log() };
     is scalar(grep { $_->{path} eq '/hooks/source' } @log[$seen .. $#log]), 0, '... and nothing reached the fake';
+}
+
+# ---- the first page's provider button: the names typed go along, an empty email box is no address ------
+{
+    $r = cio(perl => POST => '/connect_tokens', { callback_url => $cb });
+    my ($tok, $lnk) = @{ $r->{json} }{qw(token browser_redirect_url)};
+    my $fb = CnTest::Flow->new(provider => 'google');
+    ok $fb->login(url => "$lnk&email=&first_name=But&last_name=Ton&provider=google"),
+        'Google\'s button with names and no address: to Google' or diag $fb->{error};
+    ok !defined $fb->{authorize_query}{login_hint}, '... without a login_hint';
+    ok $fb->authorize && $fb->callback, '... and back' or diag $fb->{error};
+    my $o = token_of($tok);
+    is_deeply [@{ $o->{account} }{qw(first_name last_name)}], ['But', 'Ton'], '... the account has the names typed';
 }
 
 # ---- the IMAP way: the module's form, proven by a LOGIN at Dovecot ------------------------------------
