@@ -172,10 +172,10 @@ is_error(cio(perl => POST => '/connect_tokens', { callback_url => $cb, color => 
     my $big = cio(perl => POST => '/connect_tokens', { callback_url => $cb, source_x => 'y' x 70000 });
     is_error($big, 413, 'a body over ConnectMaxBody');
 }
-# Paths httpd itself refuses (bad or NUL percent-escapes) still answer in the
+# Paths httpd itself refuses (bad or NUL percent-escapes, an encoded slash) answer in the
 # API's shape; so do HEAD (a GET without the body) and a method httpd does not
 # know (405 naming the allowed ones), signed or not.
-for my $path ('/connect_tokens/%zz', '/connect_tokens/a%00b', '/%zz', '/accounts/%2') {
+for my $path ('/connect_tokens/%zz', '/connect_tokens/a%00b', '/%zz', '/accounts/%2', '/connect_tokens/a%2Fb') {
     for my $method (qw(GET POST HEAD)) {
         my $r = cio_send(HTTP::Request->new($method => cio_url($path)));
         if ($method eq 'HEAD') {

@@ -609,11 +609,18 @@ int cn_quick_handler(request_rec *r, int lookup)
 {
     cn_server_conf_t *sc = ap_get_module_config(r->server->module_config, &connect_module);
     ap_conf_vector_t *defaults = r->per_dir_config;
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
     const char *handler, *path;
+    char *copy;
     apr_size_t n;
     cn_req_t req;
-    if (lookup || !sc || !r->parsed_uri.path
-        || ap_unescape_url(apr_pstrdup(r->pool, r->parsed_uri.path)) == OK) {
+    if (lookup || !sc || !d || !r->parsed_uri.path) {
+        return DECLINED;
+    }
+    /* as the core will decode it (AllowEncodedSlashes) */
+    copy = apr_pstrdup(r->pool, r->parsed_uri.path);
+    if ((d->allow_encoded_slashes ? ap_unescape_url_keep2f(copy, d->decode_encoded_slashes)
+                                  : ap_unescape_url(copy)) == OK) {
         return DECLINED;
     }
     handler = raw_location_handler(r);
