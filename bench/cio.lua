@@ -7,6 +7,7 @@ SLICE_FILE_ENV = "CN_SIGNED"
 dofile("bench/slice.lua")
 local method = os.getenv("CN_METHOD") or "GET"
 local form = os.getenv("CN_FORM")
+if form == "" then form = nil end
 function request()
   local headers = { ["Authorization"] = next_value() }
   if form then headers["Content-Type"] = "application/x-www-form-urlencoded" end
