@@ -1,10 +1,11 @@
 """Summarise wrk outputs: req/s, p50, p99 and the ratio to the static ceiling.
-   report.py OUT_DIR NAME[=LABEL] ...   (the first is the ceiling)"""
-import re, sys
+   report.py OUT_DIR NAME[=LABEL] ...   (the first is the ceiling; a run
+   left out of this one, bench/run's ONLY, has no file and no row)"""
+import os, re, sys
 
 out = sys.argv[1]
 labels = dict(a.split("=", 1) if "=" in a else (a, a) for a in sys.argv[2:])
-names = [a.split("=", 1)[0] for a in sys.argv[2:]]
+names = [n for n in (a.split("=", 1)[0] for a in sys.argv[2:]) if os.path.exists(f"{out}/{n}.txt")]
 
 def parse(name):
     text = open(f"{out}/{name}.txt").read()

@@ -50,7 +50,11 @@ my @pages = (
     { name => 'preview-choose', path => '/preview/choose?client_id=app-one', status => 200,
       text => ['Continue with Google', 'Continue with Microsoft', 'Other email', 'Email address'] },
     { name => 'preview-choose-errors', path => '/preview/choose?errors=1&client_id=app-two', status => 200,
-      text => ['We could not find out how to connect this address', 'First name', 'Last name'] },
+      text => ['We could not find out how to connect this address'] },
+    { name => 'preview-connect', path => '/preview/connect?client_id=app-one', status => 200,
+      text => ['Email address', 'First name', 'Last name', 'Continue with Google', 'Other email'] },
+    { name => 'preview-connect-errors', path => '/preview/connect?errors=1&client_id=app-two', status => 200,
+      text => ['We could not find out how to connect this address', 'First name', 'Other email'] },
 );
 
 my $r = browser_walk('pages.js', json_encode(\@pages));

@@ -172,5 +172,44 @@ is_error(cio(perl => POST => '/connect_tokens', { callback_url => $cb, color => 
     my $big = cio(perl => POST => '/connect_tokens', { callback_url => $cb, source_x => 'y' x 70000 });
     is_error($big, 413, 'a body over ConnectMaxBody');
 }
+# Paths httpd itself refuses (bad or NUL percent-escapes, an encoded slash) answer in the
+# API's shape; so do HEAD (a GET without the body) and a method httpd does not
+# know (405 naming the allowed ones), signed or not.
+for my $path ('/connect_tokens/%zz', '/connect_tokens/a%00b', '/%zz', '/accounts/%2', '/connect_tokens/a%2Fb') {
+    for my $method (qw(GET POST HEAD)) {
+        my $r = cio_send(HTTP::Request->new($method => cio_url($path)));
+        if ($method eq 'HEAD') {
+            is $r->code, 400, "HEAD $path: 400" or diag $r->as_string;
+            is $r->header('Content-Type'), 'application/json', '... Content-Type exactly application/json';
+            is $r->content, '', '... no body';
+        }
+        else {
+            is_error($r, 400, "$method $path", qr/not valid percent-encoding/);
+        }
+    }
+}
+{
+    my $r = cio_send(HTTP::Request->new(HEAD => cio_url('/connect_tokens/no-such-token')));
+    is $r->code, 401, 'HEAD without a signature: 401' or diag $r->as_string;
+    is $r->header('Content-Type'), 'application/json', '... Content-Type exactly application/json';
+    like $r->header('WWW-Authenticate') // '', qr/^OAuth\b/, '... WWW-Authenticate: OAuth';
+    is $r->content, '', '... no body';
+    $r = cio(perl => HEAD => '/connect_tokens/no-such-token');
+    is $r->code, 404, 'a signed HEAD of an unknown token: 404' or diag $r->as_string;
+    is $r->header('Content-Type'), 'application/json', '... Content-Type exactly application/json';
+    my $tok = cio(perl => POST => '/connect_tokens', { callback_url => $cb })->{json}{token};
+    $r = cio(perl => HEAD => "/connect_tokens/$tok");
+    is $r->code, 200, 'a signed HEAD of a token: 200' or diag $r->as_string;
+    ok $r->header('Content-Length') > 0 && $r->content eq '', '... its length, no body';
+    $before++;
+}
+for my $method (qw(FROB PROPFIND)) {
+    my $r = cio(perl => $method => '/connect_tokens');
+    is_error($r, 405, "$method /connect_tokens", qr/\Q$method\E is not allowed/);
+    is $r->header('Allow'), 'GET, POST', '... Allow: GET, POST';
+    $r = cio_send(HTTP::Request->new($method => cio_url('/connect_tokens/x')));
+    is_error($r, 405, "$method /connect_tokens/{token} unsigned", qr/not allowed/);
+    like $r->header('Allow') // '', qr/^GET, DELETE$/, '... Allow: GET, DELETE';
+}
 is count_tokens(), $before + 1, 'only the good request stored a token';
 done_testing();

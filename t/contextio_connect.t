@@ -1,14 +1,17 @@
 # The Context.IO connect UI at a connect token's browser_redirect_url: a
 # kind of flow of the flow engine. A token with an email goes straight to the
 # provider auto-discovery finds for it (the fake Google here) or to the IMAP
-# form; a token without one shows the first page (the login screen's email
-# box with first and last name, and the application's providers). At the end the account (new, or the token's for
+# form; a token without one shows the first page (connect.html: one form with
+# the email box, first and last name, Continue and a button per provider of
+# the application, each sending what was typed). At the end the account (new, or the token's for
 # an account-scoped token) gets the grant as a source, the token is marked
 # used (used = the time, expires = false, account filled), the browser
 # goes to callback_url?contextio_token=TOKEN and source_callback_url, when
 # given, gets a POST. A 3-legged application reads the new account's access
 # token and secret once, with the used token. A used, expired or unknown
 # token is a page telling the user to ask the application for a new link.
+# Microsoft (the fake's v2.0 endpoints) by an Outlook address or by its button;
+# a source_callback_url outside ConnectAllowAddresses is never called.
 use strict;
 use warnings;
 use Apache::Test qw(-withtestmore);
@@ -100,7 +103,10 @@ is $res->code, 200, 'a token without an email: a page' or diag $res->as_string;
 like $res->content, qr/<input[^>]+type="email"/, '... with an email box';
 like $res->content, qr/<input[^>]+name="token"[^>]+value="\Q$token3\E"|value="\Q$token3\E"[^>]+name="token"/,
     '... carrying the token';
-like $res->content, qr/provider=google/, '... and a button per provider';
+like $res->content, qr/<input id="first_name" name="first_name"/, '... its own page (connect.html): names asked';
+is scalar(() = $res->content =~ /<form\b/g), 1, '... in one form';
+like $res->content, qr/<button type="submit" class="button provider provider-google" name="provider" value="google" formnovalidate>/,
+    '... whose provider buttons send what was typed, with the provider';
 like $res->content, qr/<input id="first_name" name="first_name"/, '... a first name box';
 like $res->content, qr/<input id="last_name" name="last_name"/, '... a last name box';
 $res = $b->get("$link3&email=not-an-address&first_name=Ty");
@@ -109,6 +115,9 @@ like $res->content, qr/<input id="first_name"[^>]* value="Ty"/, '... keeping the
 $res = $b->get("$link3&provider=imap");
 is $res->code, 302, 'the IMAP button: 302' or diag $res->as_string;
 like $res->header('Location') // '', qr{/connect/imap\?state=}, '... to the module\'s IMAP form';
+$res = $b->get("$link3&email=not-an-address&first_name=Ty&last_name=&provider=google");
+is $res->code, 200, 'a provider button with an address that is not one: the first page again';
+like $res->content, qr/<input id="email"[^>]* aria-invalid="true"/, '... the email box marked';
 is token_of($token3)->{used}, 0, 'the token is not used by any of that';
 {
     my $f3 = CnTest::Flow->new(provider => 'google', browser => $b);
@@ -122,6 +131,72 @@ is token_of($token3)->{used}, 0, 'the token is not used by any of that';
         'the account has the names typed';
     is_deeply $o->{account}{email_addresses}, ['typed.user@gmail.com'], '... and the mailbox\'s address';
     is_deeply [@$o{qw(first_name last_name)}], ['Ty', 'Ped'], '... so has the token';
+}
+
+# ---- Microsoft: an Outlook address straight to the fake's v2.0 endpoints; a work address by the button -------
+is make_integration('microsoft')->code, 201, 'app one: a microsoft integration';
+for my $c (['an Outlook address on the token', 'cio.ms@outlook.com', ''],
+           ['the first page, Microsoft chosen for a work address', undef,
+            '&email=ann.work%40contoso.example&first_name=Ann&last_name=Work&provider=microsoft']) {
+    my ($name, $email, $answer) = @$c;
+    $r = cio(node => POST => '/connect_tokens', { callback_url => $cb, defined $email ? (email => $email) : () });
+    is $r->code, 200, "$name: a connect token" or diag $r->as_string;
+    my ($tok, $lnk) = @{ $r->{json} }{qw(token browser_redirect_url)};
+    my $fm = CnTest::Flow->new(provider => 'microsoft');
+    ok $fm->login(url => "$lnk$answer"), '... to Microsoft' or diag $fm->{error};
+    like $fm->{authorize_url} // '', qr{\A\Q${\ fake_url('/microsoft/') }\E[^/]+/oauth2/v2\.0/authorize\?},
+        '... its v2.0 authorize endpoint';
+    my $addr = $email // 'ann.work@contoso.example';
+    is $fm->{authorize_query}{login_hint}, $addr, '... the address as login_hint';
+    ok $fm->authorize && $fm->callback, '... consents; the callback answers' or diag $fm->{error};
+    is $fm->{final_url}, "$cb&contextio_token=$tok", '... to callback_url?contextio_token=TOKEN';
+    my $o = token_of($tok);
+    ok !$o->{expires} && $o->{used}, 'the token used';
+    is_deeply $o->{account}{email_addresses}, [$addr], '... a new account with the mailbox\'s address';
+    is scalar @{ $o->{account}{sources} || [] }, 1, '... one source';
+    my $src = $o->{account}{sources}[0] || {};
+    is $src->{authentication_type}, 'oauth2', '... by OAuth';
+    is api(GET => "/grants/$src->{label}")->{json}{data}{provider}, 'microsoft', '... a Microsoft grant';
+    is_deeply [@{ $o->{account} }{qw(first_name last_name)}], ['Ann', 'Work'], '... with the names typed'
+        unless defined $email;
+}
+
+# ---- source_callback_url outside the address rule (127.0.0.0/8 here) is not called --------------------
+# (private, link-local, IPv6 loopback); the flow still ends at callback_url.
+for my $hook ('http://10.0.0.1:' . conf_value('cn_fakeport') . '/hooks/source',
+              'http://169.254.169.254/latest/meta-data/',
+              'https://[::1]:' . conf_value('cn_fakeport') . '/hooks/source') {
+    my $off = error_log_offset();
+    my $seen = scalar @{ fake_log() };
+    $r = cio(perl => POST => '/connect_tokens', { callback_url => $cb, email => 'hooked.user@gmail.com',
+                                                  source_callback_url => $hook });
+    is $r->code, 200, "source_callback_url $hook: accepted on the token" or diag $r->as_string;
+    my ($tok, $lnk) = @{ $r->{json} }{qw(token browser_redirect_url)};
+    my $t = time;
+    my $fh = CnTest::Flow->new(provider => 'google');
+    ok $fh->login(url => $lnk) && $fh->authorize && $fh->callback, '... the flow' or diag $fh->{error};
+    is $fh->{final_url}, "$cb&contextio_token=$tok", '... ends at callback_url?contextio_token=';
+    ok time - $t < 4, '... without waiting for the refused address';
+    ok token_of($tok)->{account}{id}, '... the token used, with its account';
+    my ($host) = $hook =~ m{//\[?([^\]/]+?)\]?(?::\d+)?/};
+    like error_log_since($off),
+        qr/CN03006: source_callback_url of account \S+: not reached, status \d+: not connected: \Q$host\E is not a public address/,
+        "... not called: the log says $host is not a public address";
+    my @log = @{ fake_log() };
+    is scalar(grep { $_->{path} eq '/hooks/source' } @log[$seen .. $#log]), 0, '... and nothing reached the fake';
+}
+
+# ---- the first page's provider button: the names typed go along, an empty email box is no address ------
+{
+    $r = cio(perl => POST => '/connect_tokens', { callback_url => $cb });
+    my ($tok, $lnk) = @{ $r->{json} }{qw(token browser_redirect_url)};
+    my $fb = CnTest::Flow->new(provider => 'google');
+    ok $fb->login(url => "$lnk&email=&first_name=But&last_name=Ton&provider=google"),
+        'Google\'s button with names and no address: to Google' or diag $fb->{error};
+    ok !defined $fb->{authorize_query}{login_hint}, '... without a login_hint';
+    ok $fb->authorize && $fb->callback, '... and back' or diag $fb->{error};
+    my $o = token_of($tok);
+    is_deeply [@{ $o->{account} }{qw(first_name last_name)}], ['But', 'Ton'], '... the account has the names typed';
 }
 
 # ---- the IMAP way: the module's form, proven by a LOGIN at Dovecot ------------------------------------

@@ -159,7 +159,7 @@ SKIP: {
         my ($name, %change) = @_;
         my $dir = $h0->path($name);
         File::Path::make_path($dir);
-        for my $f (qw(error.html imap.html choose.html connect.css)) {
+        for my $f (qw(error.html imap.html choose.html connect.html connect.css)) {
             next if exists $change{$f} && !defined $change{$f};
             open my $in, '<', "$templates/$f" or die "$templates/$f: $!";
             my $text = do { local $/; <$in> };
@@ -173,6 +173,7 @@ SKIP: {
     my $missing = $h0->path('no-such-dir');
     my $no_choose = $copy->('no-choose', 'choose.html' => undef);
     my $no_css = $copy->('no-css', 'connect.css' => undef);
+    my $no_connect = $copy->('no-connect', 'connect.html' => undef);
     my $broken = $copy->('broken', 'imap.html' => sub { my $t = shift; $t =~ s/\{\{\/error\.on\.email\}\}//; $t });
     my $triple = $copy->('triple', 'error.html' => sub { my $t = shift; $t =~ s/\{\{message\}\}/{{{message}}}/; $t });
     my $line = do {
@@ -186,6 +187,8 @@ SKIP: {
          qr/ConnectTemplateDir: \Q$missing\E is not a directory$/],
         ['choose.html missing', { templates => $no_choose },
          qr/ConnectTemplateDir: \Q$no_choose\E\/choose\.html: cannot open/],
+        ['connect.html missing', { templates => $no_connect },
+         qr/ConnectTemplateDir: \Q$no_connect\E\/connect\.html: cannot open/],
         ['connect.css missing', { templates => $no_css },
          qr/ConnectTemplateDir: \Q$no_css\E\/connect\.css: cannot open/],
         ['imap.html with an unclosed section', { templates => $broken },

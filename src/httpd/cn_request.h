@@ -144,7 +144,7 @@ int cn_reply_public_json(cn_req_t *req, json_t *body, int max_age);
 /* A core operation's outcome as the answer: EXPR on success, else the envelope. */
 #define ANSWER(req, rv, expr) ((rv) == APR_SUCCESS ? (expr) : cn_reply_result(req))
 
-/* A page for the browser: TEMPLATE_NAME (error.html, imap.html, choose.html
+/* A page for the browser: TEMPLATE_NAME (error.html, imap.html, choose.html, connect.html
  * of ConnectTemplateDir) rendered with VALUES (a JSON object, may be NULL),
  * answered with STATUS and the page headers (Content-Security-Policy,
  * X-Frame-Options DENY, Referrer-Policy no-referrer, Cache-Control no-store,

@@ -300,7 +300,7 @@ const command_rec cn_cmds[] = {
                   "shmcb; memcache:HOST:PORT or redis:HOST:PORT for several nodes)"),
     AP_INIT_TAKE1(CN_DIR_TEMPLATE_DIR, set_template_dir, NULL, RSRC_CONF,
                   "directory of the hosted pages' templates (error.html, imap.html, "
-                  "choose.html, connect.css); default: the templates installed with the module"),
+                  "choose.html, connect.html, connect.css); default: the templates installed with the module"),
     AP_INIT_FLAG(CN_DIR_TEMPLATE_PREVIEW, set_template_preview, NULL, RSRC_CONF,
                  "On: <mount>/preview/{page} shows each template with sample values "
                  "(for whoever edits them; default Off)"),

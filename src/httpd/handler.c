@@ -716,28 +716,58 @@ int cn_map_to_storage(request_rec *r)
     return OK;
 }
 
+/* The SetHandler of the <Location>s that match R's raw path (before core
+ * decodes it), as core's fixups would evaluate it; NULL for none. The walk
+ * leaves its per-dir configuration in R. */
+static const char *raw_location_handler(request_rec *r)
+{
+    core_dir_config *cd;
+    const char *err = NULL, *val;
+    if (r->main || ap_location_walk(r) != OK
+        || !(cd = ap_get_core_module_config(r->per_dir_config))) {
+        return NULL;
+    }
+    val = cd->expr_handler ? ap_expr_str_exec(r, cd->expr_handler, &err) : cd->handler;
+    return err ? NULL : val;
+}
+
 /* Raw paths the core would refuse before any handler runs (bad or NUL
- * percent-escapes) still get the API's envelope under ConnectBaseURL's path. */
+ * percent-escapes) still get the API's answer: Context.IO's shape in a
+ * contextio <Location>, the envelope under ConnectBaseURL's path. */
 int cn_quick_handler(request_rec *r, int lookup)
 {
     cn_server_conf_t *sc = ap_get_module_config(r->server->module_config, &connect_module);
-    apr_size_t n;
+    ap_conf_vector_t *defaults = r->per_dir_config;
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *handler, *path;
     char *copy;
+    apr_size_t n;
     cn_req_t req;
-    if (lookup || !sc || !sc->base_path || !r->parsed_uri.path) {
+    if (lookup || !sc || !d || !r->parsed_uri.path) {
         return DECLINED;
     }
-    n = strlen(sc->base_path);
-    if (strncmp(r->parsed_uri.path, sc->base_path, n)
-        || (r->parsed_uri.path[n] != '/' && r->parsed_uri.path[n] != '\0')) {
-        return DECLINED;
-    }
+    /* as the core will decode it (AllowEncodedSlashes) */
     copy = apr_pstrdup(r->pool, r->parsed_uri.path);
-    if (ap_unescape_url(copy) == OK) {
+    if ((d->allow_encoded_slashes ? ap_unescape_url_keep2f(copy, d->decode_encoded_slashes)
+                                  : ap_unescape_url(copy)) == OK) {
         return DECLINED;
+    }
+    handler = raw_location_handler(r);
+    if (handler && !strcasecmp(handler, CN_HANDLER_CIO)) {
+        path = NULL;
+    }
+    else {
+        r->per_dir_config = defaults;
+        n = sc->base_path ? strlen(sc->base_path) : 0;
+        if (!sc->base_path || strncmp(r->parsed_uri.path, sc->base_path, n)
+            || (r->parsed_uri.path[n] != '/' && r->parsed_uri.path[n] != '\0')) {
+            return DECLINED;
+        }
+        path = r->parsed_uri.path + n;
     }
     init_req(&req, r);
-    req.path = r->parsed_uri.path + n;
+    req.contextio = !path;
+    req.path = path ? path : path_below_mount(r, sc);
     ap_discard_request_body(r);
     return cn_reply_error(&req, CN_EV_BAD_REQUEST, "the path is not valid percent-encoding");
 }

@@ -111,7 +111,9 @@ int cn_login_screen(cn_req_t *req, const cn_flow_screen_t *screen, const char *a
         json_object_set_new(values, "last_name",
                             json_string(screen->last_name ? screen->last_name : ""));
     }
-    return cn_page_render(req, HTTP_OK, "choose.html", values, screen_form_action(req, screen));
+    /* The connect UI's first page asks names too: a page of its own. */
+    return cn_page_render(req, HTTP_OK, screen->names ? "connect.html" : "choose.html", values,
+                          screen_form_action(req, screen));
 }
 
 /* The login screen of login request ID: buttons to /login?id=&provider=,

@@ -22,7 +22,8 @@
 #define CN_PAGE_LANG "en"
 
 /* The templates every server has; a missing or broken one stops start-up. */
-static const char *const template_names[] = {"error.html", "imap.html", "choose.html", NULL};
+static const char *const template_names[] = {"error.html", "imap.html", "choose.html",
+                                             "connect.html", NULL};
 
 typedef struct asset_t {
     const char *type;
@@ -415,9 +416,20 @@ static const struct preview_t {
      "\"value\":\"preview-id\"}],\"email\":\"\"}",
      "{\"providers\":[],\"detect\":true,\"action\":\"{mount}/preview/choose\","
      "\"hidden\":[{\"name\":\"id\",\"value\":\"preview-id\"}],\"email\":\"someone@nowhere.invalid\","
-     "\"names\":true,\"first_name\":\"Ann\",\"last_name\":\"\",\"error\":{\"message\":"
+     "\"error\":{\"message\":"
      "\"We could not find out how to connect this address. Check it, or choose your "
      "provider.\"}}"},
+    {"connect", "connect.html",
+     "{\"providers\":[{\"name\":\"google\",\"label\":\"Continue with Google\"},{\"name\":"
+     "\"microsoft\",\"label\":\"Continue with Microsoft\"},{\"name\":\"imap\",\"label\":"
+     "\"Other email (IMAP)\"}],\"has_providers\":true,\"action\":\"{mount}/preview/connect\","
+     "\"hidden\":[{\"name\":\"token\",\"value\":\"preview-token\"}],\"email\":\"\","
+     "\"first_name\":\"\",\"last_name\":\"\"}",
+     "{\"providers\":[{\"name\":\"imap\",\"label\":\"Other email (IMAP)\"}],"
+     "\"has_providers\":true,\"action\":\"{mount}/preview/connect\",\"hidden\":[{\"name\":"
+     "\"token\",\"value\":\"preview-token\"}],\"email\":\"someone@nowhere.invalid\","
+     "\"first_name\":\"Ann\",\"last_name\":\"\",\"error\":{\"message\":\"We could not find "
+     "out how to connect this address. Check it, or choose your provider.\"}}"},
     {NULL, NULL, NULL, NULL}
 };
 

@@ -358,10 +358,12 @@ async function contextioConnect(h) {
   await checkBoth(h, v, 'contextio-first-page', {
     status: 200, text: [/Connect your mailbox/, /Email address/, /First name/, /Last name/, /Continue with Google/],
   });
+  h.ok(await v.page.locator('form button[name="provider"][value="google"]').count() === 1,
+    '... the provider buttons are buttons of the same form (they send what was typed)');
   await field(v, 'Email address').fill('cio.walk@gmail.com');
   await field(v, 'First name').fill('Walk');
   await field(v, 'Last name').fill('Er');
-  const resp = await navigate(v, () => v.page.getByRole('button', { name: 'Continue' }).click());
+  const resp = await navigate(v, () => v.page.getByRole('button', { name: 'Continue', exact: true }).click());
   const way = hops(resp);
   const authorize = way.map((u) => new URL(u)).find((u) => u.origin === FAKE.origin);
   h.ok(authorize && authorize.pathname === '/google/authorize', 'the connect UI: on to the fake Google', way.join('\n'));

@@ -192,6 +192,9 @@ apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *ch
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INTEGRATION_NOT_FOUND,
                        "the application has no integration to connect a mailbox with");
     }
+    if (email && !*email) { /* the first page's provider buttons send the box as it is */
+        email = NULL;
+    }
     if (*t->email) { /* given on creation: the first page is skipped (seed 000) */
         email = t->email;
     }
@@ -201,26 +204,25 @@ apr_status_t cn_flow_cio_choose(cn_ctx_t *ctx, const char *token, const char *ch
         *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
         (*screen)->error = CN_EV_INVALID_REQUEST;
         (*screen)->email = email;
-        email = NULL;
     }
-    if (chosen) {
+    if (*screen) {
+        /* the first page again */
+    }
+    else if (email && (!cn_email_valid(email) || strlen(email) > 254)) {
+        *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+        (*screen)->error = CN_EV_INVALID_REQUEST;
+        (*screen)->email = email;
+    }
+    else if (chosen) {
         if (!(it = cn_flow_offered(usable, chosen))) {
             return cn_fail(ctx->pool, &ctx->res, CN_EV_PROVIDER_NOT_SUPPORTED,
                            "the provider chosen is not one this link offers");
         }
     }
-    else if (email) {
-        if (!cn_email_valid(email) || strlen(email) > 254) {
-            *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
-            (*screen)->error = CN_EV_INVALID_REQUEST;
-        }
-        else if (!(it = cn_flow_offered(usable, cn_flow_detect_provider(ctx, email)))) {
-            *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
-            (*screen)->error = CN_EV_PROVIDER_NOT_SUPPORTED;
-        }
-        if (*screen) {
-            (*screen)->email = email;
-        }
+    else if (email && !(it = cn_flow_offered(usable, cn_flow_detect_provider(ctx, email)))) {
+        *screen = apr_pcalloc(ctx->pool, sizeof(**screen));
+        (*screen)->error = CN_EV_PROVIDER_NOT_SUPPORTED;
+        (*screen)->email = email;
     }
     if (!it) {
         if (!*screen) {
