@@ -223,4 +223,12 @@ is $r->{json}{data}{email}, 'someone@gmail.com', '/connect/providers/detect: ema
 my $m = CnTest::ua()->get(base_url() . '/metrics');
 like $m->content, qr/api="connect-v3"[^\n]*route="\/grants\/\{id\}"/, 'the metrics count the connect-v3 routes';
 
+# A path that is not valid percent-encoding: the v3 error shape, not httpd's page.
+{
+    my $res = v3(GET => '/grants/%zz');
+    v3_error_ok($res, 400, undef, 'GET /v3/grants/%zz');
+    like $res->header('Content-Type') // '', qr{\Aapplication/json}, '... as JSON';
+    like $res->{json}{error}{message} // '', qr/percent-encoding/, '... saying why';
+}
+
 done_testing;

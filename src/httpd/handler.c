@@ -739,6 +739,7 @@ int cn_quick_handler(request_rec *r, int lookup)
     cn_server_conf_t *sc = ap_get_module_config(r->server->module_config, &connect_module);
     ap_conf_vector_t *defaults = r->per_dir_config;
     core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const cn_dialect_t *dialect;
     const char *handler, *path;
     char *copy;
     apr_size_t n;
@@ -753,7 +754,9 @@ int cn_quick_handler(request_rec *r, int lookup)
         return DECLINED;
     }
     handler = raw_location_handler(r);
-    if (handler && !strcasecmp(handler, CN_HANDLER_CIO)) {
+    dialect = dialect_named(handler);
+    if (dialect) {
+        /* a mount of one of the APIs: its own error shape */
         path = NULL;
     }
     else {
@@ -766,7 +769,8 @@ int cn_quick_handler(request_rec *r, int lookup)
         path = r->parsed_uri.path + n;
     }
     init_req(&req, r);
-    req.contextio = !path;
+    req.dialect = dialect;
+    req.contextio = dialect == &cn_cio_dialect;
     req.path = path ? path : path_below_mount(r, sc);
     ap_discard_request_body(r);
     return cn_reply_error(&req, CN_EV_BAD_REQUEST, "the path is not valid percent-encoding");
