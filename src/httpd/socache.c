@@ -37,7 +37,7 @@ int cn_socache_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 {
     (void)plog;
     (void)ptemp;
-    return ap_mutex_register(pconf, CN_CACHE_MUTEX, NULL, APR_LOCK_DEFAULT, 0) == APR_SUCCESS
+    return ap_mutex_register(pconf, CN_CACHE_MUTEX, NULL, CN_LOCK_MECH, 0) == APR_SUCCESS
                ? OK
                : HTTP_INTERNAL_SERVER_ERROR;
 }
