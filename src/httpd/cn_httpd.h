@@ -198,12 +198,16 @@ cn_db_seam_t cn_dbd_server_seam(server_rec *s);
 
 /* jobs.c: background jobs in mod_watchdog's singleton thread (one process
  * per node); ConnectPurgeInterval, ConnectEventRetention. */
-const char *cn_jobs_set_purge_interval(cmd_parms *cmd, void *dc, const char *v);
-const char *cn_jobs_set_event_retention(cmd_parms *cmd, void *dc, const char *v);
-const char *cn_jobs_set_refresh_interval(cmd_parms *cmd, void *dc, const char *v);
-const char *cn_jobs_set_refresh_unused_days(cmd_parms *cmd, void *dc, const char *v);
-const char *cn_jobs_set_job_lease(cmd_parms *cmd, void *dc, const char *v);
-const char *cn_jobs_set_purge_batch(cmd_parms *cmd, void *dc, const char *v);
+/* A numeric directive of the jobs: an int field of cn_server_conf_t, its
+ * range and unit; cn_jobs_set is their setter (the setting as cmd_data). */
+typedef struct cn_jobs_setting_t {
+    apr_size_t offset;
+    long lo, hi;
+    const char *unit;
+} cn_jobs_setting_t;
+extern cn_jobs_setting_t cn_jobs_purge_interval, cn_jobs_event_retention,
+    cn_jobs_refresh_interval, cn_jobs_refresh_unused_days, cn_jobs_job_lease, cn_jobs_purge_batch;
+const char *cn_jobs_set(cmd_parms *cmd, void *dc, const char *v);
 /* In post_config: register the jobs with mod_watchdog, or log that they are off. */
 int cn_jobs_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 

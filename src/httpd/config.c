@@ -323,25 +323,25 @@ const command_rec cn_cmds[] = {
                     "ADDRESS[/BITS] ...: non-public addresses that auto-discovery and IMAP "
                     "LOGINs (servers chosen by users and their DNS) may still connect to, "
                     "e.g. an internal mail server; 'none' (default): public addresses only"),
-    AP_INIT_TAKE1(CN_DIR_PURGE_INTERVAL, cn_jobs_set_purge_interval, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(CN_DIR_PURGE_INTERVAL, cn_jobs_set, &cn_jobs_purge_interval, RSRC_CONF,
                   "seconds between purges of expired login requests, codes, tokens and old "
                   "events (1 to 86400, default 3600; main server only)"),
-    AP_INIT_TAKE1(CN_DIR_EVENT_RETENTION, cn_jobs_set_event_retention, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(CN_DIR_EVENT_RETENTION, cn_jobs_set, &cn_jobs_event_retention, RSRC_CONF,
                   "days events are kept before the purge deletes them (1 to 3650, default "
                   "30; main server only)"),
-    AP_INIT_TAKE1(CN_DIR_REFRESH_INTERVAL, cn_jobs_set_refresh_interval, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(CN_DIR_REFRESH_INTERVAL, cn_jobs_set, &cn_jobs_refresh_interval, RSRC_CONF,
                   "seconds between runs of the refresh job, which refreshes the provider "
                   "tokens of grants unused for ConnectRefreshUnusedDays (1 to 86400, default "
                   "3600; main server only)"),
-    AP_INIT_TAKE1(CN_DIR_REFRESH_UNUSED_DAYS, cn_jobs_set_refresh_unused_days, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(CN_DIR_REFRESH_UNUSED_DAYS, cn_jobs_set, &cn_jobs_refresh_unused_days, RSRC_CONF,
                   "days without a refresh or sign-in after which the refresh job refreshes a "
                   "grant's provider tokens so that they do not lapse (1 to 150, default 30; "
                   "main server only)"),
-    AP_INIT_TAKE1(CN_DIR_JOB_LEASE, cn_jobs_set_job_lease, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(CN_DIR_JOB_LEASE, cn_jobs_set, &cn_jobs_job_lease, RSRC_CONF,
                   "seconds a node holds a background job's lease while it runs the job; a "
                   "node that dies mid-job gives the job up after this long (2 to 86400, "
                   "default 600; main server only)"),
-    AP_INIT_TAKE1(CN_DIR_PURGE_BATCH, cn_jobs_set_purge_batch, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(CN_DIR_PURGE_BATCH, cn_jobs_set, &cn_jobs_purge_batch, RSRC_CONF,
                   "rows the purge deletes per statement, so that no statement holds locks "
                   "long (1 to 100000, default 500; main server only)"),
     AP_INIT_TAKE_ARGV(CN_DIR_WEBHOOK_URL, cn_webhooks_set_url, NULL, RSRC_CONF,

@@ -61,46 +61,27 @@ static const char *set_range(cmd_parms *cmd, const char *v, long lo, long hi, in
     return NULL;
 }
 
-const char *cn_jobs_set_purge_interval(cmd_parms *cmd, void *dc, const char *v)
-{
-    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
-    sc->configured = 1;
-    return set_range(cmd, v, 1, 86400, &sc->purge_interval, "seconds");
-}
+/* The jobs' numeric directives: one setter, the field and range in the
+ * command's data. */
+cn_jobs_setting_t cn_jobs_purge_interval = {APR_OFFSETOF(cn_server_conf_t, purge_interval),
+                                            1, 86400, "seconds"};
+cn_jobs_setting_t cn_jobs_event_retention = {APR_OFFSETOF(cn_server_conf_t, event_retention),
+                                             1, 3650, "days"};
+cn_jobs_setting_t cn_jobs_refresh_interval = {APR_OFFSETOF(cn_server_conf_t, refresh_interval),
+                                              1, 86400, "seconds"};
+cn_jobs_setting_t cn_jobs_refresh_unused_days = {
+    APR_OFFSETOF(cn_server_conf_t, refresh_unused_days), 1, 150, "days"};
+cn_jobs_setting_t cn_jobs_job_lease = {APR_OFFSETOF(cn_server_conf_t, job_lease), 2, 86400,
+                                       "seconds"};
+cn_jobs_setting_t cn_jobs_purge_batch = {APR_OFFSETOF(cn_server_conf_t, purge_batch), 1, 100000,
+                                         "rows"};
 
-const char *cn_jobs_set_event_retention(cmd_parms *cmd, void *dc, const char *v)
+const char *cn_jobs_set(cmd_parms *cmd, void *dc, const char *v)
 {
     cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
+    const cn_jobs_setting_t *st = cmd->info;
     sc->configured = 1;
-    return set_range(cmd, v, 1, 3650, &sc->event_retention, "days");
-}
-
-const char *cn_jobs_set_refresh_interval(cmd_parms *cmd, void *dc, const char *v)
-{
-    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
-    sc->configured = 1;
-    return set_range(cmd, v, 1, 86400, &sc->refresh_interval, "seconds");
-}
-
-const char *cn_jobs_set_refresh_unused_days(cmd_parms *cmd, void *dc, const char *v)
-{
-    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
-    sc->configured = 1;
-    return set_range(cmd, v, 1, 150, &sc->refresh_unused_days, "days");
-}
-
-const char *cn_jobs_set_job_lease(cmd_parms *cmd, void *dc, const char *v)
-{
-    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
-    sc->configured = 1;
-    return set_range(cmd, v, 2, 86400, &sc->job_lease, "seconds");
-}
-
-const char *cn_jobs_set_purge_batch(cmd_parms *cmd, void *dc, const char *v)
-{
-    cn_server_conf_t *sc = ap_get_module_config(cmd->server->module_config, &connect_module);
-    sc->configured = 1;
-    return set_range(cmd, v, 1, 100000, &sc->purge_batch, "rows");
+    return set_range(cmd, v, st->lo, st->hi, (int *)((char *)sc + st->offset), st->unit);
 }
 
 /* The core's log lines go to the server's error log. */

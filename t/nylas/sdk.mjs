@@ -10,39 +10,14 @@
 //
 //   node sdk.mjs API_URI API_KEY CLIENT_ID REDIRECT_URI LOGIN_HINT PROVIDER_REFRESH_TOKEN
 import Nylas, { NylasApiError, NylasOAuthError } from 'nylas';
+import { browse as browseTo } from '../lib/js/browse.mjs';
 
 const [apiUri, apiKey, clientId, redirectUri, loginHint, providerRefreshToken] = process.argv.slice(2);
 const out = { steps: [] };
 const step = (name, data) => out.steps.push({ name, ...data });
 const nylas = new Nylas({ apiKey, apiUri, timeout: 30 });
 
-async function browse(start) {
-  // A browser: follows the 302s until the application's redirect URI,
-  // keeping the cookies each host sets.
-  const jar = new Map();
-  let url = start;
-  for (let hop = 0; hop < 10; hop++) {
-    if (url.startsWith(redirectUri)) return url;
-    const u = new URL(url);
-    const cookies = jar.get(u.host) || {};
-    const res = await fetch(url, {
-      redirect: 'manual',
-      headers: { cookie: Object.entries(cookies).map(([k, v]) => `${k}=${v}`).join('; ') },
-    });
-    for (const sc of res.headers.getSetCookie()) {
-      const [pair] = sc.split(';');
-      const i = pair.indexOf('=');
-      cookies[pair.slice(0, i)] = pair.slice(i + 1);
-    }
-    jar.set(u.host, cookies);
-    const loc = res.headers.get('location');
-    if (res.status !== 302 || !loc) {
-      throw new Error(`hop ${hop}: ${res.status} at ${u.origin}${u.pathname} without a redirect`);
-    }
-    url = new URL(loc, url).href;
-  }
-  throw new Error('too many redirects');
-}
+const browse = (start) => browseTo(start, redirectUri);
 
 // What the SDK threw: its class, status, request id and what it read.
 async function thrown(fn) {

@@ -11,38 +11,13 @@
 //
 //   node rp.mjs ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI PROVIDER LOGIN_HINT
 import * as client from 'openid-client';
+import { browse as browseTo } from '../lib/js/browse.mjs';
 
 const [issuer, clientId, clientSecret, redirectUri, provider, loginHint] = process.argv.slice(2);
 const out = { steps: [] };
 const step = (name, data) => out.steps.push({ name, ...data });
 
-async function browse(start) {
-  // A browser: follows the 302s until the application's redirect URI,
-  // keeping the cookies each host sets.
-  const jar = new Map();
-  let url = start;
-  for (let hop = 0; hop < 10; hop++) {
-    if (url.startsWith(redirectUri)) return url;
-    const u = new URL(url);
-    const cookies = jar.get(u.host) || {};
-    const res = await fetch(url, {
-      redirect: 'manual',
-      headers: { cookie: Object.entries(cookies).map(([k, v]) => `${k}=${v}`).join('; ') },
-    });
-    for (const sc of res.headers.getSetCookie()) {
-      const [pair] = sc.split(';');
-      const i = pair.indexOf('=');
-      cookies[pair.slice(0, i)] = pair.slice(i + 1);
-    }
-    jar.set(u.host, cookies);
-    const loc = res.headers.get('location');
-    if (res.status !== 302 || !loc) {
-      throw new Error(`hop ${hop}: ${res.status} at ${u.origin}${u.pathname} without a redirect`);
-    }
-    url = new URL(loc, url).href;
-  }
-  throw new Error('too many redirects');
-}
+const browse = (start) => browseTo(start, redirectUri);
 
 // What GET /tokeninfo?id_token= says, asked with the client's credentials.
 async function tokeninfo(idToken) {
