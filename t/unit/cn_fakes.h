@@ -232,4 +232,52 @@ static inline void cn_test_store_open(const char *prefix, cn_db_t *db)
     }
 }
 
+
+/* ---- the database and log seams of a unit test ---------------------------
+ * One handle, DB, handed out by the database seam and checked back in
+ * (a second handle while one is out fails the test: the core must close its
+ * section first), and every log line kept as "LEVEL LINE". Set
+ * ctx->dbs = {cn_test_seam_open, cn_test_seam_close, S} and
+ * ctx->log.write = cn_test_log_write, ctx->log.baton = S. */
+typedef struct cn_test_seams_t {
+    cn_db_t *db;
+    int opens, closes, held;
+    apr_array_header_t *log; /* "level line" */
+} cn_test_seams_t;
+
+static inline apr_status_t cn_test_seam_open(void *baton, apr_pool_t *p, cn_db_t **db)
+{
+    cn_test_seams_t *s = baton;
+    (void)p;
+    ck_assert_msg(!s->held, "a second database handle while one is out");
+    s->opens++;
+    s->held = 1;
+    *db = s->db;
+    return APR_SUCCESS;
+}
+
+static inline void cn_test_seam_close(void *baton, cn_db_t *db)
+{
+    cn_test_seams_t *s = baton;
+    ck_assert_ptr_eq(db, s->db);
+    s->closes++;
+    s->held = 0;
+}
+
+static inline void cn_test_log_write(void *baton, int level, const char *line)
+{
+    cn_test_seams_t *s = baton;
+    APR_ARRAY_PUSH(s->log, const char *) = apr_psprintf(pool, "%d %s", level, line);
+}
+
+/* The log lines of S that contain WHAT. */
+static inline int cn_test_logged(const cn_test_seams_t *s, const char *what)
+{
+    int i, n = 0;
+    for (i = 0; i < s->log->nelts; ++i) {
+        n += strstr(APR_ARRAY_IDX(s->log, i, const char *), what) != NULL;
+    }
+    return n;
+}
+
 #endif

@@ -34,8 +34,7 @@ static struct world_t {
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
     cn_db_t db;
-    int opens, closes, held;
-    apr_array_header_t *log;
+    cn_test_seams_t s; /* the database and log seams (cn_fakes.h) */
     cn_keyring_t *ring;
     unsigned char key[CN_KEY_LEN]; /* the ring's one key */
     cn_fake_imap_t imap;
@@ -43,40 +42,6 @@ static struct world_t {
 } w;
 
 /* ---- the database and log seams --------------------------------------- */
-
-static apr_status_t seam_open(void *baton, apr_pool_t *p, cn_db_t **db)
-{
-    (void)baton;
-    (void)p;
-    ck_assert_msg(!w.held, "a second database handle while one is out");
-    w.opens++;
-    w.held = 1;
-    *db = &w.db;
-    return APR_SUCCESS;
-}
-
-static void seam_close(void *baton, cn_db_t *db)
-{
-    (void)baton;
-    ck_assert_ptr_eq(db, &w.db);
-    w.closes++;
-    w.held = 0;
-}
-
-static void log_write(void *baton, int level, const char *line)
-{
-    (void)baton;
-    APR_ARRAY_PUSH(w.log, const char *) = apr_psprintf(pool, "%d %s", level, line);
-}
-
-static int logged(const char *what)
-{
-    int i, n = 0;
-    for (i = 0; i < w.log->nelts; ++i) {
-        n += strstr(APR_ARRAY_IDX(w.log, i, const char *), what) != NULL;
-    }
-    return n;
-}
 
 static void world_setup(void)
 {
@@ -86,16 +51,19 @@ static void world_setup(void)
     cn_test_store_open("i", &w.db);
     w.driver = w.db.driver;
     w.handle = w.db.handle;
-    w.log = apr_array_make(pool, 16, sizeof(const char *));
+    w.s.log = apr_array_make(pool, 16, sizeof(const char *));
     w.ring = cn_keyring_make(pool);
     ck_assert_int_eq(cn_random_bytes(w.key, sizeof(w.key)), APR_SUCCESS);
     ck_assert_int_eq(cn_keyring_add(w.ring, w.key, sizeof(w.key)), APR_SUCCESS);
     cn_fake_imap_init(&w.imap, mailboxes, N(mailboxes), &w.ctx);
 
     w.ctx.pool = pool;
-    w.ctx.dbs.open = seam_open;
-    w.ctx.dbs.close = seam_close;
-    w.ctx.log.write = log_write;
+    w.s.db = &w.db;
+    w.ctx.dbs.open = cn_test_seam_open;
+    w.ctx.dbs.close = cn_test_seam_close;
+    w.ctx.dbs.baton = &w.s;
+    w.ctx.log.write = cn_test_log_write;
+    w.ctx.log.baton = &w.s;
     w.ctx.ring = w.ring;
     w.ctx.app_id = APP_ID;
     w.ctx.now = NOW;
@@ -121,8 +89,8 @@ static void check_seams(int line)
 {
     static const char *const secrets[] = {ANN_PW, BOB_PW, "yahoo-app-password", "wrong-pw"};
     int i, j;
-    ck_assert_msg(w.opens == w.closes && !w.held, "line %d: %d sections opened, %d closed",
-                  line, w.opens, w.closes);
+    ck_assert_msg(w.s.opens == w.s.closes && !w.s.held, "line %d: %d sections opened, %d closed",
+                  line, w.s.opens, w.s.closes);
     ck_assert_msg(w.ctx.db == NULL && w.ctx.db_depth == 0, "line %d: the context keeps a handle",
                   line);
     for (i = 0; i < w.imap.calls->nelts; ++i) {
@@ -130,8 +98,8 @@ static void check_seams(int line)
                       "line %d: an IMAP LOGIN with a database handle held", line);
     }
     for (j = 0; j < N(secrets); ++j) {
-        for (i = 0; i < w.log->nelts; ++i) {
-            ck_assert_msg(!strstr(APR_ARRAY_IDX(w.log, i, const char *), secrets[j]),
+        for (i = 0; i < w.s.log->nelts; ++i) {
+            ck_assert_msg(!strstr(APR_ARRAY_IDX(w.s.log, i, const char *), secrets[j]),
                           "line %d: a password in the log", line);
         }
         ck_assert_msg(!w.ctx.res.description || !strstr(w.ctx.res.description, secrets[j]),
@@ -320,7 +288,7 @@ START_TEST(test_login_outcomes)
     apr_status_t rv = cn_imap_login(&w.ctx, &req);
     CHECK_SEAMS();
     ck_assert_int_eq(w.imap.calls->nelts, 1);
-    ck_assert_int_eq(logged("CN00702: IMAP LOGIN at"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN00702: IMAP LOGIN at"), 1);
     if (!c->event) {
         ck_assert_msg(rv == APR_SUCCESS, "%s", w.ctx.res.description);
         return;
@@ -343,11 +311,11 @@ START_TEST(test_login_address_refused)
     ck_assert_str_eq(w.ctx.res.description, "the IMAP server internal.example:993 (ssl) is not "
                      "at a public address; this server does not connect there "
                      "(ConnectAllowAddresses)");
-    ck_assert_int_eq(logged("CN01011: IMAP LOGIN at internal.example:993 (ssl) refused: "
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN01011: IMAP LOGIN at internal.example:993 (ssl) refused: "
                             "10.0.0.5 is not a public address (private); nothing was "
                             "connected"), 1);
-    ck_assert_int_eq(logged("CN00702: "), 0);
-    ck_assert_int_eq(logged(ANN_PW), 0);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN00702: "), 0);
+    ck_assert_int_eq(cn_test_logged(&w.s, ANN_PW), 0);
 }
 END_TEST
 
@@ -360,7 +328,7 @@ START_TEST(test_login_refusals)
     w.ctx.db = &held;
     ck_assert_int_ne(cn_imap_login(&w.ctx, &req), APR_SUCCESS);
     ck_assert_str_eq(w.ctx.res.event->type, "internal_error");
-    ck_assert_int_eq(logged("CN00701: a database handle is held across an IMAP LOGIN"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN00701: a database handle is held across an IMAP LOGIN"), 1);
     w.ctx.db = NULL;
 
     w.ctx.imap = NULL;

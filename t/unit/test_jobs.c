@@ -20,8 +20,7 @@ static struct world_t {
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
     cn_db_t db;
-    int held, opens, closes;
-    apr_array_header_t *log; /* "level line" */
+    cn_test_seams_t s; /* the database and log seams (cn_fakes.h) */
     cn_clock_seam_t clock;   /* a leased job's time: clock_now, moved by each section */
     apr_time_t clock_now;
     apr_interval_time_t section_cost;
@@ -40,39 +39,12 @@ static void clock_sleep(void *baton, apr_interval_time_t t)
     w.clock_now += t;
 }
 
+/* The shared seam (cn_fakes.h), each section costing w.section_cost of
+ * the injected clock. */
 static apr_status_t seam_open(void *baton, apr_pool_t *p, cn_db_t **db)
 {
-    (void)baton;
-    (void)p;
-    ck_assert_msg(!w.held, "a second database handle while one is out");
-    w.opens++;
     w.clock_now += w.section_cost;
-    w.held = 1;
-    *db = &w.db;
-    return APR_SUCCESS;
-}
-
-static void seam_close(void *baton, cn_db_t *db)
-{
-    (void)baton;
-    ck_assert_ptr_eq(db, &w.db);
-    w.closes++;
-    w.held = 0;
-}
-
-static void log_write(void *baton, int level, const char *line)
-{
-    (void)baton;
-    APR_ARRAY_PUSH(w.log, const char *) = apr_psprintf(pool, "%d %s", level, line);
-}
-
-static int logged(const char *what)
-{
-    int i, n = 0;
-    for (i = 0; i < w.log->nelts; ++i) {
-        n += strstr(APR_ARRAY_IDX(w.log, i, const char *), what) != NULL;
-    }
-    return n;
+    return cn_test_seam_open(baton, p, db);
 }
 
 static void world_setup(void)
@@ -83,11 +55,14 @@ static void world_setup(void)
     cn_test_store_open("j", &w.db);
     w.driver = w.db.driver;
     w.handle = w.db.handle;
-    w.log = apr_array_make(pool, 16, sizeof(const char *));
+    w.s.log = apr_array_make(pool, 16, sizeof(const char *));
     w.ctx.pool = pool;
+    w.s.db = &w.db;
     w.ctx.dbs.open = seam_open;
-    w.ctx.dbs.close = seam_close;
-    w.ctx.log.write = log_write;
+    w.ctx.dbs.close = cn_test_seam_close;
+    w.ctx.dbs.baton = &w.s;
+    w.ctx.log.write = cn_test_log_write;
+    w.ctx.log.baton = &w.s;
     w.ctx.now = NOW;
     w.clock.now = clock_now;
     w.clock.sleep = clock_sleep;
@@ -129,8 +104,8 @@ static const char *value_of(const char *q)
 /* Every section closed again. */
 static void check_sections(void)
 {
-    ck_assert_int_eq(w.held, 0);
-    ck_assert_int_eq(w.opens, w.closes);
+    ck_assert_int_eq(w.s.held, 0);
+    ck_assert_int_eq(w.s.opens, w.s.closes);
 }
 
 /* ---- leases ------------------------------------------------------------------ */
@@ -246,18 +221,18 @@ START_TEST(test_lease_keep)
         if (st->taker) {
             ck_assert_int_eq(take(st->taker, st->now, 10), 1);
         }
-        opens = w.opens;
+        opens = w.s.opens;
         w.ctx.now = st->now;
         ck_assert_int_eq(cn_job_lease_keep(&w.ctx, &l, &held), APR_SUCCESS);
         check_sections();
         ck_assert_msg(held == st->held, "%s: held %d", st->what, held);
-        ck_assert_msg(w.opens - opens == st->opens, "%s: %d sections", st->what, w.opens - opens);
+        ck_assert_msg(w.s.opens - opens == st->opens, "%s: %d sections", st->what, w.s.opens - opens);
         ck_assert_msg(l.until == st->until, "%s: until %" APR_INT64_T_FMT, st->what, l.until);
         ck_assert_msg(!strcmp(holder_row(), st->row), "%s: the row is %s", st->what,
                       holder_row());
     }
-    ck_assert_int_eq(logged("CN02221: job purge: lease renewed"), 2);
-    ck_assert_int_eq(logged("CN02220: job purge: its lease went to another holder"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN02221: job purge: lease renewed"), 2);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN02220: job purge: its lease went to another holder"), 1);
 }
 END_TEST
 
@@ -374,13 +349,13 @@ START_TEST(test_purge_boundaries)
     ck_assert_str_eq(ids("SELECT digest FROM oauth_tokens ORDER BY 1"),
                      "tok-live-access tok-live-refresh");
     ck_assert_str_eq(ids("SELECT log_id FROM events ORDER BY 1"), "ev-1d ev-30d ev-now");
-    ck_assert_int_eq(logged("5 CN01502: purge: 1 expired login requests, 1 codes, 3 tokens and "
+    ck_assert_int_eq(cn_test_logged(&w.s, "5 CN01502: purge: 1 expired login requests, 1 codes, 3 tokens and "
                             "2 events older than 30 days deleted; 1 unused connect tokens"), 1);
 
     /* Nothing left to delete: nothing deleted, an info line. */
     ck_assert_int_eq(cn_job_purge(&w.ctx, 30, &c), APR_SUCCESS);
     ck_assert_int_eq(c.logins + c.codes + c.tokens + c.events, 0);
-    ck_assert_int_eq(logged("6 CN01502: purge: 0 expired login requests, 0 codes, 0 tokens and "
+    ck_assert_int_eq(cn_test_logged(&w.s, "6 CN01502: purge: 0 expired login requests, 0 codes, 0 tokens and "
                             "0 events older than 30 days deleted"), 1);
 
     /* Two days later with a retention of two days: what is older than NOW goes. */
@@ -410,7 +385,7 @@ START_TEST(test_purge_batches)
     ck_assert_int_eq(c.events, 1234);
     ck_assert_str_eq(ids("SELECT log_id FROM events"), "ev-keep");
     /* three batches of events (500, 500, 234), one each for the other tables */
-    ck_assert_int_eq(w.opens, 3 + 4);
+    ck_assert_int_eq(w.s.opens, 3 + 4);
 }
 END_TEST
 
@@ -432,7 +407,7 @@ START_TEST(test_purge_leased)
     check_sections();
     ck_assert_int_eq(c.events, 1234);
     ck_assert_int_gt(l.until, NOW + 4);
-    ck_assert_int_ge(logged("CN02221"), 1);
+    ck_assert_int_ge(cn_test_logged(&w.s, "CN02221"), 1);
     ck_assert_str_eq(holder_row(), apr_psprintf(pool, "node-a:1 %" APR_INT64_T_FMT, l.until));
 
     /* another node took it meanwhile: nothing deleted, the run says why */
@@ -448,8 +423,8 @@ START_TEST(test_purge_leased)
     check_sections();
     ck_assert_int_eq(c.events + c.logins + c.codes + c.tokens, 0);
     ck_assert_str_eq(value_of("SELECT count(*) FROM events"), "10");
-    ck_assert_int_eq(logged("CN02220"), 1);
-    ck_assert_int_eq(logged("stopped: the lease was lost"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN02220"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "stopped: the lease was lost"), 1);
 }
 END_TEST
 
@@ -470,7 +445,7 @@ START_TEST(test_purge_batch_size)
     ck_assert_str_eq(ids("SELECT id_digest FROM login_requests"), "login-keep");
     /* logins in 3 + 3 + 1, then one statement for each other table (codes,
      * tokens, events, connect tokens) */
-    ck_assert_int_eq(w.opens, 3 + 4);
+    ck_assert_int_eq(w.s.opens, 3 + 4);
 }
 END_TEST
 
@@ -487,8 +462,8 @@ START_TEST(test_purge_failure)
     check_sections();
     ck_assert_int_eq(c.logins, 1);
     ck_assert_int_eq(c.tokens, 0);
-    ck_assert_int_eq(logged("CN01501: purge: deleting tokens failed"), 1);
-    ck_assert_int_eq(logged("CN01502"), 0);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN01501: purge: deleting tokens failed"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN01502"), 0);
 }
 END_TEST
 

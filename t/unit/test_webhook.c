@@ -31,8 +31,7 @@ typedef struct sent_t {
 
 static struct world_t {
     cn_db_t db;
-    int held, opens, closes;
-    apr_array_header_t *log;
+    cn_test_seams_t s; /* the database and log seams (cn_fakes.h) */
     cn_ctx_t ctx;
     cn_http_t http;
     apr_array_header_t *sent;       /* sent_t */
@@ -46,40 +45,6 @@ static struct world_t {
     cn_webhook_target_t target;
     cn_webhook_run_t run;
 } w;
-
-static apr_status_t seam_open(void *baton, apr_pool_t *p, cn_db_t **db)
-{
-    (void)baton;
-    (void)p;
-    ck_assert_msg(!w.held, "a second database handle while one is out");
-    w.opens++;
-    w.held = 1;
-    *db = &w.db;
-    return APR_SUCCESS;
-}
-
-static void seam_close(void *baton, cn_db_t *db)
-{
-    (void)baton;
-    ck_assert_ptr_eq(db, &w.db);
-    w.closes++;
-    w.held = 0;
-}
-
-static void log_write(void *baton, int level, const char *line)
-{
-    (void)baton;
-    APR_ARRAY_PUSH(w.log, const char *) = apr_psprintf(pool, "%d %s", level, line);
-}
-
-static int logged(const char *what)
-{
-    int i, n = 0;
-    for (i = 0; i < w.log->nelts; ++i) {
-        n += strstr(APR_ARRAY_IDX(w.log, i, const char *), what) != NULL;
-    }
-    return n;
-}
 
 static const char *header(const cn_http_request_t *req, const char *name)
 {
@@ -101,7 +66,7 @@ static apr_status_t fake_perform(cn_http_t *http, apr_pool_t *p, const cn_http_r
     int answer;
     (void)http;
     (void)p;
-    ck_assert_msg(!w.held, "a database handle held during an HTTP call");
+    ck_assert_msg(!w.s.held, "a database handle held during an HTTP call");
     ck_assert_str_eq(req->method, "POST");
     ck_assert_str_eq(req->content_type, "application/json");
     ck_assert_int_eq(req->timeout_ms, 2000);
@@ -146,7 +111,7 @@ static void world_setup(void)
     cn_test_pool_setup();
     memset(&w, 0, sizeof(w));
     cn_test_store_open("w", &w.db);
-    w.log = apr_array_make(pool, 16, sizeof(const char *));
+    w.s.log = apr_array_make(pool, 16, sizeof(const char *));
     w.sent = apr_array_make(pool, 16, sizeof(sent_t));
     w.now = NOW;
     w.default_answer = 200;
@@ -157,9 +122,12 @@ static void world_setup(void)
     w.targets = apr_hash_make(pool);
     apr_hash_set(w.targets, "app-one", APR_HASH_KEY_STRING, &w.target);
     w.ctx.pool = pool;
-    w.ctx.dbs.open = seam_open;
-    w.ctx.dbs.close = seam_close;
-    w.ctx.log.write = log_write;
+    w.s.db = &w.db;
+    w.ctx.dbs.open = cn_test_seam_open;
+    w.ctx.dbs.close = cn_test_seam_close;
+    w.ctx.dbs.baton = &w.s;
+    w.ctx.log.write = cn_test_log_write;
+    w.ctx.log.baton = &w.s;
     w.ctx.now = NOW;
     w.ctx.http = &w.http;
     w.ctx.webhooks = w.targets;
@@ -202,8 +170,8 @@ static const char *value_of(const char *q)
 
 static void check_sections(void)
 {
-    ck_assert_int_eq(w.held, 0);
-    ck_assert_int_eq(w.opens, w.closes);
+    ck_assert_int_eq(w.s.held, 0);
+    ck_assert_int_eq(w.s.opens, w.s.closes);
 }
 
 /* An event of APP about GRANT (NULL: none) at time AT, as a request records it. */
@@ -426,8 +394,8 @@ START_TEST(test_deliver_signed_in_order)
     ck_assert_str_eq(value_of("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered' "
                               "AND attempts = 1 AND last_status = 200 AND last_attempt_at = 1700000003"),
                      "4");
-    ck_assert_int_eq(logged("CN02001: webhook: "), 4);
-    ck_assert_int_eq(logged("CN02004: webhook run: 4 delivered, 0 to retry, 0 failed"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN02001: webhook: "), 4);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN02004: webhook run: 4 delivered, 0 to retry, 0 failed"), 1);
     /* nothing due: nothing sent */
     c = deliver();
     ck_assert_int_eq(c.delivered + c.retried + c.failed, 0);
@@ -455,8 +423,8 @@ START_TEST(test_retry_holds_the_grant)
                               "last_status || ' ' || last_error FROM webhook_deliveries "
                               "WHERE grant_key = 'g1' AND type = 'grant_created'"),
                      "pending 1 1700000010 500 HTTP 500");
-    ck_assert_int_eq(logged("CN02002: webhook: "), 1);
-    ck_assert_int_eq(logged("(attempt 1: HTTP 500 in 0 ms); next attempt in 10 s"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN02002: webhook: "), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "(attempt 1: HTTP 500 in 0 ms); next attempt in 10 s"), 1);
     /* not yet due */
     w.now = NOW + 9;
     ck_assert_int_eq(cn_webhook_any_due(&w.ctx, w.now, &due), APR_SUCCESS);
@@ -472,7 +440,7 @@ START_TEST(test_retry_holds_the_grant)
     ck_assert_int_eq(c.retried, 1);
     ck_assert_str_eq(sent_type(2), "grant_created");
     ck_assert_str_eq(sent_type(3), "grant_updated");
-    ck_assert_int_eq(logged("(attempt 1: timed out in 0 ms)"), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "(attempt 1: timed out in 0 ms)"), 1);
     w.now = NOW + 20;
     c = deliver();
     ck_assert_int_eq(c.delivered, 1);
@@ -510,7 +478,7 @@ START_TEST(test_give_up_after_retry_period)
     ck_assert_str_eq(value_of("SELECT status || ' ' || last_status || ' ' || last_error FROM "
                               "webhook_deliveries WHERE type = 'grant_created'"),
                      "failed 503 HTTP 503");
-    ck_assert_int_eq(logged("CN02003: webhook: "), 1);
+    ck_assert_int_eq(cn_test_logged(&w.s, "CN02003: webhook: "), 1);
     /* the waits grew: 10, 20, 40 (the cap), 40 ... up to the end */
     ck_assert_int_eq(APR_ARRAY_IDX(w.sent, 1, sent_t).at - APR_ARRAY_IDX(w.sent, 0, sent_t).at, 10);
     ck_assert_int_eq(APR_ARRAY_IDX(w.sent, 2, sent_t).at - APR_ARRAY_IDX(w.sent, 1, sent_t).at, 20);
