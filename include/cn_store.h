@@ -22,6 +22,9 @@ typedef struct cn_db_t {
      * which sleeps 1-100 ms between tries (and apr_dbd's SQLite driver holds
      * a process-wide mutex while it does). NULL: no serialisation. */
     apr_global_mutex_t *write_lock;
+    /* SQLite only: the process's group commit (cn_db_transact). NULL: each
+     * transaction on its own. */
+    struct cn_db_batch_t *batch;
     void *baton; /* the glue's, for giving the handle back */
     const char *error; /* the last failure: the statement's label and the driver's message */
     /* The glue's, told of every failed statement with the driver's code RV
@@ -84,6 +87,26 @@ apr_status_t cn_db_exec(apr_pool_t *pool, cn_db_t *db, const char *label, int na
 apr_status_t cn_db_begin(apr_pool_t *pool, cn_db_t *db);
 void cn_db_rollback(cn_db_t *db);
 apr_status_t cn_db_end(apr_pool_t *pool, cn_db_t *db);
+
+/* Group commit (src/core/store/batch.c). A work runs the statements of one
+ * transaction on DB (perhaps not the caller's connection: another thread's,
+ * in a transaction holding other callers' works too), allocating from POOL
+ * (the caller's), and returns nonzero when its statements succeeded, 0 when
+ * one failed: then the whole transaction is rolled back, the other works
+ * in it included (their callers see the failure too). */
+typedef int (*cn_db_work_fn)(cn_db_t *db, void *baton, apr_pool_t *pool);
+typedef struct cn_db_batch_t cn_db_batch_t;
+typedef struct cn_db_batch_stats_t {
+    apr_uint64_t transactions, works, largest;
+} cn_db_batch_stats_t;
+/* A process's group commit, at most MAX works per transaction. */
+apr_status_t cn_db_batch_create(apr_pool_t *pool, int max, cn_db_batch_t **batch);
+void cn_db_batch_stats(cn_db_batch_t *batch, cn_db_batch_stats_t *stats);
+/* WORK in a transaction: alone when DB has no batch, else with the works of
+ * the process's other callers waiting at the same time. Returns once that
+ * transaction has ended: APR_SUCCESS when it committed, else the failure,
+ * DB->error saying it, and nothing WORK did is kept. */
+apr_status_t cn_db_transact(apr_pool_t *pool, cn_db_t *db, cn_db_work_fn work, void *baton);
 
 /* The driver's last error text (for logs; never holds parameter values). */
 const char *cn_db_error(cn_db_t *db, int rv);

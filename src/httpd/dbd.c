@@ -18,6 +18,11 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
 #define CN_MUTEX_TYPE "connect-db"
 static apr_global_mutex_t *sqlite_write_lock;
 static const char *sqlite_write_lock_file;
+/* The child's group commit of SQLite writers (cn_db_transact): under load,
+ * the transactions of its threads that queue for the writer lock at the
+ * same time share one. */
+#define CN_DB_BATCH_MAX 64
+static cn_db_batch_t *sqlite_batch;
 
 int cn_dbd_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -46,6 +51,11 @@ void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      CNLOGNO(00021) "cannot attach to the " CN_MUTEX_TYPE " writer lock");
         sqlite_write_lock = NULL;
+    }
+    if (cn_db_batch_create(pchild, CN_DB_BATCH_MAX, &sqlite_batch) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     CNLOGNO(00044) "no group commit: each transaction commits alone");
+        sqlite_batch = NULL;
     }
 }
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
@@ -367,6 +377,7 @@ static cn_db_t *wrap(apr_pool_t *p, open_handle_t *oh)
     db->prepared = h->prepared;
     db->pgsql = !strcmp(apr_dbd_name(h->driver), "pgsql");
     db->write_lock = db->pgsql ? NULL : sqlite_write_lock;
+    db->batch = db->pgsql ? NULL : sqlite_batch;
     /* Per-connection settings once per connection: mark its own pool. */
     if (h->pool) {
         void *done = NULL;

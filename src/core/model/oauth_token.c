@@ -269,20 +269,30 @@ static apr_status_t sign_id_token(cn_ctx_t *ctx, const issue_t *is, const char *
     return APR_SUCCESS;
 }
 
-/* The tokens IS describes, made and signed before any transaction (a
- * signature costs up to a millisecond: never under the writers' lock). */
+/* What an exchange answers: its secrets are made before its transaction,
+ * its id_token signed after it (a signature costs up to a millisecond: never
+ * inside the transaction, which holds the writers' lock). */
 typedef struct minted_t {
     const char *access, *access_digest, *refresh, *refresh_digest, *id_token;
     json_t *answer; /* RFC 6749 §5.1 */
 } minted_t;
 
-static apr_status_t mint(cn_ctx_t *ctx, const issue_t *is, minted_t *m)
+/* An access token and a refresh token: the refresh token is stored and
+ * answered only when the exchange issues one (issue_t.refresh). */
+static apr_status_t mint(cn_ctx_t *ctx, minted_t *m)
 {
     memset(m, 0, sizeof(*m));
     if (new_secret(ctx, CN_ACCESS_PREFIX, &m->access, &m->access_digest) != APR_SUCCESS
-        || (is->refresh
-            && new_secret(ctx, CN_REFRESH_PREFIX, &m->refresh, &m->refresh_digest) != APR_SUCCESS)
-        || sign_id_token(ctx, is, m->access, &m->id_token) != APR_SUCCESS) {
+        || new_secret(ctx, CN_REFRESH_PREFIX, &m->refresh, &m->refresh_digest) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* The answer to an exchange of IS that committed, with its id_token. */
+static apr_status_t answer_of(cn_ctx_t *ctx, const issue_t *is, minted_t *m)
+{
+    if (sign_id_token(ctx, is, m->access, &m->id_token) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     m->answer = cn_json_own(ctx->pool,
@@ -292,7 +302,7 @@ static apr_status_t mint(cn_ctx_t *ctx, const issue_t *is, minted_t *m)
     if (!m->answer) {
         return cn_fail_internal(ctx, "an answer with tokens");
     }
-    if (m->refresh) {
+    if (is->refresh) {
         json_object_set_new(m->answer, "refresh_token", json_string(m->refresh));
     }
     if (m->id_token) {
@@ -308,7 +318,7 @@ static apr_status_t store(cn_ctx_t *ctx, const issue_t *is, const minted_t *m)
 {
     if (insert_token(ctx, m->access_digest, "access", is, is->scope, is->lifetime,
                      ctx->now + is->lifetime) != APR_SUCCESS
-        || (m->refresh
+        || (is->refresh
             && insert_token(ctx, m->refresh_digest, "refresh", is, is->refresh_scope,
                             is->lifetime, ctx->now + CN_REFRESH_TTL) != APR_SUCCESS)) {
         return APR_EGENERAL;
@@ -344,62 +354,60 @@ static apr_status_t replayed(cn_ctx_t *ctx, const char *what, const char *family
                    "the %s was already used; every token issued from it is revoked", what);
 }
 
-/* The one transaction of an exchange: spend the code or rotate the refresh
- * token with statement SPEND (a conditional UPDATE on DIGEST: of two
- * concurrent presentations one wins, the other is a replay), then store the
- * minted tokens. Without M, a replay seen before: only its revocation. */
-static apr_status_t commit_exchange(cn_ctx_t *ctx, const char *spend, const char *digest,
-                                    const char *what, const char *family, const char *grant_id,
-                                    const issue_t *is, const minted_t *m)
+/* ---- exchanging --------------------------------------------------------------- */
+
+/* One exchange at POST /token: what was presented, what its transaction
+ * found and did. The whole exchange (the row presented read and checked, the
+ * grant read, the code spent or the refresh token rotated, the new tokens
+ * stored) is one work of cn_db_transact: concurrent exchanges of one
+ * process share a transaction, and the work may run on another request's
+ * thread and connection. It touches nothing of its request but CTX, whose
+ * thread waits meanwhile; it runs no network call and signs nothing. */
+typedef struct exchange_t {
+    cn_ctx_t *ctx;
+    const cn_oauth_client_t *client;
+    const char *digest;                 /* of the code or refresh token presented */
+    const char *redirect_uri, *verifier; /* authorization_code */
+    json_t *asked;                      /* refresh_token: a narrower scope */
+    issue_t is;
+    minted_t m;
+    apr_status_t rv;  /* the exchange's outcome */
+    int failed;       /* a statement failed: the transaction must not commit */
+} exchange_t;
+
+/* Spend the code or rotate the refresh token with statement SPEND (a
+ * conditional UPDATE on the digest: of two concurrent presentations one wins,
+ * the other is a replay of WHAT, which revokes FAMILY), then store the
+ * minted tokens. */
+static apr_status_t spend(cn_ctx_t *ctx, exchange_t *x, const char *label, const char *what,
+                          const char *family, const char *grant_id)
 {
     const char *args[2];
-    apr_status_t rv;
-    int n = 0, keep = 0;
-    if (cn_db_begin(ctx->pool, ctx->db) != APR_SUCCESS) {
+    int n = 0;
+    args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
+    args[1] = x->digest;
+    if (cn_db_exec(ctx->pool, ctx->db, label, 2, args, &n) != APR_SUCCESS) {
+        x->failed = 1;
         return cn_fail_db(ctx);
     }
-    if (m) {
-        args[0] = apr_ltoa(ctx->pool, (long)ctx->now);
-        args[1] = digest;
-        rv = cn_db_exec(ctx->pool, ctx->db, spend, 2, args, &n) == APR_SUCCESS
-                 ? APR_SUCCESS
-                 : cn_fail_db(ctx);
+    if (n != 1) {
+        return replayed(ctx, what, family, grant_id);
     }
-    if (!m || (rv == APR_SUCCESS && n != 1)) {
-        rv = replayed(ctx, what, family, grant_id);
-        keep = 1; /* the revocation stays, though the request fails */
+    if (store(ctx, &x->is, &x->m) != APR_SUCCESS) {
+        x->failed = 1;
+        return APR_EGENERAL;
     }
-    else if (rv == APR_SUCCESS) {
-        rv = store(ctx, is, m);
-    }
-    if (rv != APR_SUCCESS && !keep) {
-        cn_db_rollback(ctx->db);
-    }
-    if (cn_db_end(ctx->pool, ctx->db) != APR_SUCCESS && (rv == APR_SUCCESS || keep)) {
-        return cn_fail_db(ctx);
-    }
-    return rv;
+    return APR_SUCCESS;
 }
 
-/* grant_type=authorization_code: read and checked outside any transaction,
- * the tokens minted, then one short transaction (commit_exchange). */
-static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
-                                const apr_table_t *params, json_t **answer,
-                                const cn_grant_t **grant)
+/* grant_type=authorization_code, in the transaction. */
+static apr_status_t redeem_code_in(cn_ctx_t *ctx, exchange_t *x)
 {
-    const char *code = apr_table_get(params, "code"), *digest, *why = NULL;
-    const char *redirect_uri = apr_table_get(params, "redirect_uri");
-    const char *verifier = apr_table_get(params, "code_verifier");
+    const cn_oauth_client_t *client = x->client;
     code_row_t c = {0};
-    issue_t is = {0};
-    minted_t m;
+    const char *why = NULL;
     apr_status_t rv;
-
-    if (!code || !*code) {
-        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "code is required");
-    }
-    if (!(digest = digest_of(ctx->pool, CN_CODE_PREFIX, code))
-        || (rv = load_code(ctx, digest, &c)) == APR_ENOENT) {
+    if ((rv = load_code(ctx, x->digest, &c)) == APR_ENOENT) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the code is unknown or expired");
     }
     if (rv != APR_SUCCESS) {
@@ -410,25 +418,25 @@ static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
                        "the code was issued to another client");
     }
     if (c.used_at) {
-        return commit_exchange(ctx, NULL, NULL, "code", c.digest, c.grant_id, NULL, NULL);
+        return replayed(ctx, "code", c.digest, c.grant_id);
     }
     if (c.expires_at <= ctx->now) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the code has expired");
     }
-    if (!redirect_uri || strcmp(redirect_uri, c.redirect_uri)) {
+    if (!x->redirect_uri || strcmp(x->redirect_uri, c.redirect_uri)) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
                        "redirect_uri is not the authorization request's");
     }
     /* PKCE, or the client's secret. */
-    if (verifier && !c.challenge) {
+    if (x->verifier && !c.challenge) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
                        "code_verifier given, but the authorization request had no code_challenge");
     }
-    if (c.challenge && !verifier) {
+    if (c.challenge && !x->verifier) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
                        "the authorization request had a code_challenge: code_verifier is required");
     }
-    if (c.challenge && cn_pkce_verify(ctx->pool, c.challenge, c.method, verifier, &why)
+    if (c.challenge && cn_pkce_verify(ctx->pool, c.challenge, c.method, x->verifier, &why)
                            != APR_SUCCESS) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "%s", why);
     }
@@ -436,23 +444,16 @@ static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_CLIENT,
                        "without PKCE the client must authenticate with its secret");
     }
-    if (grant_of(ctx, c.grant_id, &is.grant) != APR_SUCCESS) {
+    if (grant_of(ctx, c.grant_id, &x->is.grant) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    is.family = c.digest;
-    is.scope = is.refresh_scope = c.scope;
-    is.lifetime = c.lifetime;
-    is.auth_time = c.auth_time;
-    is.nonce = c.nonce;
-    is.refresh = c.offline && client->authenticated;
-    if (mint(ctx, &is, &m) != APR_SUCCESS
-        || commit_exchange(ctx, "cn_code_use", c.digest, "code", c.digest, c.grant_id, &is, &m)
-               != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
-    *answer = m.answer;
-    *grant = is.grant;
-    return APR_SUCCESS;
+    x->is.family = c.digest;
+    x->is.scope = x->is.refresh_scope = c.scope;
+    x->is.lifetime = c.lifetime;
+    x->is.auth_time = c.auth_time;
+    x->is.nonce = c.nonce;
+    x->is.refresh = c.offline && client->authenticated;
+    return spend(ctx, x, "cn_code_use", "code", c.digest, c.grant_id);
 }
 
 /* Whether every scope token of REQUESTED is in GRANTED. */
@@ -468,18 +469,119 @@ static int scope_within(apr_pool_t *pool, const json_t *requested, const char *g
     return 1;
 }
 
-/* grant_type=refresh_token, as redeem_code. */
+/* grant_type=refresh_token, in the transaction. */
+static apr_status_t refresh_in(cn_ctx_t *ctx, exchange_t *x)
+{
+    token_row_t t = {0};
+    apr_status_t rv;
+    if ((rv = load_token(ctx, x->digest, &t)) == APR_ENOENT || (rv == APR_SUCCESS
+                                                                 && strcmp(t.kind, "refresh"))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                       "the refresh token is unknown, revoked or expired");
+    }
+    if (rv != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (strcmp(t.app_id, x->client->client_id)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
+                       "the refresh token was issued to another client");
+    }
+    if (t.rotated_at) {
+        return replayed(ctx, "refresh token", t.family, t.grant_id);
+    }
+    if (t.expires_at <= ctx->now) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the refresh token has expired");
+    }
+    if (x->asked && json_array_size(x->asked) && !scope_within(ctx->pool, x->asked, t.scope)) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_SCOPE,
+                       "scope asks for more than was granted");
+    }
+    if (grant_of(ctx, t.grant_id, &x->is.grant) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    x->is.family = t.family;
+    x->is.refresh_scope = t.scope;
+    x->is.scope = x->asked && json_array_size(x->asked)
+                      ? cn_oauth_scope_string(ctx->pool, x->asked)
+                      : t.scope;
+    x->is.lifetime = t.lifetime;
+    x->is.auth_time = t.auth_time;
+    x->is.refresh = 1;
+    return spend(ctx, x, "cn_token_rotate", "refresh token", t.family, t.grant_id);
+}
+
+static int code_work(cn_db_t *db, void *baton, apr_pool_t *pool)
+{
+    exchange_t *x = baton;
+    cn_db_t *own = x->ctx->db;
+    (void)pool;
+    x->ctx->db = db;
+    x->rv = redeem_code_in(x->ctx, x);
+    x->ctx->db = own;
+    return !x->failed;
+}
+
+static int refresh_work(cn_db_t *db, void *baton, apr_pool_t *pool)
+{
+    exchange_t *x = baton;
+    cn_db_t *own = x->ctx->db;
+    (void)pool;
+    x->ctx->db = db;
+    x->rv = refresh_in(x->ctx, x);
+    x->ctx->db = own;
+    return !x->failed;
+}
+
+/* X's exchange: its secrets minted, WORK in a transaction, then its answer. */
+static apr_status_t exchange(cn_ctx_t *ctx, exchange_t *x, cn_db_work_fn work, json_t **answer,
+                             const cn_grant_t **grant)
+{
+    x->ctx = ctx;
+    x->rv = APR_SUCCESS;
+    if (mint(ctx, &x->m) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (cn_db_transact(ctx->pool, ctx->db, work, x) != APR_SUCCESS) {
+        /* Its own failure was logged where it happened; else another
+         * work's rolled this one back. */
+        return x->rv != APR_SUCCESS ? x->rv : cn_fail_db(ctx);
+    }
+    if (x->rv != APR_SUCCESS || answer_of(ctx, &x->is, &x->m) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *answer = x->m.answer;
+    *grant = x->is.grant;
+    return APR_SUCCESS;
+}
+
+/* grant_type=authorization_code. */
+static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
+                                const apr_table_t *params, json_t **answer,
+                                const cn_grant_t **grant)
+{
+    const char *code = apr_table_get(params, "code");
+    exchange_t x;
+    memset(&x, 0, sizeof(x));
+    if (!code || !*code) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "code is required");
+    }
+    if (!(x.digest = digest_of(ctx->pool, CN_CODE_PREFIX, code))) {
+        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the code is unknown or expired");
+    }
+    x.client = client;
+    x.redirect_uri = apr_table_get(params, "redirect_uri");
+    x.verifier = apr_table_get(params, "code_verifier");
+    return exchange(ctx, &x, code_work, answer, grant);
+}
+
+/* grant_type=refresh_token. */
 static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
                             const apr_table_t *params, json_t **answer, const cn_grant_t **grant)
 {
-    const char *token = apr_table_get(params, "refresh_token"), *digest;
+    const char *token = apr_table_get(params, "refresh_token");
     const char *scope = apr_table_get(params, "scope");
-    token_row_t t = {0};
-    issue_t is = {0};
-    minted_t m;
-    json_t *asked = NULL;
-    apr_status_t rv;
-
+    exchange_t x;
+    memset(&x, 0, sizeof(x));
     if (!client->authenticated) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_UNAUTHORIZED_CLIENT,
                        "refreshing a token needs the client's secret");
@@ -487,49 +589,15 @@ static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
     if (!token || !*token) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST, "refresh_token is required");
     }
-    if (scope && !(asked = cn_oauth_scope_parse(ctx->pool, scope))) {
+    if (scope && !(x.asked = cn_oauth_scope_parse(ctx->pool, scope))) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_SCOPE, "scope is not a valid scope");
     }
-    if (!(digest = digest_of(ctx->pool, CN_REFRESH_PREFIX, token))
-        || (rv = load_token(ctx, digest, &t)) == APR_ENOENT || strcmp(t.kind, "refresh")) {
+    if (!(x.digest = digest_of(ctx->pool, CN_REFRESH_PREFIX, token))) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
                        "the refresh token is unknown, revoked or expired");
     }
-    if (rv != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
-    if (strcmp(t.app_id, client->client_id)) {
-        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT,
-                       "the refresh token was issued to another client");
-    }
-    if (t.rotated_at) {
-        return commit_exchange(ctx, NULL, NULL, "refresh token", t.family, t.grant_id, NULL,
-                               NULL);
-    }
-    if (t.expires_at <= ctx->now) {
-        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_GRANT, "the refresh token has expired");
-    }
-    if (asked && json_array_size(asked) && !scope_within(ctx->pool, asked, t.scope)) {
-        return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_SCOPE,
-                       "scope asks for more than was granted");
-    }
-    if (grant_of(ctx, t.grant_id, &is.grant) != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
-    is.family = t.family;
-    is.refresh_scope = t.scope;
-    is.scope = asked && json_array_size(asked) ? cn_oauth_scope_string(ctx->pool, asked) : t.scope;
-    is.lifetime = t.lifetime;
-    is.auth_time = t.auth_time;
-    is.refresh = 1;
-    if (mint(ctx, &is, &m) != APR_SUCCESS
-        || commit_exchange(ctx, "cn_token_rotate", t.digest, "refresh token", t.family,
-                           t.grant_id, &is, &m) != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
-    *answer = m.answer;
-    *grant = is.grant;
-    return APR_SUCCESS;
+    x.client = client;
+    return exchange(ctx, &x, refresh_work, answer, grant);
 }
 
 apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
