@@ -98,6 +98,8 @@ typedef enum {
 } cn_metric_db_t;
 
 void cn_metrics_db_error(cn_metrics_t *m, cn_metric_db_t kind);
+/* A transaction of the group commit (cn_db_transact) that held WORKS works. */
+void cn_metrics_db_transaction(cn_metrics_t *m, int works);
 
 /* ---- what is shown -------------------------------------------------------- */
 

@@ -99,8 +99,12 @@ typedef struct cn_db_batch_t cn_db_batch_t;
 typedef struct cn_db_batch_stats_t {
     apr_uint64_t transactions, works, largest;
 } cn_db_batch_stats_t;
-/* A process's group commit, at most MAX works per transaction. */
-apr_status_t cn_db_batch_create(apr_pool_t *pool, int max, cn_db_batch_t **batch);
+/* A process's group commit, at most MAX works per transaction; OBSERVE, when
+ * given, is told of each transaction and how many works it held (by its
+ * leader, outside the batch's lock). */
+apr_status_t cn_db_batch_create(apr_pool_t *pool, int max,
+                                void (*observe)(void *baton, int works), void *observe_baton,
+                                cn_db_batch_t **batch);
 void cn_db_batch_stats(cn_db_batch_t *batch, cn_db_batch_stats_t *stats);
 /* WORK in a transaction: alone when DB has no batch, else with the works of
  * the process's other callers waiting at the same time. Returns once that

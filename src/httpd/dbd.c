@@ -6,6 +6,7 @@
 
 #include "cn_httpd.h"
 #include "cn_util.h"
+#include "cn_metrics.h"
 
 #include <mod_dbd.h>
 #include <unixd.h>
@@ -43,6 +44,13 @@ apr_status_t cn_dbd_mutex_create(apr_pool_t *pconf, server_rec *s)
                                   NULL, s, pconf, 0);
 }
 
+/* Each transaction of the group commit, counted in the metrics. */
+static void batch_observed(void *baton, int works)
+{
+    (void)baton;
+    cn_metrics_db_transaction(cn_metrics_shared(), works);
+}
+
 void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
 {
     if (sqlite_write_lock
@@ -52,7 +60,8 @@ void cn_dbd_child_init(apr_pool_t *pchild, server_rec *s)
                      CNLOGNO(00021) "cannot attach to the " CN_MUTEX_TYPE " writer lock");
         sqlite_write_lock = NULL;
     }
-    if (cn_db_batch_create(pchild, CN_DB_BATCH_MAX, &sqlite_batch) != APR_SUCCESS) {
+    if (cn_db_batch_create(pchild, CN_DB_BATCH_MAX, batch_observed, NULL, &sqlite_batch)
+        != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      CNLOGNO(00044) "no group commit: each transaction commits alone");
         sqlite_batch = NULL;

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_dbd.h>
+#include <apr_thread_proc.h>
 
 #include "cn_store.h"
 #include "cn_test.h"
@@ -485,6 +486,175 @@ START_TEST(test_end_without_begin)
 }
 END_TEST
 
+
+/* ---- group commit (cn_db_transact) ------------------------------------------ */
+
+/* A work of the tests: inserts KEY into table w (or runs SQL instead),
+ * after sleeping SLEEP_MS; records the thread's connection it ran on. */
+typedef struct work_arg_t {
+    const char *key, *sql;
+    int sleep_ms;
+    apr_dbd_t *ran_on;
+} work_arg_t;
+
+static int test_work(cn_db_t *on, void *baton, apr_pool_t *p)
+{
+    work_arg_t *w = baton;
+    int n = 0;
+    const char *sql = w->sql ? w->sql : apr_psprintf(p, "INSERT INTO w (k) VALUES ('%s')", w->key);
+    w->ran_on = on->handle;
+    if (w->sleep_ms) {
+        apr_sleep(apr_time_from_msec(w->sleep_ms));
+    }
+    if (apr_dbd_query(on->driver, on->handle, &n, sql)) {
+        on->error = "test statement failed";
+        return 0;
+    }
+    return 1;
+}
+
+START_TEST(test_transact_alone)
+{
+    work_arg_t ok = {"a", NULL, 0, NULL}, bad = {"b", "INSERT INTO nosuch VALUES (1)", 0, NULL};
+    int n = 0;
+    ck_assert_int_eq(apr_dbd_query(driver, handle, &n, "CREATE TABLE w (k TEXT)"), 0);
+    /* no batch: the work alone in its transaction, on the caller's connection */
+    ck_assert_int_eq(cn_db_transact(pool, &db, test_work, &ok), APR_SUCCESS);
+    ck_assert_ptr_eq(ok.ran_on, handle);
+    ck_assert_ptr_null(db.trans);
+    ck_assert_str_eq(query_value("SELECT count(*) FROM w"), "1");
+    ck_assert_int_ne(cn_db_transact(pool, &db, test_work, &bad), APR_SUCCESS);
+    ck_assert_ptr_null(db.trans);
+    ck_assert_ptr_nonnull(strstr(db.error, "rolled back: test statement failed"));
+    ck_assert_str_eq(query_value("SELECT count(*) FROM w"), "1");
+}
+END_TEST
+
+#define CALLERS 8
+
+typedef struct caller_t {
+    cn_db_t db;
+    apr_pool_t *pool;
+    work_arg_t arg;
+    apr_status_t rv;
+    const char *error;
+} caller_t;
+
+static void *APR_THREAD_FUNC caller_main(apr_thread_t *t, void *data)
+{
+    caller_t *c = data;
+    c->rv = cn_db_transact(c->pool, &c->db, test_work, &c->arg);
+    c->error = c->rv == APR_SUCCESS ? NULL : c->db.error;
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* CALLERS threads, each with its own connection to the test's database and
+ * one batch: the first one's work is slow, so that the others queue behind
+ * it and share the next transaction. FAIL: the index of a work that fails. */
+static void run_callers(caller_t *callers, cn_db_batch_t *batch, int fail)
+{
+    apr_thread_t *threads[CALLERS];
+    apr_status_t trv;
+    const char *err = NULL;
+    int i, n = 0;
+    ck_assert_int_eq(apr_dbd_query(driver, handle, &n, "CREATE TABLE w (k TEXT)"), 0);
+    cn_store_connection_setup(pool, &db);
+    for (i = 0; i < CALLERS; ++i) {
+        caller_t *c = &callers[i];
+        memset(c, 0, sizeof(*c));
+        ck_assert_int_eq(apr_pool_create(&c->pool, NULL), APR_SUCCESS);
+        c->db = db;
+        c->db.handle = NULL;
+        ck_assert_msg(apr_dbd_open_ex(driver, pool, dbpath, &c->db.handle, &err) == APR_SUCCESS,
+                      "apr_dbd_open %s: %s", dbpath, err ? err : "?");
+        cn_store_connection_setup(pool, &c->db);
+        c->db.batch = batch;
+        c->arg.key = apr_psprintf(pool, "k%d", i);
+        c->arg.sleep_ms = i == 0 ? 300 : 0;
+        c->arg.sql = i == fail ? "INSERT INTO nosuch VALUES (1)" : NULL;
+    }
+    for (i = 0; i < CALLERS; ++i) {
+        ck_assert_int_eq(apr_thread_create(&threads[i], NULL, caller_main, &callers[i], pool),
+                         APR_SUCCESS);
+        if (i == 0) {
+            apr_sleep(apr_time_from_msec(50)); /* the first one leads, alone */
+        }
+    }
+    for (i = 0; i < CALLERS; ++i) {
+        apr_thread_join(&trv, threads[i]);
+    }
+    for (i = 0; i < CALLERS; ++i) {
+        apr_dbd_close(driver, callers[i].db.handle);
+        apr_pool_destroy(callers[i].pool);
+    }
+}
+
+START_TEST(test_transact_batched)
+{
+    caller_t callers[CALLERS];
+    cn_db_batch_t *batch = NULL;
+    cn_db_batch_stats_t st;
+    int i, others = 0;
+    ck_assert_int_eq(cn_db_batch_create(pool, 64, NULL, NULL, &batch), APR_SUCCESS);
+    run_callers(callers, batch, -1);
+    for (i = 0; i < CALLERS; ++i) {
+        ck_assert_int_eq(callers[i].rv, APR_SUCCESS);
+        others += callers[i].arg.ran_on != callers[i].db.handle;
+    }
+    ck_assert_str_eq(query_value("SELECT count(*) FROM w"), "8");
+    ck_assert_str_eq(query_value("SELECT count(DISTINCT k) FROM w"), "8");
+    cn_db_batch_stats(batch, &st);
+    /* the first alone, the seven that queued behind it together */
+    ck_assert_uint_eq(st.works, CALLERS);
+    ck_assert_uint_eq(st.transactions, 2);
+    ck_assert_uint_eq(st.largest, CALLERS - 1);
+    /* six of them ran on the leader's connection */
+    ck_assert_int_eq(others, CALLERS - 2);
+}
+END_TEST
+
+START_TEST(test_transact_batched_failure)
+{
+    caller_t callers[CALLERS];
+    cn_db_batch_t *batch = NULL;
+    int i;
+    ck_assert_int_eq(cn_db_batch_create(pool, 64, NULL, NULL, &batch), APR_SUCCESS);
+    run_callers(callers, batch, 5);
+    /* the first, alone, committed; the failure of the sixth took its whole
+     * transaction with it, and every caller in it is told */
+    ck_assert_int_eq(callers[0].rv, APR_SUCCESS);
+    for (i = 1; i < CALLERS; ++i) {
+        ck_assert_int_ne(callers[i].rv, APR_SUCCESS);
+        ck_assert_ptr_nonnull(callers[i].error);
+        ck_assert_msg(strstr(callers[i].error, "rolled back: test statement failed"), "%s",
+                      callers[i].error);
+    }
+    ck_assert_str_eq(query_value("SELECT count(*) FROM w"), "1");
+    ck_assert_str_eq(query_value("SELECT k FROM w"), "k0");
+}
+END_TEST
+
+START_TEST(test_transact_batch_limit)
+{
+    caller_t callers[CALLERS];
+    cn_db_batch_t *batch = NULL;
+    cn_db_batch_stats_t st;
+    int i;
+    /* at most 3 works a transaction: 1, then 3, 3, 1 */
+    ck_assert_int_eq(cn_db_batch_create(pool, 3, NULL, NULL, &batch), APR_SUCCESS);
+    run_callers(callers, batch, -1);
+    for (i = 0; i < CALLERS; ++i) {
+        ck_assert_int_eq(callers[i].rv, APR_SUCCESS);
+    }
+    ck_assert_str_eq(query_value("SELECT count(*) FROM w"), "8");
+    cn_db_batch_stats(batch, &st);
+    ck_assert_uint_eq(st.works, CALLERS);
+    ck_assert_uint_eq(st.largest, 3);
+    ck_assert_uint_eq(st.transactions, 4);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -524,6 +694,10 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_transaction_commit);
     tcase_add_test(tc, test_transaction_failed_statement_rolls_back);
     tcase_add_test(tc, test_end_without_begin);
+    tcase_add_test(tc, test_transact_alone);
+    tcase_add_test(tc, test_transact_batched);
+    tcase_add_test(tc, test_transact_batched_failure);
+    tcase_add_test(tc, test_transact_batch_limit);
     suite_add_tcase(s, tc);
     return s;
 }

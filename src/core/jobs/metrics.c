@@ -238,6 +238,14 @@ void cn_metrics_webhook_backlog(cn_metrics_t *m, apr_int64_t pending)
     }
 }
 
+void cn_metrics_db_transaction(cn_metrics_t *m, int works)
+{
+    if (m && works > 0) {
+        add(&m->block->db_transactions, 1);
+        add(&m->block->db_transaction_works, (apr_uint64_t)works);
+    }
+}
+
 void cn_metrics_db_error(cn_metrics_t *m, cn_metric_db_t kind)
 {
     if (m && (unsigned)kind < CN_METRIC_DB_KINDS) {

@@ -39,6 +39,7 @@ typedef struct cn_metric_block_t {
     apr_int64_t started;  /* seconds since the epoch */
     apr_uint64_t refreshes[CN_METRIC_REFRESH_RESULTS];
     apr_uint64_t db_errors[CN_METRIC_DB_KINDS];
+    apr_uint64_t db_transactions, db_transaction_works; /* the group commit's */
     apr_uint64_t webhooks[CN_METRIC_WEBHOOK_OUTCOMES];
     apr_int64_t webhook_backlog;
     cn_metric_histogram_t webhook_latency;

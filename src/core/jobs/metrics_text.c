@@ -196,6 +196,15 @@ static void the_rest(out_t *o, const cn_metrics_t *m)
         putf(o, "connect_database_errors_total{kind=\"%s\"} %" APR_UINT64_T_FMT "\n",
              cn_metrics_db_name((cn_metric_db_t)i), load(&b->db_errors[i]));
     }
+    family(o, "connect_database_transactions_total", "counter",
+           "Write transactions of the group commit (SQLite): the exchanges of POST /token "
+           "that queued at once share one.");
+    putf(o, "connect_database_transactions_total %" APR_UINT64_T_FMT "\n",
+         load(&b->db_transactions));
+    family(o, "connect_database_transaction_works_total", "counter",
+           "Requests' writes those transactions held.");
+    putf(o, "connect_database_transaction_works_total %" APR_UINT64_T_FMT "\n",
+         load(&b->db_transaction_works));
     family(o, "connect_metrics_start_time_seconds", "gauge",
            "When these counters started: the server's start (a graceful restart keeps them).");
     putf(o, "connect_metrics_start_time_seconds %" APR_INT64_T_FMT "\n", b->started);

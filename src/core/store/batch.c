@@ -41,9 +41,13 @@ struct cn_db_batch_t {
     int leading; /* a leader runs a transaction now */
     int max;     /* works per transaction */
     cn_db_batch_stats_t stats;
+    void (*observe)(void *baton, int works);
+    void *observe_baton;
 };
 
-apr_status_t cn_db_batch_create(apr_pool_t *pool, int max, cn_db_batch_t **out)
+apr_status_t cn_db_batch_create(apr_pool_t *pool, int max,
+                                void (*observe)(void *baton, int works), void *observe_baton,
+                                cn_db_batch_t **out)
 {
     cn_db_batch_t *b = apr_pcalloc(pool, sizeof(*b));
     *out = NULL;
@@ -55,6 +59,8 @@ apr_status_t cn_db_batch_create(apr_pool_t *pool, int max, cn_db_batch_t **out)
 #endif
     b->tail = &b->head;
     b->max = max > 0 ? max : 1;
+    b->observe = observe;
+    b->observe_baton = observe_baton;
     *out = b;
     return APR_SUCCESS;
 }
@@ -152,6 +158,9 @@ apr_status_t cn_db_transact(apr_pool_t *pool, cn_db_t *db, cn_db_work_fn fn, voi
         apr_thread_mutex_unlock(b->mutex);
         run(pool, db, first, n);
         db->error = NULL; /* it may be in a pool of another caller's */
+        if (b->observe) {
+            b->observe(b->observe_baton, n);
+        }
         apr_thread_mutex_lock(b->mutex);
         for (w = first; w; w = w->next) {
             w->done = 1;
