@@ -157,11 +157,11 @@ static apr_status_t load_token(cn_ctx_t *ctx, const char *digest, token_row_t *t
     return rv;
 }
 
-static apr_status_t insert_token(cn_ctx_t *ctx, const char *digest, const char *kind,
-                                 const issue_t *is, const char *scope, long lifetime,
-                                 apr_int64_t expires_at)
+/* The 10 values of a token row into ARGS. */
+static void token_args(cn_ctx_t *ctx, const char **args, const char *digest, const char *kind,
+                       const issue_t *is, const char *scope, long lifetime,
+                       apr_int64_t expires_at)
 {
-    const char *args[10];
     args[0] = digest;
     args[1] = kind;
     args[2] = ctx->app_id;
@@ -172,9 +172,6 @@ static apr_status_t insert_token(cn_ctx_t *ctx, const char *digest, const char *
     args[7] = apr_ltoa(ctx->pool, (long)is->auth_time);
     args[8] = apr_ltoa(ctx->pool, (long)expires_at);
     args[9] = apr_ltoa(ctx->pool, (long)ctx->now);
-    return cn_db_exec(ctx->pool, ctx->db, "cn_token_insert", 10, args, NULL) == APR_SUCCESS
-               ? APR_SUCCESS
-               : cn_fail_db(ctx);
 }
 
 /* Every token of FAMILY goes (in the caller's transaction). */
@@ -316,12 +313,16 @@ static apr_status_t answer_of(cn_ctx_t *ctx, const issue_t *is, minted_t *m)
  * names the access token's row, and it expires with it. */
 static apr_status_t store(cn_ctx_t *ctx, const issue_t *is, const minted_t *m)
 {
-    if (insert_token(ctx, m->access_digest, "access", is, is->scope, is->lifetime,
-                     ctx->now + is->lifetime) != APR_SUCCESS
-        || (is->refresh
-            && insert_token(ctx, m->refresh_digest, "refresh", is, is->refresh_scope,
-                            is->lifetime, ctx->now + CN_REFRESH_TTL) != APR_SUCCESS)) {
-        return APR_EGENERAL;
+    const char *args[20];
+    token_args(ctx, args, m->access_digest, "access", is, is->scope, is->lifetime,
+               ctx->now + is->lifetime);
+    if (is->refresh) {
+        token_args(ctx, args + 10, m->refresh_digest, "refresh", is, is->refresh_scope,
+                   is->lifetime, ctx->now + CN_REFRESH_TTL);
+    }
+    if (cn_db_exec(ctx->pool, ctx->db, is->refresh ? "cn_token_insert_pair" : "cn_token_insert",
+                   is->refresh ? 20 : 10, args, NULL) != APR_SUCCESS) {
+        return cn_fail_db(ctx);
     }
     return APR_SUCCESS;
 }

@@ -76,15 +76,16 @@ void cn_db_batch_stats(cn_db_batch_t *b, cn_db_batch_stats_t *stats)
 #endif
 }
 
-/* The transaction of the N works from FIRST, on DB: each work's rv and
- * error set (none is marked done here). A work that asks for a rollback
- * takes the whole transaction with it: the works after it are not run. */
-static void run(apr_pool_t *pool, cn_db_t *db, work_t *first, int n)
+/* The transaction of the N works from FIRST, on DB, where BEGAN says how
+ * cn_db_begin went: each work's rv and error set (none is marked done
+ * here). A work that asks for a rollback takes the whole transaction with
+ * it: the works after it are not run. */
+static void run(apr_pool_t *pool, cn_db_t *db, apr_status_t began, work_t *first, int n)
 {
     work_t *w;
     int i;
     const char *error = NULL;
-    if (cn_db_begin(pool, db) != APR_SUCCESS) {
+    if (began != APR_SUCCESS) {
         error = db->error ? db->error : "BEGIN failed";
     }
     else {
@@ -115,7 +116,7 @@ static apr_status_t lone(apr_pool_t *pool, cn_db_t *db, cn_db_work_fn fn, void *
     me.fn = fn;
     me.baton = baton;
     me.pool = pool;
-    run(pool, db, &me, 1);
+    run(pool, db, cn_db_begin(pool, db), &me, 1);
     if (me.rv != APR_SUCCESS) {
         db->error = me.error;
     }
@@ -127,6 +128,7 @@ apr_status_t cn_db_transact(apr_pool_t *pool, cn_db_t *db, cn_db_work_fn fn, voi
 #if APR_HAS_THREADS
     cn_db_batch_t *b = db->batch;
     work_t me, *first, *w;
+    apr_status_t began;
     int n;
     if (!b) {
         return lone(pool, db, fn, baton);
@@ -143,9 +145,14 @@ apr_status_t cn_db_transact(apr_pool_t *pool, cn_db_t *db, cn_db_work_fn fn, voi
             apr_thread_cond_wait(b->cond, b->mutex);
             continue;
         }
-        /* Lead: the first MAX works queued, this one among them unless the
-         * queue is longer (then again, later). */
+        /* Lead: first the writers' lock and BEGIN (the works that queue
+         * while this waits for another process's transaction join this
+         * one), then the first MAX works queued, this one among them
+         * unless the queue is longer (then again, later). */
         b->leading = 1;
+        apr_thread_mutex_unlock(b->mutex);
+        began = cn_db_begin(pool, db);
+        apr_thread_mutex_lock(b->mutex);
         first = b->head;
         for (w = first, n = 1; n < b->max && w->next; w = w->next) {
             ++n;
@@ -156,7 +163,7 @@ apr_status_t cn_db_transact(apr_pool_t *pool, cn_db_t *db, cn_db_work_fn fn, voi
         }
         w->next = NULL;
         apr_thread_mutex_unlock(b->mutex);
-        run(pool, db, first, n);
+        run(pool, db, began, first, n);
         db->error = NULL; /* it may be in a pool of another caller's */
         if (b->observe) {
             b->observe(b->observe_baton, n);

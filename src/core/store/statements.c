@@ -224,6 +224,11 @@ static const cn_stmt_def_t statements[] = {
     {"cn_token_insert",
      "INSERT INTO oauth_tokens (" TOKEN_COLS ") VALUES "
      "(%s, %s, %s, %s, %s, %s, %d, %lld, %lld, %lld)"},
+    /* an exchange's access and refresh tokens, in one statement */
+    {"cn_token_insert_pair",
+     "INSERT INTO oauth_tokens (" TOKEN_COLS ") VALUES "
+     "(%s, %s, %s, %s, %s, %s, %d, %lld, %lld, %lld), "
+     "(%s, %s, %s, %s, %s, %s, %d, %lld, %lld, %lld)"},
     {"cn_token_get", "SELECT " TOKEN_COLS ", rotated_at FROM oauth_tokens WHERE digest = %s"},
     /* The access token an id_token names by its at_hash: the left half of
      * the token's SHA-256, so the first 32 hex digits of its digest. A range
