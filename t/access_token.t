@@ -13,9 +13,6 @@ use warnings;
 use Apache::Test qw(-withtestmore);
 use lib 't/lib';
 use MIME::Base64 ();
-use POSIX ();
-use Time::HiRes ();
-use File::Temp ();
 use CnTest qw(:all);
 use CnTest::Flow;
 use CnTest::Imap;
@@ -98,32 +95,12 @@ is $c->result->{success}, 'true', 'a grant whose refreshes take a second' or dia
 my $cid = $c->grant_id;
 expire(0, $cid);
 $before = refreshes();
-my $dir = File::Temp->newdir('access-XXXXXX', DIR => var_dir(), CLEANUP => 1);
-my %pid;
-for my $w (1 .. 50) {
-    my $pid = fork;
-    BAIL_OUT("fork: $!") unless defined $pid;
-    if (!$pid) {
-        CnTest::ua()->conn_cache(undef);
-        my $res = access_token($cid);
-        open my $fh, '>', "$dir/w$w" or POSIX::_exit(2);
-        print $fh $res->code, ' ', ($res->{json}{data}{access_token} // ''), "\n";
-        close $fh;
-        POSIX::_exit(0);
-    }
-    $pid{$pid} = $w;
-}
-my $deadline = time + 60;
-while (%pid && time < $deadline) {
-    my $done = waitpid(-1, POSIX::WNOHANG());
-    if ($done > 0) { delete $pid{$done}; next }
-    Time::HiRes::sleep(0.05);
-}
-kill 'KILL', keys %pid if %pid;
 my (%codes, %tokens);
-for my $w (1 .. 50) {
-    open my $fh, '<', "$dir/w$w" or next;
-    my ($code, $tok) = split ' ', scalar(<$fh>) // '';
+for (concurrently([map { sub {
+    my $res = access_token($cid);
+    $res->code . ' ' . ($res->{json}{data}{access_token} // '');
+} } 1 .. 50])) {
+    my ($code, $tok) = split ' ', $_ // '';
     $codes{$code // 0}++;
     $tokens{$tok // ''}++;
 }

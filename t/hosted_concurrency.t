@@ -6,8 +6,6 @@ use strict;
 use warnings;
 use Apache::Test qw(-withtestmore);
 use lib 't/lib';
-use File::Temp ();
-use POSIX ();
 use Time::HiRes ();
 use CnTest qw(:all);
 use CnTest::Flow;
@@ -20,56 +18,29 @@ reset_db();
 is make_integration('google')->code, 201, 'google integration';
 is make_integration('microsoft')->code, 201, 'microsoft integration';
 
-my $dir = File::Temp->newdir('concurrency-XXXXXX', DIR => var_dir(), CLEANUP => 1);
 my $log_at = error_log_offset();
 my $access_at = access_log_offset();
 my $t0 = Time::HiRes::time();
 
-my %pid;
-for my $w (1 .. $WORKERS) {
-    my $pid = fork;
-    BAIL_OUT("fork: $!") unless defined $pid;
-    if (!$pid) {
-        # A fresh connection per API call: under load the event MPM may close an
-        # idle kept-alive connection just as a POST goes out on it, which LWP
-        # (unlike a browser) does not retry.
-        CnTest::ua()->conn_cache(undef);
-        my $out = "$dir/worker-$w";
-        open my $fh, '>', $out or POSIX::_exit(2);
-        for my $i (1 .. $PER_WORKER) {
-            my $provider = ($w + $i) % 2 ? 'google' : 'microsoft';
-            my $email = "conc.w$w.n$i\@example.com";
-            my $f = eval { hosted_flow(provider => $provider, login_hint => $email, state => "w$w-$i") };
-            my %row = (email => $email, provider => $provider, error => $@ || ($f && $f->{error}),
-                       result => $f ? $f->result : {},
-                       statuses => [map { $f && $f->{$_} ? $f->{$_}->code : 0 } qw(auth login authorize callback)]);
-            print $fh json_encode(\%row), "\n";
-        }
-        close $fh;
-        POSIX::_exit(0);
-    }
-    $pid{$pid} = $w;
-}
-my $deadline = time + 120;
-while (%pid && time < $deadline) {
-    my $done = waitpid(-1, POSIX::WNOHANG());
-    if ($done > 0) { delete $pid{$done}; next }
-    Time::HiRes::sleep(0.05);
-}
-if (%pid) {
-    kill 'KILL', keys %pid;
-    waitpid $_, 0 for keys %pid;
-}
+# Each worker a browser of its own (a forked child), its flows one after another.
+my @answers = concurrently([map { my $w = $_; sub {
+    join '', map {
+        my $i = $_;
+        my $provider = ($w + $i) % 2 ? 'google' : 'microsoft';
+        my $email = "conc.w$w.n$i\@example.com";
+        my $f = eval { hosted_flow(provider => $provider, login_hint => $email, state => "w$w-$i") };
+        my %row = (email => $email, provider => $provider, error => $@ || ($f && $f->{error}),
+                   result => $f ? $f->result : {},
+                   statuses => [map { $f && $f->{$_} ? $f->{$_}->code : 0 } qw(auth login authorize callback)]);
+        json_encode(\%row) . "\n";
+    } 1 .. $PER_WORKER;
+} } 1 .. $WORKERS], timeout => 120);
 my $took = Time::HiRes::time() - $t0;
-is scalar(keys %pid), 0, 'every worker finished in time';
+is scalar(grep { !defined } @answers), 0, 'every worker finished in time';
 ok $took < 60, sprintf '%d flows took %.1f s (under 60 s)', $TOTAL, $took;
 diag sprintf '%d hosted flows in %.1f s with %d parallel browsers', $TOTAL, $took, $WORKERS;
 
-my @rows;
-for my $w (1 .. $WORKERS) {
-    open my $fh, '<', "$dir/worker-$w" or next;
-    push @rows, map { json_decode($_) } <$fh>;
-}
+my @rows = map { json_decode($_) } map { split /\n/, $_ // '' } @answers;
 is scalar(@rows), $TOTAL, "$TOTAL flows reported";
 my @failed = grep { $_->{error} || ($_->{result}{success} // '') ne 'true' } @rows;
 is scalar(@failed), 0, 'every flow ended with success=true';
@@ -112,32 +83,10 @@ is scalar(my @created = $log =~ /CN00203: grant \S+ created/g), $TOTAL, "the err
 # ---- one mailbox signing in from 20 browsers at once: one grant ----------------------
 my $SAME = 20;
 my $same_at = error_log_offset();
-my %same_pid;
-for my $w (1 .. $SAME) {
-    my $pid = fork;
-    BAIL_OUT("fork: $!") unless defined $pid;
-    if (!$pid) {
-        CnTest::ua()->conn_cache(undef);
-        my $f = eval { hosted_flow(provider => 'google', login_hint => 'same.mailbox@example.com', state => "same-$w") };
-        open my $fh, '>', "$dir/same-$w" or POSIX::_exit(2);
-        print $fh json_encode({ error => $@ || ($f && $f->{error}), result => $f ? $f->result : {} });
-        close $fh;
-        POSIX::_exit(0);
-    }
-    $same_pid{$pid} = 1;
-}
-$deadline = time + 60;
-while (%same_pid && time < $deadline) {
-    my $done = waitpid(-1, POSIX::WNOHANG());
-    if ($done > 0) { delete $same_pid{$done}; next }
-    Time::HiRes::sleep(0.05);
-}
-kill 'KILL', keys %same_pid if %same_pid;
-my @same;
-for my $w (1 .. $SAME) {
-    my $fh;
-    push @same, open($fh, '<', "$dir/same-$w") ? json_decode(scalar <$fh>) || {} : {};
-}
+my @same = map { json_decode($_ // '') || {} } concurrently([map { my $w = $_; sub {
+    my $f = eval { hosted_flow(provider => 'google', login_hint => 'same.mailbox@example.com', state => "same-$w") };
+    json_encode({ error => $@ || ($f && $f->{error}), result => $f ? $f->result : {} });
+} } 1 .. $SAME]);
 is scalar(grep { ($_->{result}{success} // '') eq 'true' } @same), $SAME, "$SAME concurrent sign-ins of one mailbox all succeed";
 my %same_ids = map { ($_->{result}{grant_id} // '') => 1 } @same;
 is_deeply [keys %same_ids], [grep { $_ } keys %same_ids], '... each with a grant id';

@@ -14,9 +14,6 @@ use Apache::Test qw(-withtestmore);
 use lib 't/lib';
 use HTTP::Request::Common ();
 use IO::Socket::INET ();
-use File::Temp ();
-use POSIX ();
-use Time::HiRes ();
 use URI ();
 use Digest::SHA ();
 use CnTest qw(:all);
@@ -204,33 +201,12 @@ is $slow->result->{success}, 'true', 'a grant whose refreshes take a second' or 
 my $sid = $slow->grant_id;
 $db->dbh->do('UPDATE grants SET access_expires_at = 0 WHERE id = ?', undef, $sid);
 my $before = refreshes();
-my $dir = File::Temp->newdir('nodes-XXXXXX', DIR => var_dir(), CLEANUP => 1);
-my %pid;
-for my $w (1 .. 20) {
-    my $node = $w % 2 ? $a : $b;
-    my $pid = fork;
-    BAIL_OUT("fork: $!") unless defined $pid;
-    if (!$pid) {
-        CnTest::ua()->conn_cache(undef);
-        my $res = $node->api(POST => "/grants/$sid/access_token");
-        open my $fh, '>', "$dir/w$w" or POSIX::_exit(2);
-        print $fh $res->code, ' ', ($res->{json}{data}{access_token} // ''), "\n";
-        close $fh;
-        POSIX::_exit(0);
-    }
-    $pid{$pid} = $w;
-}
-my $deadline = time + 60;
-while (%pid && time < $deadline) {
-    my $done = waitpid(-1, POSIX::WNOHANG());
-    if ($done > 0) { delete $pid{$done}; next }
-    Time::HiRes::sleep(0.05);
-}
-kill 'KILL', keys %pid if %pid;
 my (%codes, %tokens);
-for my $w (1 .. 20) {
-    open my $fh, '<', "$dir/w$w" or next;
-    my ($code, $tok) = split ' ', scalar(<$fh>) // '';
+for (concurrently([map { my $node = $_ % 2 ? $a : $b; sub {
+    my $res = $node->api(POST => "/grants/$sid/access_token");
+    $res->code . ' ' . ($res->{json}{data}{access_token} // '');
+} } 1 .. 20])) {
+    my ($code, $tok) = split ' ', $_ // '';
     $codes{$code // 0}++;
     $tokens{$tok // ''}++;
 }

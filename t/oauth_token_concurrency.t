@@ -9,8 +9,6 @@
 use strict;
 use warnings;
 use Apache::Test qw(-withtestmore);
-use File::Temp ();
-use POSIX ();
 use Time::HiRes ();
 use lib 't/lib';
 use CnTest qw(:all);
@@ -28,43 +26,14 @@ sub counter {
     return $res->content =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
 }
 
-# Run each of JOBS (code refs answering an HTTP::Response) in a child of its
-# own, all released at the same instant; their answers as [code, json].
+# Each of JOBS (code refs answering an HTTP::Response) in a child of its own,
+# all released at the same instant; their answers as [code, json].
 sub at_once {
-    my @jobs = @_;
-    my $dir = File::Temp->newdir('tokens-XXXXXX', DIR => var_dir(), CLEANUP => 1);
-    my $go = Time::HiRes::time() + 1.5;
-    my %pid;
-    for my $i (0 .. $#jobs) {
-        my $pid = fork;
-        BAIL_OUT("fork: $!") unless defined $pid;
-        if (!$pid) {
-            CnTest::ua()->conn_cache(undef);
-            my $wait = $go - Time::HiRes::time();
-            Time::HiRes::sleep($wait) if $wait > 0;
-            my $res = $jobs[$i]->();
-            open my $fh, '>', "$dir/$i" or POSIX::_exit(2);
-            print $fh $res->code, "\n", $res->content;
-            close $fh;
-            POSIX::_exit(0);
-        }
-        $pid{$pid} = $i;
-    }
-    my $deadline = time + 60;
-    while (%pid && time < $deadline) {
-        my $done = waitpid(-1, POSIX::WNOHANG());
-        if ($done > 0) { delete $pid{$done}; next }
-        Time::HiRes::sleep(0.05);
-    }
-    kill 'KILL', keys %pid if %pid;
-    my @out;
-    for my $i (0 .. $#jobs) {
-        open my $fh, '<', "$dir/$i" or do { push @out, [0, undef]; next };
-        local $/;
-        my ($code, $body) = split /\n/, scalar(<$fh>), 2;
-        push @out, [$code, json_decode($body // '')];
-    }
-    return @out;
+    my @jobs = map { my $job = $_; sub { my $res = $job->(); $res->code . "\n" . $res->content } } @_;
+    return map {
+        my ($code, $body) = split /\n/, $_ // "0\n", 2;
+        [$code, json_decode($body // '')];
+    } concurrently(\@jobs, at => Time::HiRes::time() + 1.5);
 }
 
 my $sqlite = db_driver() ne 'pgsql';

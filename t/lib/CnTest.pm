@@ -32,10 +32,59 @@ use Apache::TestRequest ();
 our @EXPORT = qw(api mount app_creds db_driver dbh db_file error_log reset_db);
 our @EXPORT_OK = qw(raw_store_files test_key_id sealed_re base_url url server_port t_dir var_dir conf_value error_log_offset
                     error_log_since secret_token json_encode json_decode db_rows
-                    google_integration access_log_offset access_log_since);
+                    google_integration access_log_offset access_log_since concurrently);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 my $JSON = JSON->new->utf8->canonical->allow_nonref;
+
+# concurrently(\@jobs, %opt) -> what each job answered, in order: each job (a
+# code ref answering a string) runs in a forked child of its own, with its
+# own HTTP client and a fresh connection per request (under load the event
+# MPM may close an idle kept-alive connection just as a request goes out on
+# it, which LWP, unlike a browser, does not retry). undef for a child that
+# did not answer within timeout seconds (60), or died. With at => an epoch
+# time, every job starts at that instant.
+sub concurrently {
+    my ($jobs, %o) = @_;
+    require File::Temp;
+    require POSIX;
+    require Time::HiRes;
+    my $dir = File::Temp->newdir('concurrently-XXXXXX', DIR => var_dir(), CLEANUP => 1);
+    my %pid;
+    for my $i (0 .. $#$jobs) {
+        my $pid = fork;
+        croak "fork: $!" unless defined $pid;
+        if (!$pid) {
+            ua()->conn_cache(undef);
+            if ($o{at}) {
+                my $wait = $o{at} - Time::HiRes::time();
+                Time::HiRes::sleep($wait) if $wait > 0;
+            }
+            my $out = eval { $jobs->[$i]->() };
+            open my $fh, '>', "$dir/$i.tmp" or POSIX::_exit(2);
+            print $fh $out // '';
+            close $fh;
+            rename "$dir/$i.tmp", "$dir/$i" or POSIX::_exit(2);
+            POSIX::_exit(defined $out ? 0 : 1);
+        }
+        $pid{$pid} = $i;
+    }
+    my $deadline = time + ($o{timeout} // 60);
+    while (%pid && time < $deadline) {
+        my $done = waitpid(-1, POSIX::WNOHANG());
+        if ($done > 0) { delete $pid{$done}; next }
+        Time::HiRes::sleep(0.05);
+    }
+    if (%pid) {
+        kill 'KILL', keys %pid;
+        waitpid $_, 0 for keys %pid;
+    }
+    return map {
+        my $text;
+        if (open my $fh, '<', "$dir/$_") { local $/; $text = <$fh> }
+        $text;
+    } 0 .. $#$jobs;
+}
 
 sub json_encode { $JSON->encode($_[0]) }
 

@@ -374,6 +374,8 @@ typedef struct exchange_t {
     minted_t m;
     apr_status_t rv;  /* the exchange's outcome */
     int failed;       /* a statement failed: the transaction must not commit */
+    /* the grant type's part in the transaction */
+    apr_status_t (*in)(cn_ctx_t *ctx, struct exchange_t *x);
 } exchange_t;
 
 /* Spend the code or rotate the refresh token with statement SPEND (a
@@ -511,30 +513,20 @@ static apr_status_t refresh_in(cn_ctx_t *ctx, exchange_t *x)
     return spend(ctx, x, "cn_token_rotate", "refresh token", t.family, t.grant_id);
 }
 
-static int code_work(cn_db_t *db, void *baton, apr_pool_t *pool)
+/* The work of X's exchange (cn_db_transact): X->in, on DB. */
+static int exchange_work(cn_db_t *db, void *baton, apr_pool_t *pool)
 {
     exchange_t *x = baton;
     cn_db_t *own = x->ctx->db;
     (void)pool;
     x->ctx->db = db;
-    x->rv = redeem_code_in(x->ctx, x);
+    x->rv = x->in(x->ctx, x);
     x->ctx->db = own;
     return !x->failed;
 }
 
-static int refresh_work(cn_db_t *db, void *baton, apr_pool_t *pool)
-{
-    exchange_t *x = baton;
-    cn_db_t *own = x->ctx->db;
-    (void)pool;
-    x->ctx->db = db;
-    x->rv = refresh_in(x->ctx, x);
-    x->ctx->db = own;
-    return !x->failed;
-}
-
-/* X's exchange: its secrets minted, WORK in a transaction, then its answer. */
-static apr_status_t exchange(cn_ctx_t *ctx, exchange_t *x, cn_db_work_fn work, json_t **answer,
+/* X's exchange: its secrets minted, X->in in a transaction, then its answer. */
+static apr_status_t exchange(cn_ctx_t *ctx, exchange_t *x, json_t **answer,
                              const cn_grant_t **grant)
 {
     x->ctx = ctx;
@@ -542,7 +534,7 @@ static apr_status_t exchange(cn_ctx_t *ctx, exchange_t *x, cn_db_work_fn work, j
     if (mint(ctx, &x->m) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (cn_db_transact(ctx->pool, ctx->db, work, x) != APR_SUCCESS) {
+    if (cn_db_transact(ctx->pool, ctx->db, exchange_work, x) != APR_SUCCESS) {
         /* Its own failure was logged where it happened; else another
          * work's rolled this one back. */
         return x->rv != APR_SUCCESS ? x->rv : cn_fail_db(ctx);
@@ -572,7 +564,8 @@ static apr_status_t redeem_code(cn_ctx_t *ctx, const cn_oauth_client_t *client,
     x.client = client;
     x.redirect_uri = apr_table_get(params, "redirect_uri");
     x.verifier = apr_table_get(params, "code_verifier");
-    return exchange(ctx, &x, code_work, answer, grant);
+    x.in = redeem_code_in;
+    return exchange(ctx, &x, answer, grant);
 }
 
 /* grant_type=refresh_token. */
@@ -598,7 +591,8 @@ static apr_status_t refresh(cn_ctx_t *ctx, const cn_oauth_client_t *client,
                        "the refresh token is unknown, revoked or expired");
     }
     x.client = client;
-    return exchange(ctx, &x, refresh_work, answer, grant);
+    x.in = refresh_in;
+    return exchange(ctx, &x, answer, grant);
 }
 
 apr_status_t cn_token_exchange(cn_ctx_t *ctx, const cn_oauth_client_t *client,
