@@ -27,7 +27,11 @@ typedef struct work_t {
     cn_db_work_fn fn;
     void *baton;
     apr_pool_t *pool; /* the caller's, for what its work allocates */
+#if APR_HAS_THREADS
+    apr_thread_cond_t *cond; /* its caller waits on it, for DONE or LEAD */
+#endif
     int done;
+    int lead; /* its caller is to lead the next transaction */
     apr_status_t rv;
     const char *error;
 } work_t;
@@ -35,10 +39,9 @@ typedef struct work_t {
 struct cn_db_batch_t {
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;
-    apr_thread_cond_t *cond;
 #endif
     work_t *head, **tail;
-    int leading; /* a leader runs a transaction now */
+    int leading; /* a caller leads: it runs a transaction, or is about to */
     int max;     /* works per transaction */
     cn_db_batch_stats_t stats;
     void (*observe)(void *baton, int works);
@@ -52,8 +55,7 @@ apr_status_t cn_db_batch_create(apr_pool_t *pool, int max,
     cn_db_batch_t *b = apr_pcalloc(pool, sizeof(*b));
     *out = NULL;
 #if APR_HAS_THREADS
-    if (apr_thread_mutex_create(&b->mutex, APR_THREAD_MUTEX_DEFAULT, pool) != APR_SUCCESS
-        || apr_thread_cond_create(&b->cond, pool) != APR_SUCCESS) {
+    if (apr_thread_mutex_create(&b->mutex, APR_THREAD_MUTEX_DEFAULT, pool) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
 #endif
@@ -130,26 +132,32 @@ apr_status_t cn_db_transact(apr_pool_t *pool, cn_db_t *db, cn_db_work_fn fn, voi
     work_t me, *first, *w;
     apr_status_t began;
     int n;
-    if (!b) {
+    memset(&me, 0, sizeof(me));
+    /* Each caller waits on a condition of its own: woken only when its
+     * work is done or it is to lead, never for another's. */
+    if (!b || apr_thread_cond_create(&me.cond, pool) != APR_SUCCESS) {
         return lone(pool, db, fn, baton);
     }
-    memset(&me, 0, sizeof(me));
     me.fn = fn;
     me.baton = baton;
     me.pool = pool;
     apr_thread_mutex_lock(b->mutex);
     *b->tail = &me;
     b->tail = &me.next;
+    if (!b->leading) {
+        /* Nobody leads, so the queue held nothing else. */
+        b->leading = 1;
+        me.lead = 1;
+    }
     while (!me.done) {
-        if (b->leading) {
-            apr_thread_cond_wait(b->cond, b->mutex);
+        if (!me.lead) {
+            apr_thread_cond_wait(me.cond, b->mutex);
             continue;
         }
         /* Lead: first the writers' lock and BEGIN (the works that queue
          * while this waits for another process's transaction join this
-         * one), then the first MAX works queued, this one among them
-         * unless the queue is longer (then again, later). */
-        b->leading = 1;
+         * one), then the first MAX works queued: this one is the first. */
+        me.lead = 0;
         apr_thread_mutex_unlock(b->mutex);
         began = cn_db_begin(pool, db);
         apr_thread_mutex_lock(b->mutex);
@@ -169,16 +177,27 @@ apr_status_t cn_db_transact(apr_pool_t *pool, cn_db_t *db, cn_db_work_fn fn, voi
             b->observe(b->observe_baton, n);
         }
         apr_thread_mutex_lock(b->mutex);
+        /* Under the lock: a caller returns (and its condition goes) only
+         * once it sees DONE, which it reads under the lock. */
         for (w = first; w; w = w->next) {
             w->done = 1;
+            if (w != &me) {
+                apr_thread_cond_signal(w->cond);
+            }
         }
         b->stats.transactions++;
         b->stats.works += (apr_uint64_t)n;
         if ((apr_uint64_t)n > b->stats.largest) {
             b->stats.largest = (apr_uint64_t)n;
         }
-        b->leading = 0;
-        apr_thread_cond_broadcast(b->cond);
+        /* The first of those still queued leads next. */
+        if (b->head) {
+            b->head->lead = 1;
+            apr_thread_cond_signal(b->head->cond);
+        }
+        else {
+            b->leading = 0;
+        }
     }
     apr_thread_mutex_unlock(b->mutex);
     if (me.rv != APR_SUCCESS) {
