@@ -7,13 +7,15 @@
  * requests of one process mostly wait for that lock, one behind the other.
  *
  * cn_db_transact lets them wait together instead: the first caller of a
- * process that finds no transaction running becomes its leader, takes every
- * work queued so far (its own included), and runs them in one transaction
- * on its own connection; then it commits once and wakes the others. A work
+ * process that finds no transaction running becomes its leader. It takes
+ * the writer lock and begins, then takes the works queued by then (its own
+ * first, the others' that arrived while it waited for the lock), runs them
+ * in one transaction on its own connection, commits once, wakes their
+ * callers and hands the lead to the first work still queued, if any. A work
  * fails only when the database does (its checks that refuse a request
  * write nothing), and then the transaction is rolled back for all of them.
- * Works that arrive meanwhile queue for the next leader. A caller returns
- * only once the transaction holding its work has committed (or failed), so
+ * A caller returns only once the transaction holding its work has committed
+ * (or failed), so
  * what it answers is durable as before. */
 #include <string.h>
 #include <apr_strings.h>
