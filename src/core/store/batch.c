@@ -15,8 +15,7 @@
  * fails only when the database does (its checks that refuse a request
  * write nothing), and then the transaction is rolled back for all of them.
  * A caller returns only once the transaction holding its work has committed
- * (or failed), so
- * what it answers is durable as before. */
+ * (or failed), so what it answers is durable as before. */
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
