@@ -16,6 +16,7 @@ use HTTP::Request::Common ();
 use IO::Socket::INET ();
 use URI ();
 use Digest::SHA ();
+use Time::HiRes ();
 use CnTest qw(:all);
 use CnTest::Flow;
 use CnTest::Imap;
@@ -58,13 +59,20 @@ is scalar(grep { $_->{provider} } @{ $db->dbh->selectall_arrayref('SELECT provid
     2, 'both in the cluster\'s database';
 
 # ---- a hosted flow started on A, finished on B -------------------------------------------
-sub served_by {    # the node whose access log has PATH since OFFSET
+sub logged {       # whether NODE's access log has PATH since OFFSET
     my ($node, $at, $path) = @_;
     open my $fh, '<', $node->dir . '/access_log' or return 0;
     seek $fh, $at, 0;
     local $/;
     my $t = <$fh> // '';
     return $t =~ m{"GET \Q$path\E HTTP} ? 1 : 0;
+}
+sub served_by {    # the node whose access log has PATH since OFFSET
+    my ($node, $at, $path) = @_;
+    # httpd writes the line once the answer is sent: it may follow it by a moment.
+    my $deadline = Time::HiRes::time() + 3;
+    Time::HiRes::sleep(0.05) until logged($node, $at, $path) || Time::HiRes::time() > $deadline;
+    return logged($node, $at, $path);
 }
 sub access_offset { -s ($_[0]->dir . '/access_log') || 0 }
 
@@ -83,8 +91,8 @@ ok $f->callback(url => "$cb"), 'GET /callback on node B' or diag $f->{error};
 is $f->result->{success}, 'true', '... the flow succeeds there' or diag $f->{callback}->as_string;
 is $f->result->{state}, 'across', '... with its state';
 is $f->result->{email}, 'cross.node@example.com', '... and the address';
-ok served_by($a, $at_a, '/connect/login') && !served_by($b, $at_b, '/connect/login'), 'A served /login';
-ok served_by($b, $at_b, '/connect/callback') && !served_by($a, $at_a, '/connect/callback'),
+ok served_by($a, $at_a, '/connect/login') && !logged($b, $at_b, '/connect/login'), 'A served /login';
+ok served_by($b, $at_b, '/connect/callback') && !logged($a, $at_a, '/connect/callback'),
     'B served /callback';
 my $grant = $f->grant_id;
 $r = $a->api(GET => "/grants/$grant");
