@@ -363,7 +363,8 @@ static apr_status_t replayed(cn_ctx_t *ctx, const char *what, const char *family
  * stored) is one work of cn_db_transact: concurrent exchanges of one
  * process share a transaction, and the work may run on another request's
  * thread and connection. It touches nothing of its request but CTX, whose
- * thread waits meanwhile; it runs no network call and signs nothing. */
+ * thread waits meanwhile; it runs no network call, signs nothing and never
+ * calls cn_db_transact itself (it would wait for its own leader). */
 typedef struct exchange_t {
     cn_ctx_t *ctx;
     const cn_oauth_client_t *client;
