@@ -16,7 +16,6 @@ use HTTP::Request::Common ();
 use IO::Socket::INET ();
 use URI ();
 use Digest::SHA ();
-use Time::HiRes ();
 use CnTest qw(:all);
 use CnTest::Flow;
 use CnTest::Imap;
@@ -70,9 +69,7 @@ sub logged {       # whether NODE's access log has PATH since OFFSET
 sub served_by {    # the node whose access log has PATH since OFFSET
     my ($node, $at, $path) = @_;
     # httpd writes the line once the answer is sent: it may follow it by a moment.
-    my $deadline = Time::HiRes::time() + 3;
-    Time::HiRes::sleep(0.05) until logged($node, $at, $path) || Time::HiRes::time() > $deadline;
-    return logged($node, $at, $path);
+    return wait_for(3, sub { logged($node, $at, $path) });
 }
 sub access_offset { -s ($_[0]->dir . '/access_log') || 0 }
 

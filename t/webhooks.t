@@ -127,16 +127,6 @@ sub patch_grant {
     is $r->code, 200, "grant patched ($state)" or diag $r->content;
 }
 
-# Wait up to SECS for CODE to be true.
-sub wait_for {
-    my ($secs, $code) = @_;
-    my $deadline = time + $secs;
-    until ($code->()) {
-        return 0 if time > $deadline;
-        sleep 0.2;
-    }
-    return 1;
-}
 # Every request answered ok for GRANT, in order: its event types (repeats
 # of an event dropped, as a receiver keyed on log_id would).
 sub ok_types {

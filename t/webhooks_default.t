@@ -34,15 +34,6 @@ sub received {
     die '/_requests: ' . $res->status_line unless $res->is_success;
     return @{ json_decode($res->content) };
 }
-sub wait_for {
-    my ($secs, $code) = @_;
-    my $deadline = time + $secs;
-    until ($code->()) {
-        return 0 if time > $deadline;
-        sleep 0.2;
-    }
-    return 1;
-}
 
 my ($cid, $csecret) = fake_client('google');
 my $fake = conf_value('cn_fakeport');

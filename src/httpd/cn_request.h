@@ -212,6 +212,10 @@ json_t *cn_read_json(cn_req_t *req, int *answer);
  * (payload_too_large, unsupported_media_type, invalid_request_payload) is in
  * req->ctx.res; nothing is answered yet. */
 apr_status_t cn_read_body(cn_req_t *req, int json_only, const char **body, apr_size_t *len);
+/* Whether the request's Content-Type is WANT (case-insensitive, parameters
+ * such as charset allowed). application/json is what a cross-site form
+ * cannot send without a CORS preflight. */
+int cn_content_type_is(request_rec *r, const char *want);
 
 /* The application CLIENT_ID whose secret is SECRET (compared in constant
  * time, unknown ids too), or NULL. */

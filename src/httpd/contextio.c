@@ -43,21 +43,6 @@ static int refuse(cn_req_t *req, int *answer, const char *why)
     return 0;
 }
 
-static int is_form_type(request_rec *r)
-{
-    const char *ct = apr_table_get(r->headers_in, "Content-Type");
-    char *type = ct ? ap_field_noparam(r->pool, ct) : NULL;
-    apr_size_t n;
-    if (!type) {
-        return 0;
-    }
-    n = strlen(type);
-    while (n && apr_isspace(type[n - 1])) {
-        type[--n] = '\0';
-    }
-    return !strcasecmp(type, "application/x-www-form-urlencoded");
-}
-
 int cn_cio_authenticate(cn_req_t *req, const cn_route_t *rt, int *answer)
 {
     request_rec *r = req->r;
@@ -69,7 +54,7 @@ int cn_cio_authenticate(cn_req_t *req, const cn_route_t *rt, int *answer)
     int i, account_route = rt->auth == CN_AUTH_OAUTH1_ACCOUNT;
 
     /* §3.4.1.3.1: form parameters are signed too, so the body is read first */
-    if (is_form_type(r)) {
+    if (cn_content_type_is(r, "application/x-www-form-urlencoded")) {
         if (cn_read_body(req, 0, &form, &form_len) != APR_SUCCESS) {
             *answer = cn_reply_result(req);
             return 0;

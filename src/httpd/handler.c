@@ -219,9 +219,7 @@ const cn_dialect_t cn_cio_dialect = {
 
 /* ---- input ------------------------------------------------------------ */
 
-/* application/json, parameters (charset) allowed: what a cross-site form
- * cannot send without a CORS preflight. */
-static int is_json_type(request_rec *r)
+int cn_content_type_is(request_rec *r, const char *want)
 {
     const char *ct = apr_table_get(r->headers_in, "Content-Type");
     char *type = ct ? ap_field_noparam(r->pool, ct) : NULL;
@@ -233,7 +231,7 @@ static int is_json_type(request_rec *r)
     while (n && apr_isspace(type[n - 1])) {
         type[--n] = '\0';
     }
-    return !strcasecmp(type, "application/json");
+    return !strcasecmp(type, want);
 }
 
 apr_status_t cn_read_body(cn_req_t *req, int json_only, const char **body, apr_size_t *blen)
@@ -251,7 +249,7 @@ apr_status_t cn_read_body(cn_req_t *req, int json_only, const char **body, apr_s
         return cn_fail(r->pool, &ctx->res, CN_EV_INVALID_REQUEST_PAYLOAD,
                        "unreadable request body");
     }
-    if (json_only && (r->remaining > 0 || r->read_chunked) && !is_json_type(r)) {
+    if (json_only && (r->remaining > 0 || r->read_chunked) && !cn_content_type_is(r, "application/json")) {
         return cn_fail(r->pool, &ctx->res, CN_EV_UNSUPPORTED_MEDIA_TYPE,
                        "the body must be sent as Content-Type: application/json");
     }

@@ -32,10 +32,23 @@ use Apache::TestRequest ();
 our @EXPORT = qw(api mount app_creds db_driver dbh db_file error_log reset_db);
 our @EXPORT_OK = qw(raw_store_files test_key_id sealed_re base_url url server_port t_dir var_dir conf_value error_log_offset
                     error_log_since secret_token json_encode json_decode db_rows
-                    google_integration access_log_offset access_log_since concurrently);
+                    google_integration access_log_offset access_log_since concurrently wait_for);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 my $JSON = JSON->new->utf8->canonical->allow_nonref;
+
+# wait_for(SECS, CODE): whether CODE became true within SECS seconds (it is
+# asked every 0.05 s, and once more at the end).
+sub wait_for {
+    my ($secs, $code) = @_;
+    require Time::HiRes;
+    my $deadline = Time::HiRes::time() + $secs;
+    until ($code->()) {
+        return $code->() ? 1 : 0 if Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.05);
+    }
+    return 1;
+}
 
 # concurrently(\@jobs, %opt) -> what each job answered, in order: each job (a
 # code ref answering a string) runs in a forked child of its own, with its

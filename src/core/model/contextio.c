@@ -34,6 +34,31 @@ static apr_status_t db_done(cn_ctx_t *ctx, apr_status_t rv)
     return rv;
 }
 
+/* Statement LABEL with NARGS ARGS in a database section of its own: its
+ * rows into *ROWS, or (exec_alone) the rows it changed into *CHANGED when
+ * given. A failure is answered as db_done does. */
+static apr_status_t select_rows(cn_ctx_t *ctx, const char *label, int nargs, const char **args,
+                                apr_array_header_t **rows)
+{
+    apr_status_t rv;
+    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cn_db_select(ctx->pool, ctx->db, label, nargs, args, rows);
+    return db_done(ctx, rv) != APR_SUCCESS ? APR_EGENERAL : APR_SUCCESS;
+}
+
+static apr_status_t exec_alone(cn_ctx_t *ctx, const char *label, int nargs, const char **args,
+                               int *changed)
+{
+    apr_status_t rv;
+    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cn_db_exec(ctx->pool, ctx->db, label, nargs, args, changed);
+    return db_done(ctx, rv) != APR_SUCCESS ? APR_EGENERAL : APR_SUCCESS;
+}
+
 static const char *i64(apr_pool_t *p, apr_int64_t v)
 {
     return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
@@ -88,12 +113,8 @@ apr_status_t cn_cio_account_load(cn_ctx_t *ctx, const char *id, cn_cio_account_t
     apr_array_header_t *rows = NULL;
     apr_status_t rv;
     *out = NULL;
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+    if ((rv = select_rows(ctx, "cn_cio_account_get", 2, args, &rows)) != APR_SUCCESS) {
         return rv;
-    }
-    rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_account_get", 2, args, &rows);
-    if (db_done(ctx, rv) != APR_SUCCESS) {
-        return APR_EGENERAL;
     }
     if (!rows->nelts) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_NOT_FOUND_ERROR, "no such account");
@@ -111,12 +132,8 @@ apr_status_t cn_cio_account_by_access_token(cn_ctx_t *ctx, const char *access_to
     apr_status_t rv;
     *out = NULL;
     *secret = NULL;
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+    if ((rv = select_rows(ctx, "cn_cio_account_by_token", 2, args, &rows)) != APR_SUCCESS) {
         return rv;
-    }
-    rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_account_by_token", 2, args, &rows);
-    if (db_done(ctx, rv) != APR_SUCCESS) {
-        return APR_EGENERAL;
     }
     if (!rows->nelts) {
         return cn_fail(ctx->pool, &ctx->res, CN_EV_INVALID_REQUEST_ERROR,
@@ -345,12 +362,7 @@ apr_status_t cn_cio_account_create(cn_ctx_t *ctx, const char *email, const char 
 apr_status_t cn_cio_grant_link(cn_ctx_t *ctx, const char *grant_id, const char *account_id)
 {
     const char *args[] = {account_id, grant_id, ctx->app_id};
-    apr_status_t rv;
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
-        return rv;
-    }
-    rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_grant_link", 3, args, NULL);
-    return db_done(ctx, rv);
+    return exec_alone(ctx, "cn_cio_grant_link", 3, args, NULL);
 }
 
 apr_status_t cn_cio_account_grant_ids(cn_ctx_t *ctx, const char *account_id,
@@ -360,12 +372,8 @@ apr_status_t cn_cio_account_grant_ids(cn_ctx_t *ctx, const char *account_id,
     apr_array_header_t *rows = NULL;
     apr_status_t rv;
     int i;
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+    if ((rv = select_rows(ctx, "cn_cio_account_grants", 2, args, &rows)) != APR_SUCCESS) {
         return rv;
-    }
-    rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_account_grants", 2, args, &rows);
-    if (db_done(ctx, rv) != APR_SUCCESS) {
-        return APR_EGENERAL;
     }
     *ids = apr_array_make(ctx->pool, rows->nelts + 1, sizeof(const char *));
     for (i = 0; i < rows->nelts; ++i) {
@@ -539,12 +547,8 @@ static apr_status_t token_row(cn_ctx_t *ctx, const char *account_id, const char 
     }
     args[0] = cn_sha256_hex(ctx->pool, token, strlen(token));
     args[1] = ctx->app_id;
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+    if ((rv = select_rows(ctx, "cn_cio_token_get", 2, args, &rows)) != APR_SUCCESS) {
         return rv;
-    }
-    rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_token_get", 2, args, &rows);
-    if (db_done(ctx, rv) != APR_SUCCESS) {
-        return APR_EGENERAL;
     }
     r = rows->nelts ? APR_ARRAY_IDX(rows, 0, cn_row_t *) : NULL;
     if (!r || (account_id && (strcmp(r->cols[4], "1") || strcmp(r->cols[3], account_id)))
@@ -603,17 +607,12 @@ apr_status_t cn_cio_token_delete(cn_ctx_t *ctx, const char *account_id, const ch
 {
     cn_row_t *r = NULL;
     const char *args[2];
-    apr_status_t rv;
     if (token_row(ctx, account_id, token, &r) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     args[0] = r->cols[0];
     args[1] = ctx->app_id;
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
-        return rv;
-    }
-    rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_token_delete", 2, args, NULL);
-    return db_done(ctx, rv);
+    return exec_alone(ctx, "cn_cio_token_delete", 2, args, NULL);
 }
 
 /* ---- the connect UI's token ------------------------------------------------ */
@@ -651,12 +650,8 @@ apr_status_t cn_cio_token_by_digest(cn_ctx_t *ctx, const char *digest, cn_cio_to
     cn_row_t *r;
     apr_status_t rv;
     *out = NULL;
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+    if ((rv = select_rows(ctx, "cn_cio_token_by_digest", 1, args, &rows)) != APR_SUCCESS) {
         return rv;
-    }
-    rv = cn_db_select(ctx->pool, ctx->db, "cn_cio_token_by_digest", 1, args, &rows);
-    if (db_done(ctx, rv) != APR_SUCCESS) {
-        return APR_EGENERAL;
     }
     r = rows->nelts ? APR_ARRAY_IDX(rows, 0, cn_row_t *) : NULL;
     t = r ? token_from_row(ctx->pool, r) : NULL;
@@ -730,12 +725,8 @@ apr_status_t cn_cio_token_names(cn_ctx_t *ctx, cn_cio_token_t *t, const char *fi
     if (!name_ok(ctx->pool, first) || !name_ok(ctx->pool, last)) {
         return bad(ctx, "first_name and last_name must be at most %s bytes of text", "100");
     }
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+    if ((rv = exec_alone(ctx, "cn_cio_token_names", 3, args, NULL)) != APR_SUCCESS) {
         return rv;
-    }
-    rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_token_names", 3, args, NULL);
-    if (db_done(ctx, rv) != APR_SUCCESS) {
-        return APR_EGENERAL;
     }
     t->first_name = first;
     t->last_name = last;
@@ -760,12 +751,8 @@ apr_status_t cn_cio_account_issue_token(cn_ctx_t *ctx, const char *id, const cha
     args[1] = sealed;
     args[2] = id;
     args[3] = ctx->app_id;
-    if ((rv = cn_ctx_db_open(ctx)) != APR_SUCCESS) {
+    if ((rv = exec_alone(ctx, "cn_cio_account_set_token", 4, args, &n)) != APR_SUCCESS) {
         return rv;
-    }
-    rv = cn_db_exec(ctx->pool, ctx->db, "cn_cio_account_set_token", 4, args, &n);
-    if (db_done(ctx, rv) != APR_SUCCESS) {
-        return APR_EGENERAL;
     }
     if (n == 1) {
         *token = t;
