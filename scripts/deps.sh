@@ -15,7 +15,7 @@ libwww-perl liblwp-protocol-https-perl libio-socket-ssl-perl libjson-perl libdbd
 libcryptx-perl libcrypt-jwt-perl libnet-oauth-perl
 python3 python3-prometheus-client python3-cryptography
 dovecot-imapd
-curl openssl wrk
+curl openssl wrk libsqlite3-dev
 nodejs
 chromium
 "
