@@ -85,12 +85,35 @@ static double seconds(void)
 /* The tokens' digests, each process from a seed of its own. */
 static unsigned long long seed = 0x9e3779b97f4a7c15ULL;
 
+/* The layouts: the table the tokens go to and the indexes it gets (every
+ * layout but shipped starts as a copy of oauth_tokens' rows). */
+static const struct {
+    const char *name, *table, *indexes;
+} layouts[] = {
+    {"shipped", "oauth_tokens", NULL},
+    {"no_digest", "floor_tokens",
+     "CREATE INDEX floor_tokens_family ON floor_tokens (family);"
+     "CREATE INDEX floor_tokens_grant ON floor_tokens (grant_id);"
+     "CREATE INDEX floor_tokens_expires ON floor_tokens (expires_at)"},
+    {"family", "floor_tokens", "CREATE INDEX floor_tokens_family ON floor_tokens (family)"},
+    {"none", "floor_tokens", ""},
+};
+
+/* The module's per-connection settings (cn_store_connection_setup). */
+static void connection_settings(void)
+{
+    exec("PRAGMA synchronous = NORMAL");
+    exec("PRAGMA busy_timeout = 5000");
+    exec("PRAGMA wal_autocheckpoint = 16384");
+}
+
 int main(int argc, char **argv)
 {
-    const char *table = "oauth_tokens";
+    const char *table = NULL, *indexes = NULL;
     sqlite3_stmt *list, *get, *grant, *use, *insert, *begin, *commit, *checkpoint;
     char **codes, digest[2][65], sql[1024];
     int batch, n, have = 0, i, k, processes = 1, me;
+    size_t l;
     double wall0, last_checkpoint;
 
     if ((argc != 5 && argc != 6) || (batch = atoi(argv[2])) < 1 || (n = atoi(argv[3])) < 1
@@ -99,32 +122,29 @@ int main(int argc, char **argv)
                         "[PROCESSES]\n");
         return 2;
     }
+    for (l = 0; l < sizeof(layouts) / sizeof(layouts[0]); ++l) {
+        if (!strcmp(argv[4], layouts[l].name)) {
+            table = layouts[l].table;
+            indexes = layouts[l].indexes;
+        }
+    }
+    if (!table) {
+        fprintf(stderr, "sqlite_floor: no layout %s\n", argv[4]);
+        return 2;
+    }
     if (sqlite3_open(argv[1], &db) != SQLITE_OK) {
         die(argv[1]);
     }
     exec("PRAGMA journal_mode = WAL");
-    exec("PRAGMA synchronous = NORMAL");
-    exec("PRAGMA busy_timeout = 5000");
-    exec("PRAGMA wal_autocheckpoint = 16384");
-    if (strcmp(argv[4], "shipped")) {
-        table = "floor_tokens";
+    connection_settings();
+    if (indexes) {
         exec("CREATE TABLE floor_tokens (id INTEGER PRIMARY KEY, digest TEXT NOT NULL,"
              " kind TEXT NOT NULL, app_id TEXT NOT NULL, grant_id TEXT NOT NULL,"
              " family TEXT NOT NULL, scope TEXT NOT NULL, lifetime INTEGER NOT NULL,"
              " auth_time BIGINT NOT NULL, expires_at BIGINT NOT NULL, rotated_at BIGINT,"
              " created_at BIGINT NOT NULL)");
         exec("INSERT INTO floor_tokens (" TOKEN_COLS ") SELECT " TOKEN_COLS " FROM oauth_tokens");
-        if (!strcmp(argv[4], "no_digest") || !strcmp(argv[4], "family")) {
-            exec("CREATE INDEX floor_tokens_family ON floor_tokens (family)");
-        }
-        if (!strcmp(argv[4], "no_digest")) {
-            exec("CREATE INDEX floor_tokens_grant ON floor_tokens (grant_id)");
-            exec("CREATE INDEX floor_tokens_expires ON floor_tokens (expires_at)");
-        }
-        else if (strcmp(argv[4], "family") && strcmp(argv[4], "none")) {
-            fprintf(stderr, "sqlite_floor: no layout %s\n", argv[4]);
-            return 2;
-        }
+        exec(indexes);
     }
     exec("PRAGMA wal_checkpoint(TRUNCATE)");
 
@@ -170,9 +190,7 @@ int main(int argc, char **argv)
     if (sqlite3_open(argv[1], &db) != SQLITE_OK) {
         die(argv[1]);
     }
-    exec("PRAGMA synchronous = NORMAL");
-    exec("PRAGMA busy_timeout = 5000");
-    exec("PRAGMA wal_autocheckpoint = 16384");
+    connection_settings();
     get = prepare("SELECT " CODE_COLS ", used_at FROM oauth_codes WHERE digest = ?");
     grant = prepare("SELECT " GRANT_COLS " FROM grants WHERE id = ? AND app_id = ?");
     use = prepare("UPDATE oauth_codes SET used_at = ? WHERE digest = ? AND "
